@@ -1,0 +1,87 @@
+// C (batch, M, N) = alpha * op(A) (batch, M, K) · op(B) (batch, K, N)
+//                   [+ bias (N)] [+ lowScale * L (M, R) · Rt(N, R)ᵀ]
+// op(A) is A (M, K) or, with TRANS_A, A stored as (K, M); op(B) is B (K, N) or, with TRANS_B,
+// B stored as (N, K). The optional epilogue is how linear fuses its bias and how the LoRA linear
+// fuses its low-rank path: forward adds s·(x·Aᵀ)·Bᵀ, backward adds (dY·B·s)·A to dX.
+// Every product of the engine (and so every matmul backward) is this one kernel.
+//
+// Each thread owns an 8×8 block of C held in registers; no workgroup memory (on lavapipe it costs
+// more than it saves). Rows of the block are contiguous, columns are strided by 8 so the 8
+// neighbouring invocations that lavapipe packs into one SIMD row read 8 consecutive B columns.
+
+struct Params {
+  M: u32, N: u32, K: u32, R: u32,
+  strideA: u32, strideB: u32, strideC: u32,
+  lowStrideN: u32, lowStrideR: u32,
+  alpha: f32, lowScale: f32,
+}
+
+override TRANS_A: bool = false;
+override TRANS_B: bool = false;
+override HAS_BIAS: bool = false;
+override HAS_LOW_RANK: bool = false;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+@group(0) @binding(4) var<storage, read> bias: array<f32>;     // (N)
+@group(0) @binding(5) var<storage, read> lowLeft: array<f32>;  // (M, R)
+@group(0) @binding(6) var<storage, read> lowRight: array<f32>; // element (n, r) at n*lowStrideN + r*lowStrideR
+
+const TM: u32 = 8u;
+const TN: u32 = 8u;
+const WG: u32 = 8u;
+
+fn loadA(base: u32, m: u32, k: u32) -> f32 {
+  if (TRANS_A) { return a[base + k * p.M + m]; }
+  return a[base + m * p.K + k];
+}
+
+fn loadB(base: u32, k: u32, n: u32) -> f32 {
+  if (TRANS_B) { return b[base + n * p.K + k]; }
+  return b[base + k * p.N + n];
+}
+
+@compute @workgroup_size(8, 8)
+fn matmul_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let batch = wg.z;
+  let baseA = batch * p.strideA;
+  let baseB = batch * p.strideB;
+  let baseC = batch * p.strideC;
+  let m0 = wg.y * WG * TM + lid.y * TM;
+  let n0 = wg.x * WG * TN + lid.x;
+  // Out-of-range rows and columns load from a clamped, valid index and are never stored.
+  var ms: array<u32, 8>;
+  var ns: array<u32, 8>;
+  for (var i = 0u; i < TM; i++) { ms[i] = min(m0 + i, p.M - 1u); }
+  for (var j = 0u; j < TN; j++) { ns[j] = min(n0 + j * WG, p.N - 1u); }
+  var acc: array<array<f32, 8>, 8>;
+  for (var k = 0u; k < p.K; k++) {
+    var av: array<f32, 8>;
+    var bv: array<f32, 8>;
+    for (var i = 0u; i < TM; i++) { av[i] = loadA(baseA, ms[i], k); }
+    for (var j = 0u; j < TN; j++) { bv[j] = loadB(baseB, k, ns[j]); }
+    for (var i = 0u; i < TM; i++) {
+      for (var j = 0u; j < TN; j++) { acc[i][j] = fma(av[i], bv[j], acc[i][j]); }
+    }
+  }
+  for (var i = 0u; i < TM; i++) {
+    let m = m0 + i;
+    if (m >= p.M) { break; }
+    for (var j = 0u; j < TN; j++) {
+      let n = n0 + j * WG;
+      if (n >= p.N) { break; }
+      var v = p.alpha * acc[i][j];
+      if (HAS_BIAS) { v += bias[n]; }
+      if (HAS_LOW_RANK) {
+        var low = 0.0;
+        for (var r = 0u; r < p.R; r++) {
+          low = fma(lowLeft[m * p.R + r], lowRight[n * p.lowStrideN + r * p.lowStrideR], low);
+        }
+        v += p.lowScale * low;
+      }
+      c[baseC + m * p.N + n] = v;
+    }
+  }
+}

@@ -1,0 +1,196 @@
+// Loads WGSL, caches pipelines, bind groups and uniform buffers, and records dispatches into one
+// command encoder that is submitted only when a caller needs the results (or it grows large).
+import { getDevice } from "./device.ts";
+import { BufferPool } from "./buffer_pool.ts";
+
+export interface Kernel {
+  shader: string; // file name under shaders/
+  entry: string;
+  constants?: Record<string, number>;
+}
+
+const MAX_DISPATCHES_PER_SUBMIT = 4096;
+const MAX_WORKGROUPS_X = 65535;
+
+class Runtime {
+  readonly pool: BufferPool;
+  private sources = new Map<string, string>();
+  private pipelines = new Map<string, GPUComputePipeline>();
+  private bindGroups = new Map<string, GPUBindGroup>();
+  private uniforms = new Map<string, GPUBuffer>();
+  private bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextBufferId = 1;
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private pending = 0;
+  dispatchCount = 0;
+  /** A 16-byte buffer bound where a kernel's optional input is absent. */
+  readonly dummy: GPUBuffer;
+
+  constructor(readonly device: GPUDevice) {
+    this.pool = new BufferPool(device);
+    this.dummy = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE });
+  }
+
+  private source(file: string): string {
+    let src = this.sources.get(file);
+    if (src === undefined) {
+      src = Deno.readTextFileSync(new URL(`../../shaders/${file}`, import.meta.url));
+      this.sources.set(file, src);
+    }
+    return src;
+  }
+
+  pipeline(k: Kernel): GPUComputePipeline {
+    const key = `${k.shader}:${k.entry}:${JSON.stringify(k.constants ?? {})}`;
+    let p = this.pipelines.get(key);
+    if (!p) {
+      const module = this.device.createShaderModule({ code: this.source(k.shader), label: k.shader });
+      p = this.device.createComputePipeline({
+        label: key,
+        layout: "auto",
+        compute: { module, entryPoint: k.entry, constants: k.constants },
+      });
+      this.pipelines.set(key, p);
+    }
+    return p;
+  }
+
+  private id(b: GPUBuffer): number {
+    let id = this.bufferIds.get(b);
+    if (id === undefined) {
+      id = this.nextBufferId++;
+      this.bufferIds.set(b, id);
+    }
+    return id;
+  }
+
+  /** Uniforms are immutable and shared by content: ints first (u32), then floats (f32). */
+  uniform(ints: number[], floats: number[]): GPUBuffer {
+    const key = `${ints.join(",")}|${floats.join(",")}`;
+    let buf = this.uniforms.get(key);
+    if (!buf) {
+      const words = Math.max(4, Math.ceil((ints.length + floats.length) / 4) * 4);
+      buf = this.device.createBuffer({
+        size: words * 4,
+        usage: GPUBufferUsage.UNIFORM,
+        mappedAtCreation: true,
+      });
+      const range = buf.getMappedRange();
+      new Uint32Array(range).set(ints);
+      new Float32Array(range).set(floats, ints.length);
+      buf.unmap();
+      this.uniforms.set(key, buf);
+    }
+    return buf;
+  }
+
+  private computePass(): GPUComputePassEncoder {
+    this.encoder ??= this.device.createCommandEncoder();
+    this.pass ??= this.encoder.beginComputePass();
+    return this.pass;
+  }
+
+  private commandEncoder(): GPUCommandEncoder {
+    this.pass?.end();
+    this.pass = null;
+    this.encoder ??= this.device.createCommandEncoder();
+    return this.encoder;
+  }
+
+  /**
+   * Binding 0 is the uniform made of `ints` and `floats`; storage buffers follow from binding 1.
+   * Pass `null` for a binding the entry point does not use.
+   */
+  dispatch(
+    k: Kernel,
+    buffers: (GPUBuffer | null)[],
+    ints: number[],
+    floats: number[],
+    workgroups: [number, number?, number?],
+  ): void {
+    const [x, y = 1, z = 1] = workgroups;
+    if (x === 0 || y === 0 || z === 0) return;
+    const pipeline = this.pipeline(k);
+    const uni = this.uniform(ints, floats);
+    const key = `${pipeline.label}|${this.id(uni)}|${buffers.map((b) => b ? this.id(b) : 0)}`;
+    let group = this.bindGroups.get(key);
+    if (!group) {
+      if (this.bindGroups.size > 20000) this.bindGroups.clear();
+      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uni } }];
+      buffers.forEach((b, i) => {
+        if (b) entries.push({ binding: i + 1, resource: { buffer: b } });
+      });
+      group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+      this.bindGroups.set(key, group);
+    }
+    const pass = this.computePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, group);
+    pass.dispatchWorkgroups(x, y, z);
+    this.dispatchCount++;
+    if (++this.pending >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
+  }
+
+  copy(src: GPUBuffer, dst: GPUBuffer, bytes: number, srcOffset = 0, dstOffset = 0): void {
+    this.commandEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  clear(buf: GPUBuffer): void {
+    this.commandEncoder().clearBuffer(buf);
+  }
+
+  /** Submits what was recorded; does not wait. */
+  flush(): void {
+    if (!this.encoder) return;
+    this.pass?.end();
+    this.pass = null;
+    this.device.queue.submit([this.encoder.finish()]);
+    this.encoder = null;
+    this.pending = 0;
+  }
+
+  /** The only place the CPU waits for the GPU. */
+  async read(buf: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> {
+    const size = Math.ceil(bytes / 4) * 4;
+    const staging = this.device.createBuffer({
+      size: Math.max(size, 4),
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    if (size > 0) this.copy(buf, staging, size, offset);
+    this.flush();
+    await staging.mapAsync(GPUMapMode.READ);
+    const out = staging.getMappedRange().slice(0, bytes);
+    staging.unmap();
+    staging.destroy();
+    return out;
+  }
+
+  write(buf: GPUBuffer, data: ArrayBufferView, offset = 0): void {
+    // Queue writes run before later submits; flushing keeps them after earlier recorded work.
+    this.flush();
+    this.device.queue.writeBuffer(buf, offset, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+  }
+}
+
+let runtime: Runtime | null = null;
+
+export async function initGpu(): Promise<Runtime> {
+  runtime ??= new Runtime(await getDevice());
+  return runtime;
+}
+
+/** The runtime after `initGpu()` resolved; ops are synchronous and call this. */
+export function gpu(): Runtime {
+  if (!runtime) throw new Error("GPU not initialised: await initGpu() first");
+  return runtime;
+}
+
+/** Splits a 1-D launch so no grid dimension exceeds the WebGPU limit; shaders flatten x and y. */
+export function grid1d(threads: number, workgroupSize: number): [number, number] {
+  const groups = Math.ceil(threads / workgroupSize);
+  if (groups <= MAX_WORKGROUPS_X) return [groups, 1];
+  return [MAX_WORKGROUPS_X, Math.ceil(groups / MAX_WORKGROUPS_X)];
+}
+
+export type { Runtime };

@@ -1,0 +1,78 @@
+// linear: y (R, out) = x (R, in) · Wᵀ + b, W (out, in) as PyTorch stores it; bias fused.
+// loraLinear adds s · (x · Aᵀ) · Bᵀ with A (r, in), B (out, r) in the same kernel's epilogue.
+// A frozen W or b gets no gradient kernel at all.
+import { Tensor } from "../tensor.ts";
+import { accumulateGrad, record, temporary } from "../autograd/tape.ts";
+import { matmulRaw } from "./matmul.ts";
+import { biasGrad } from "./bias_add.ts";
+
+function weightGrads(x: Tensor, weight: Tensor, bias: Tensor | null, dY: Tensor): void {
+  if (weight.requiresGrad) accumulateGrad(weight, matmulRaw({ a: dY, b: x, transA: true }));
+  if (bias?.requiresGrad) accumulateGrad(bias, biasGrad(dY));
+}
+
+function checkShapes(x: Tensor, weight: Tensor, bias: Tensor | null): void {
+  if (x.shape.length !== 2 || weight.shape.length !== 2 || x.shape[1] !== weight.shape[1]) {
+    throw new Error(`linear: x [${x.shape}] does not match weight [${weight.shape}]`);
+  }
+  if (bias && bias.size !== weight.shape[0]) {
+    throw new Error(`linear: bias [${bias.shape}] does not match weight [${weight.shape}]`);
+  }
+}
+
+export function linear(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
+  checkShapes(x, weight, bias);
+  const y = matmulRaw({ a: x, b: weight, transB: true, bias });
+  const inputs = bias ? [x, weight, bias] : [x, weight];
+  return record(y, inputs, (dY) => {
+    if (x.requiresGrad) accumulateGrad(x, matmulRaw({ a: dY, b: weight }));
+    weightGrads(x, weight, bias, dY);
+  });
+}
+
+export function loraLinear(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null,
+  loraA: Tensor,
+  loraB: Tensor,
+  scale: number,
+): Tensor {
+  checkShapes(x, weight, bias);
+  const [outF, inF] = weight.shape;
+  const r = loraA.shape[0];
+  if (loraA.shape[1] !== inF || loraB.shape[0] !== outF || loraB.shape[1] !== r) {
+    throw new Error(`loraLinear: A [${loraA.shape}], B [${loraB.shape}] vs weight [${weight.shape}]`);
+  }
+  const xa = temporary(matmulRaw({ a: x, b: loraA, transB: true })); // (R, r)
+  const y = matmulRaw({
+    a: x,
+    b: weight,
+    transB: true,
+    bias,
+    lowRank: { left: xa, right: loraB, r, strideN: r, strideR: 1, scale },
+  });
+  const inputs = [x, weight, loraA, loraB, ...(bias ? [bias] : [])];
+  return record(y, inputs, (dY) => {
+    if (loraB.requiresGrad) {
+      accumulateGrad(loraB, matmulRaw({ a: dY, b: xa, transA: true, alpha: scale }));
+    }
+    if (x.requiresGrad || loraA.requiresGrad) {
+      const dXa = matmulRaw({ a: dY, b: loraB, alpha: scale }); // (R, r)
+      if (loraA.requiresGrad) accumulateGrad(loraA, matmulRaw({ a: dXa, b: x, transA: true }));
+      if (x.requiresGrad) {
+        // dX = dY · W + dXa · A, the low-rank term fused into the same matmul.
+        accumulateGrad(
+          x,
+          matmulRaw({
+            a: dY,
+            b: weight,
+            lowRank: { left: dXa, right: loraA, r, strideN: 1, strideR: inF, scale: 1 },
+          }),
+        );
+      }
+      dXa.release();
+    }
+    weightGrads(x, weight, bias, dY);
+  });
+}

@@ -1,0 +1,84 @@
+// matmul: C = op(A) · op(B), optionally batched, with the kernel's fused epilogue for linear/LoRA.
+import { Tensor } from "../tensor.ts";
+import { gpu } from "../gpu/kernel.ts";
+import { accumulateGrad, record } from "../autograd/tape.ts";
+
+export interface MatmulArgs {
+  a: Tensor;
+  b: Tensor;
+  transA?: boolean;
+  transB?: boolean;
+  alpha?: number;
+  bias?: Tensor | null;
+  /** Adds lowScale · left (M, R) · right(n, r) with right(n, r) at n·strideN + r·strideR. */
+  lowRank?: { left: Tensor; right: Tensor; r: number; strideN: number; strideR: number; scale: number };
+}
+
+function dims(t: Tensor): [number, number, number] {
+  if (t.shape.length === 2) return [1, t.shape[0], t.shape[1]];
+  if (t.shape.length === 3) return [t.shape[0], t.shape[1], t.shape[2]];
+  throw new Error(`matmul: expected a 2-D or 3-D tensor, got [${t.shape}]`);
+}
+
+/** Dispatches the kernel into a new tensor; no autograd. Shapes are (batch?, rows, cols). */
+export function matmulRaw(args: MatmulArgs): Tensor {
+  const { a, b, transA = false, transB = false, alpha = 1, bias = null, lowRank } = args;
+  const [batchA, ra, ca] = dims(a);
+  const [batchB, rb, cb] = dims(b);
+  const [M, K] = transA ? [ca, ra] : [ra, ca];
+  const [Kb, N] = transB ? [cb, rb] : [rb, cb];
+  if (K !== Kb) {
+    throw new Error(`matmul: inner dimensions differ: [${a.shape}]${transA ? "ᵀ" : ""} · [${b.shape}]${transB ? "ᵀ" : ""}`);
+  }
+  if (batchA !== batchB) throw new Error(`matmul: batch sizes differ: [${a.shape}] and [${b.shape}]`);
+  const batched = a.shape.length === 3;
+  const out = Tensor.empty(batched ? [batchA, M, N] : [M, N]);
+  const rt = gpu();
+  rt.dispatch(
+    {
+      shader: "matmul.wgsl",
+      entry: "matmul_forward",
+      constants: {
+        TRANS_A: transA ? 1 : 0,
+        TRANS_B: transB ? 1 : 0,
+        HAS_BIAS: bias ? 1 : 0,
+        HAS_LOW_RANK: lowRank ? 1 : 0,
+      },
+    },
+    [
+      a.buffer,
+      b.buffer,
+      out.buffer,
+      bias?.buffer ?? rt.dummy,
+      lowRank?.left.buffer ?? rt.dummy,
+      lowRank?.right.buffer ?? rt.dummy,
+    ],
+    [M, N, K, lowRank?.r ?? 0, M * K, K * N, M * N, lowRank?.strideN ?? 0, lowRank?.strideR ?? 0],
+    [alpha, lowRank?.scale ?? 0],
+    [Math.ceil(N / 64), Math.ceil(M / 64), batchA],
+  );
+  return out;
+}
+
+/** C = op(A) · op(B); A (batch?, M, K) or stored (batch?, K, M) with transA, likewise B. */
+export function matmul(a: Tensor, b: Tensor, transA = false, transB = false): Tensor {
+  const out = matmulRaw({ a, b, transA, transB });
+  return record(out, [a, b], (dC) => {
+    if (a.requiresGrad) {
+      accumulateGrad(
+        a,
+        transA
+          ? matmulRaw({ a: b, b: dC, transA: transB, transB: true })
+          : matmulRaw({ a: dC, b, transB: !transB }),
+      );
+    }
+    if (b.requiresGrad) {
+      accumulateGrad(
+        b,
+        transB
+          ? matmulRaw({ a: dC, b: a, transA: true, transB: transA })
+          : matmulRaw({ a, b: dC, transA: !transA }),
+      );
+    }
+  });
+}

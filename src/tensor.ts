@@ -1,0 +1,90 @@
+// A contiguous GPU tensor: shape, buffer, gradient and whether autograd tracks it.
+import { gpu } from "./gpu/kernel.ts";
+
+export type DType = "f32" | "u32";
+
+export class Tensor {
+  readonly size: number;
+  requiresGrad = false;
+  grad: Tensor | null = null;
+  private released = false;
+  /** Views share their source's buffer and never return it to the pool. */
+  private ownsBuffer = true;
+
+  constructor(
+    readonly shape: readonly number[],
+    readonly buffer: GPUBuffer,
+    readonly dtype: DType = "f32",
+    public name = "",
+  ) {
+    this.size = shape.reduce((a, b) => a * b, 1);
+  }
+
+  get bytes(): number {
+    return this.size * 4;
+  }
+
+  /** Tests set this so every new tensor starts as NaN and an unwritten element shows. */
+  static poison = false;
+
+  /** A tensor with uninitialised contents from the buffer pool. */
+  static empty(shape: readonly number[], dtype: DType = "f32"): Tensor {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const t = new Tensor(shape, gpu().pool.acquire(n * 4), dtype);
+    if (Tensor.poison && n > 0) gpu().write(t.buffer, new Float32Array(n).fill(NaN));
+    return t;
+  }
+
+  static zeros(shape: readonly number[], dtype: DType = "f32"): Tensor {
+    const t = Tensor.empty(shape, dtype);
+    gpu().clear(t.buffer);
+    return t;
+  }
+
+  static from(
+    data: ArrayLike<number>,
+    shape: readonly number[],
+    opts: { dtype?: DType; requiresGrad?: boolean; name?: string } = {},
+  ): Tensor {
+    const dtype = opts.dtype ?? "f32";
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (data.length !== n) {
+      throw new Error(`tensor ${opts.name ?? ""}: ${data.length} values for shape [${shape}]`);
+    }
+    const t = Tensor.empty(shape, dtype);
+    const typed = dtype === "f32" ? Float32Array.from(data) : Uint32Array.from(data);
+    if (n > 0) gpu().write(t.buffer, typed);
+    t.requiresGrad = opts.requiresGrad ?? false;
+    t.name = opts.name ?? "";
+    return t;
+  }
+
+  async read(): Promise<Float32Array> {
+    if (this.dtype !== "f32") throw new Error(`read(): tensor ${this.name} is ${this.dtype}`);
+    return new Float32Array(await gpu().read(this.buffer, this.bytes));
+  }
+
+  async readU32(): Promise<Uint32Array> {
+    return new Uint32Array(await gpu().read(this.buffer, this.bytes));
+  }
+
+  /** Same data under a new shape of equal size, sharing the buffer. */
+  view(shape: readonly number[]): Tensor {
+    const t = new Tensor(shape, this.buffer, this.dtype, this.name);
+    t.ownsBuffer = false;
+    if (t.size !== this.size) throw new Error(`view: [${this.shape}] cannot become [${shape}]`);
+    return t;
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    if (this.ownsBuffer) gpu().pool.release(this.buffer);
+    this.grad?.release();
+    this.grad = null;
+  }
+
+  get isReleased(): boolean {
+    return this.released;
+  }
+}

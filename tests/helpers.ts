@@ -1,0 +1,119 @@
+// One helper checks an op: GPU forward and input gradients vs the float64 reference, and the
+// reference's gradients vs central finite differences of Σ ref(x)·dOut.
+import assert from "node:assert/strict";
+import { initGpu } from "../src/gpu/kernel.ts";
+import { Tensor } from "../src/tensor.ts";
+import { backward, endStep } from "../src/autograd/tape.ts";
+import type { Vec } from "./reference/ops_ref.ts";
+
+export const XDG = Deno.env.get("XDG_RUNTIME_DIR") ?? Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
+
+/** Deterministic uniform(-1, 1) values (mulberry32). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6D2B79F5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+  };
+}
+
+export function randomVec(n: number, rand: () => number, scale = 1): Float64Array {
+  return Float64Array.from({ length: n }, () => rand() * scale);
+}
+
+/** Norm-wise relative error max|got - want| / max|want|; NaN anywhere (poison) counts as ∞. */
+export function relError(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  assert.equal(got.length, want.length, "length mismatch");
+  let diff = 0, scale = 0;
+  for (let i = 0; i < want.length; i++) {
+    if (!Number.isFinite(got[i])) return Infinity;
+    diff = Math.max(diff, Math.abs(got[i] - want[i]));
+    scale = Math.max(scale, Math.abs(want[i]));
+  }
+  return scale === 0 ? diff : diff / scale;
+}
+
+export function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string) {
+  const e = relError(got, want);
+  assert.ok(e <= tol, `${what}: relative error ${e.toExponential(2)} > ${tol}`);
+}
+
+/** The f32 value the GPU sees, so references start from exactly the same inputs. */
+export const f32 = (v: Float64Array): Float64Array => Float64Array.from(Float32Array.from(v));
+
+export interface OpInput {
+  data: Float64Array;
+  shape: number[];
+  grad?: boolean;
+}
+
+export interface OpCheck {
+  inputs: OpInput[];
+  gpu: (ts: Tensor[]) => Tensor;
+  forward: (xs: Vec[]) => Vec;
+  backward: (xs: Vec[], dOut: Vec) => (Vec | null)[];
+  /** Relative tolerance for f32 vs float64 (default 1e-5); say why when looser. */
+  tol?: number;
+  seed?: number;
+}
+
+/** Central differences of L(x) = Σ forward(x)·dOut, on up to `samples` elements per input. */
+export function finiteDifferenceCheck(c: OpCheck, xs: Vec[], dOut: Vec, samples = 24): void {
+  const analytic = c.backward(xs, dOut);
+  const loss = () => c.forward(xs).reduce((s, v, i) => s + v * dOut[i], 0);
+  const rand = rng(7);
+  c.inputs.forEach((inp, k) => {
+    if (!inp.grad) return;
+    const g = analytic[k]!;
+    const idx = xs[k].length <= samples
+      ? [...xs[k].keys()]
+      : Array.from({ length: samples }, () => Math.floor((rand() + 1) / 2 * xs[k].length));
+    const h = 1e-6;
+    const got: number[] = [], want: number[] = [];
+    for (const i of idx) {
+      const v = xs[k][i];
+      xs[k][i] = v + h;
+      const up = loss();
+      xs[k][i] = v - h;
+      const down = loss();
+      xs[k][i] = v;
+      want.push((up - down) / (2 * h));
+      got.push(g[i]);
+    }
+    // Float64 central differences with h = 1e-6 are accurate to ~1e-8 relative here.
+    assertClose(got, want, 1e-6, `finite differences, input ${k}`);
+  });
+}
+
+export async function checkOp(c: OpCheck): Promise<void> {
+  await initGpu();
+  const rand = rng(c.seed ?? 1);
+  const xs = c.inputs.map((i) => f32(i.data));
+  const want = c.forward(xs);
+  const dOut = f32(randomVec(want.length, rand));
+  finiteDifferenceCheck(c, xs, dOut);
+
+  Tensor.poison = true;
+  try {
+    const ts = c.inputs.map((inp, k) => Tensor.from(xs[k], inp.shape, { requiresGrad: inp.grad }));
+    const out = c.gpu(ts);
+    const tol = c.tol ?? 1e-5;
+    assertClose(await out.read(), want, tol, "forward");
+    const wantGrads = c.backward(xs, dOut);
+    if (c.inputs.some((i) => i.grad)) {
+      backward(out, Tensor.from(dOut, out.shape));
+      for (let k = 0; k < ts.length; k++) {
+        if (!c.inputs[k].grad) continue;
+        assert.ok(ts[k].grad, `input ${k} got no gradient`);
+        assertClose(await ts[k].grad!.read(), wantGrads[k]!, tol, `gradient of input ${k}`);
+      }
+    }
+    endStep();
+    ts.forEach((t) => t.release());
+  } finally {
+    Tensor.poison = false;
+  }
+}

@@ -1,0 +1,166 @@
+// Every op: GPU vs float64 reference (forward and input gradients) and reference vs finite
+// differences, on odd shapes that are no multiple of any tile size.
+import { checkOp, randomVec, rng } from "./helpers.ts";
+import * as R from "./reference/ops_ref.ts";
+import { matmul } from "../src/ops/matmul.ts";
+import { linear, loraLinear } from "../src/ops/linear.ts";
+import { biasAdd } from "../src/ops/bias_add.ts";
+import { add } from "../src/ops/add.ts";
+import { gelu, tanh } from "../src/ops/activation.ts";
+import { layerNorm } from "../src/ops/layer_norm.ts";
+import { maskedSoftmax } from "../src/ops/softmax.ts";
+import { transpose12 } from "../src/ops/transpose.ts";
+import { reshape } from "../src/ops/reshape.ts";
+
+const rand = rng(42);
+const vec = (n: number, scale = 1) => randomVec(n, rand, scale);
+
+for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
+  for (const [batch, M, K, N] of [[1, 37, 29, 71], [3, 67, 13, 131], [2, 5, 1, 3]]) {
+    Deno.test(`matmul ${transA ? "Aᵀ" : "A"}·${transB ? "Bᵀ" : "B"} batch ${batch} ${M}x${K}x${N}: forward, dA, dB`, () =>
+      checkOp({
+        inputs: [
+          { data: vec(batch * M * K), shape: batch > 1 ? [batch, transA ? K : M, transA ? M : K] : [transA ? K : M, transA ? M : K], grad: true },
+          { data: vec(batch * K * N), shape: batch > 1 ? [batch, transB ? N : K, transB ? K : N] : [transB ? N : K, transB ? K : N], grad: true },
+        ],
+        gpu: ([a, b]) => matmul(a, b, transA, transB),
+        forward: ([a, b]) => R.matmulForwardRef(a, b, batch, M, K, N, transA, transB),
+        backward: ([a, b], d) => R.matmulBackwardRef(a, b, d, batch, M, K, N, transA, transB),
+      }));
+  }
+}
+
+Deno.test("linear 19x33 -> 45 with bias: forward, dX, dWeight, dBias", () => {
+  const [rows, inF, outF] = [19, 33, 45];
+  return checkOp({
+    inputs: [
+      { data: vec(rows * inF), shape: [rows, inF], grad: true },
+      { data: vec(outF * inF), shape: [outF, inF], grad: true },
+      { data: vec(outF), shape: [outF], grad: true },
+    ],
+    gpu: ([x, w, b]) => linear(x, w, b),
+    forward: ([x, w, b]) => R.loraLinearForwardRef(x, w, b, null, null, rows, inF, outF, 0, 0),
+    backward: ([x, w], d) => {
+      const g = R.loraLinearBackwardRef(x, w, null, null, d, rows, inF, outF, 0, 0);
+      return [g.dX, g.dW, g.dBias];
+    },
+  });
+});
+
+Deno.test("loraLinear 23x37 -> 41 rank 3 scale 2.5, W and b trainable: forward, dX, dW, dA, dB, dBias", () => {
+  const [rows, inF, outF, r, s] = [23, 37, 41, 3, 2.5];
+  return checkOp({
+    inputs: [
+      { data: vec(rows * inF), shape: [rows, inF], grad: true },
+      { data: vec(outF * inF), shape: [outF, inF], grad: true },
+      { data: vec(outF), shape: [outF], grad: true },
+      { data: vec(r * inF), shape: [r, inF], grad: true },
+      { data: vec(outF * r), shape: [outF, r], grad: true },
+    ],
+    gpu: ([x, w, b, a, bb]) => loraLinear(x, w, b, a, bb, s),
+    forward: ([x, w, b, a, bb]) => R.loraLinearForwardRef(x, w, b, a, bb, rows, inF, outF, r, s),
+    backward: ([x, w, _b, a, bb], d) => {
+      const g = R.loraLinearBackwardRef(x, w, a, bb, d, rows, inF, outF, r, s);
+      return [g.dX, g.dW, g.dBias, g.dA, g.dB];
+    },
+  });
+});
+
+Deno.test("loraLinear 17x29 -> 11 rank 8, frozen W and b: forward, dX, dA, dB", () => {
+  const [rows, inF, outF, r, s] = [17, 29, 11, 8, 2];
+  return checkOp({
+    inputs: [
+      { data: vec(rows * inF), shape: [rows, inF], grad: true },
+      { data: vec(outF * inF), shape: [outF, inF] },
+      { data: vec(outF), shape: [outF] },
+      { data: vec(r * inF), shape: [r, inF], grad: true },
+      { data: vec(outF * r), shape: [outF, r], grad: true },
+    ],
+    gpu: ([x, w, b, a, bb]) => loraLinear(x, w, b, a, bb, s),
+    forward: ([x, w, b, a, bb]) => R.loraLinearForwardRef(x, w, b, a, bb, rows, inF, outF, r, s),
+    backward: ([x, w, _b, a, bb], d) => {
+      const g = R.loraLinearBackwardRef(x, w, a, bb, d, rows, inF, outF, r, s);
+      return [g.dX, null, null, g.dA, g.dB];
+    },
+  });
+});
+
+Deno.test("biasAdd 13x27: forward, dX, dBias", () =>
+  checkOp({
+    inputs: [{ data: vec(13 * 27), shape: [13, 27], grad: true }, { data: vec(27), shape: [27], grad: true }],
+    gpu: ([x, b]) => biasAdd(x, b),
+    forward: ([x, b]) => x.map((v, i) => v + b[i % 27]),
+    backward: (_xs, d) => [d.slice(), Float64Array.from({ length: 27 }, (_, c) => {
+      let s = 0;
+      for (let r = 0; r < 13; r++) s += d[r * 27 + c];
+      return s;
+    })],
+  }));
+
+Deno.test("add (residual) 1031: forward, dA, dB", () =>
+  checkOp({
+    inputs: [{ data: vec(1031), shape: [1031], grad: true }, { data: vec(1031), shape: [1031], grad: true }],
+    gpu: ([a, b]) => add(a, b),
+    forward: ([a, b]) => a.map((v, i) => v + b[i]),
+    backward: (_xs, d) => [d.slice(), d.slice()],
+  }));
+
+Deno.test("gelu (exact erf) 1001 values in [-6, 6]: forward, dX", () =>
+  checkOp({
+    inputs: [{ data: vec(1001, 6), shape: [7, 143], grad: true }],
+    gpu: ([x]) => gelu(x),
+    forward: ([x]) => R.geluForwardRef(x),
+    backward: ([x], d) => [R.geluBackwardRef(x, d)],
+  }));
+
+Deno.test("tanh 997 values in [-5, 5]: forward, dX", () =>
+  checkOp({
+    inputs: [{ data: vec(997, 5), shape: [997], grad: true }],
+    gpu: ([x]) => tanh(x),
+    forward: ([x]) => R.tanhForwardRef(x),
+    backward: ([x], d) => [R.tanhBackwardRef(x, d)],
+  }));
+
+Deno.test("layerNorm 21x67 eps 1e-12: forward, dX, dWeight, dBias", () => {
+  const [rows, cols, eps] = [21, 67, 1e-12];
+  return checkOp({
+    inputs: [
+      { data: vec(rows * cols, 3).map((v, i) => v + (i % 5)), shape: [rows, cols], grad: true },
+      { data: vec(cols).map((v) => 1 + 0.5 * v), shape: [cols], grad: true },
+      { data: vec(cols), shape: [cols], grad: true },
+    ],
+    gpu: ([x, w, b]) => layerNorm(x, w, b, eps),
+    forward: ([x, w, b]) => R.layerNormForwardRef(x, w, b, rows, cols, eps),
+    backward: ([x, w], d) => R.layerNormBackwardRef(x, w, d, rows, cols, eps),
+  });
+});
+
+Deno.test("maskedSoftmax (B 3, H 2, T 7, masked keys) scale 0.35: forward, dScores", () => {
+  const [B, H, T, scale] = [3, 2, 7, 0.35];
+  const mask = Float64Array.from({ length: B * T }, (_, i) => (i % T) < T - (i / T | 0) * 2 ? 1 : 0);
+  return checkOp({
+    inputs: [{ data: vec(B * H * T * T, 4), shape: [B, H, T, T], grad: true }, { data: mask, shape: [B, T] }],
+    gpu: ([s, m]) => maskedSoftmax(s, m, scale),
+    forward: ([s, m]) => R.maskedSoftmaxForwardRef(s, m, B, H, T, T, scale),
+    backward: ([s, m], d) => [
+      R.maskedSoftmaxBackwardRef(R.maskedSoftmaxForwardRef(s, m, B, H, T, T, scale), d, B * H * T, T, scale),
+      null,
+    ],
+  });
+});
+
+Deno.test("transpose12 (3, 5, 7, 9) -> (3, 7, 5, 9): forward, dX", () =>
+  checkOp({
+    inputs: [{ data: vec(3 * 5 * 7 * 9), shape: [3, 5, 7, 9], grad: true }],
+    gpu: ([x]) => transpose12(x),
+    forward: ([x]) => R.transpose12Ref(x, 3, 5, 7, 9),
+    backward: (_xs, d) => [R.transpose12Ref(d, 3, 7, 5, 9)],
+  }));
+
+Deno.test("reshape (6, 35) -> (3, 70) feeding gelu: forward, dX", () =>
+  checkOp({
+    inputs: [{ data: vec(210), shape: [6, 35], grad: true }],
+    gpu: ([x]) => gelu(reshape(x, [3, 70])),
+    forward: ([x]) => R.geluForwardRef(x),
+    backward: ([x], d) => [R.geluBackwardRef(x, d)],
+  }));
