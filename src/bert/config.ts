@@ -1,0 +1,131 @@
+// BertConfig from a Hugging Face config.json, validated, and the random-init presets.
+import { UserError } from "../errors.ts";
+
+export interface BertConfig {
+  vocabSize: number;
+  hiddenSize: number;
+  numHiddenLayers: number;
+  numAttentionHeads: number;
+  intermediateSize: number;
+  maxPositionEmbeddings: number;
+  typeVocabSize: number;
+  layerNormEps: number;
+  hiddenDropoutProb: number;
+  attentionProbsDropoutProb: number;
+  initializerRange: number;
+  numLabels: number;
+  id2label: Record<string, string>;
+  padTokenId: number;
+  /** The config.json object as read, written back with our changes on save. */
+  raw: Record<string, unknown>;
+}
+
+export const PRESETS: Record<string, [layers: number, hidden: number, heads: number, ffn: number]> = {
+  "bert-tiny": [2, 128, 2, 512],
+  "bert-mini": [4, 256, 4, 1024],
+  "bert-small": [4, 512, 8, 2048],
+  "bert-base": [12, 768, 12, 3072],
+};
+
+const DEFAULT_LABELS = { "0": "ham", "1": "spam" };
+
+function num(raw: Record<string, unknown>, key: string, file: string, fallback?: number): number {
+  const v = raw[key] ?? fallback;
+  if (typeof v !== "number" || !Number.isFinite(v)) {
+    throw new UserError(`${file}: "${key}" must be a number, found ${JSON.stringify(raw[key])}`);
+  }
+  return v;
+}
+
+export function parseConfig(raw: Record<string, unknown>, file = "config.json"): BertConfig {
+  if (raw.hidden_act !== undefined && raw.hidden_act !== "gelu") {
+    throw new UserError(`${file}: hidden_act "${raw.hidden_act}" is not supported (only "gelu", exact erf)`);
+  }
+  if (raw.position_embedding_type !== undefined && raw.position_embedding_type !== "absolute") {
+    throw new UserError(`${file}: position_embedding_type "${raw.position_embedding_type}" is not supported`);
+  }
+  const id2label = (raw.id2label as Record<string, string> | undefined) ?? undefined;
+  const numLabels = num(raw, "num_labels", file, id2label ? Object.keys(id2label).length : 2);
+  const labels = id2label && !/^LABEL_\d+$/.test(Object.values(id2label)[0] ?? "")
+    ? id2label
+    : numLabels === 2
+    ? DEFAULT_LABELS
+    : Object.fromEntries(Array.from({ length: numLabels }, (_, i) => [String(i), `LABEL_${i}`]));
+  const c: BertConfig = {
+    vocabSize: num(raw, "vocab_size", file),
+    hiddenSize: num(raw, "hidden_size", file),
+    numHiddenLayers: num(raw, "num_hidden_layers", file),
+    numAttentionHeads: num(raw, "num_attention_heads", file),
+    intermediateSize: num(raw, "intermediate_size", file),
+    maxPositionEmbeddings: num(raw, "max_position_embeddings", file, 512),
+    typeVocabSize: num(raw, "type_vocab_size", file, 2),
+    layerNormEps: num(raw, "layer_norm_eps", file, 1e-12),
+    hiddenDropoutProb: num(raw, "hidden_dropout_prob", file, 0.1),
+    attentionProbsDropoutProb: num(raw, "attention_probs_dropout_prob", file, 0.1),
+    initializerRange: num(raw, "initializer_range", file, 0.02),
+    numLabels,
+    id2label: labels,
+    padTokenId: num(raw, "pad_token_id", file, 0),
+    raw,
+  };
+  if (c.hiddenSize % c.numAttentionHeads !== 0) {
+    throw new UserError(
+      `${file}: hidden_size ${c.hiddenSize} is not a multiple of num_attention_heads ${c.numAttentionHeads}`,
+    );
+  }
+  for (const k of ["vocabSize", "hiddenSize", "numHiddenLayers", "numAttentionHeads", "intermediateSize"] as const) {
+    if (!Number.isInteger(c[k]) || c[k] <= 0) throw new UserError(`${file}: ${k} must be a positive integer`);
+  }
+  return c;
+}
+
+export async function readConfig(dir: string): Promise<BertConfig> {
+  const file = `${dir}/config.json`;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch {
+    throw new UserError(`${file}: not found (a model folder needs config.json)`);
+  }
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new UserError(`${file}: invalid JSON (${(e as Error).message})`);
+  }
+  return parseConfig(raw, file);
+}
+
+export function presetConfig(name: string, vocabSize: number): BertConfig {
+  const [layers, hidden, heads, ffn] = PRESETS[name];
+  return parseConfig({
+    architectures: ["BertForSequenceClassification"],
+    model_type: "bert",
+    vocab_size: vocabSize,
+    hidden_size: hidden,
+    num_hidden_layers: layers,
+    num_attention_heads: heads,
+    intermediate_size: ffn,
+    hidden_act: "gelu",
+    max_position_embeddings: 512,
+    type_vocab_size: 2,
+    layer_norm_eps: 1e-12,
+    hidden_dropout_prob: 0.1,
+    attention_probs_dropout_prob: 0.1,
+    initializer_range: 0.02,
+    pad_token_id: 0,
+    id2label: DEFAULT_LABELS,
+    label2id: { ham: 0, spam: 1 },
+  }, name);
+}
+
+/** config.json as transformers would write it for a sequence classifier. */
+export function configJson(c: BertConfig): Record<string, unknown> {
+  return {
+    ...c.raw,
+    architectures: ["BertForSequenceClassification"],
+    num_labels: undefined,
+    id2label: c.id2label,
+    label2id: Object.fromEntries(Object.entries(c.id2label).map(([k, v]) => [v, Number(k)])),
+  };
+}

@@ -1,0 +1,110 @@
+// BertForSequenceClassification built from the engine's ops, parameters under transformers' names.
+import { Tensor } from "../tensor.ts";
+import type { BertConfig } from "./config.ts";
+import { linearPaths, paramShapes } from "./params.ts";
+import type { Batch } from "../data/batches.ts";
+import { add } from "../ops/add.ts";
+import { embedding } from "../ops/embedding.ts";
+import { layerNorm } from "../ops/layer_norm.ts";
+import { dropout } from "../ops/dropout.ts";
+import { linear, loraLinear } from "../ops/linear.ts";
+import { gelu, tanh } from "../ops/activation.ts";
+import { matmul } from "../ops/matmul.ts";
+import { maskedSoftmax } from "../ops/softmax.ts";
+import { transpose12 } from "../ops/transpose.ts";
+import { reshape } from "../ops/reshape.ts";
+
+export interface LoraWeights {
+  A: Tensor; // (r, in)
+  B: Tensor; // (out, r)
+}
+
+export interface ForwardOptions {
+  /** Dropout on (training) or off (evaluation). */
+  train: boolean;
+  /** Names this step's dropout masks; each dropout site takes the next stream. */
+  dropoutSeed?: number;
+}
+
+export class BertForSequenceClassification {
+  readonly params = new Map<string, Tensor>();
+  readonly lora = new Map<string, LoraWeights>();
+  loraScale = 0;
+
+  constructor(readonly config: BertConfig, weights: Map<string, Float32Array>) {
+    for (const [name, shape] of paramShapes(config)) {
+      const data = weights.get(name);
+      if (!data) throw new Error(`model: no weights for ${name}`);
+      this.params.set(name, Tensor.from(data, shape, { name }));
+    }
+  }
+
+  p(name: string): Tensor {
+    const t = this.params.get(name);
+    if (!t) throw new Error(`model: unknown parameter ${name}`);
+    return t;
+  }
+
+  linearPaths(): string[] {
+    return linearPaths(this.config);
+  }
+
+  private linear(path: string, x: Tensor): Tensor {
+    const w = this.p(`${path}.weight`), b = this.p(`${path}.bias`);
+    const l = this.lora.get(path);
+    return l ? loraLinear(x, w, b, l.A, l.B, this.loraScale) : linear(x, w, b);
+  }
+
+  forward(batch: Batch, opts: ForwardOptions): Tensor {
+    const c = this.config;
+    const B = batch.size, T = batch.seqLen, H = c.hiddenSize;
+    const heads = c.numAttentionHeads, D = H / heads;
+    let stream = 0;
+    const drop = (x: Tensor, prob: number) =>
+      opts.train ? dropout(x, prob, opts.dropoutSeed ?? 0, stream++) : x;
+
+    const e = "bert.embeddings";
+    const summed = add(
+      add(embedding(this.p(`${e}.word_embeddings.weight`), batch.ids), embedding(this.p(`${e}.position_embeddings.weight`), batch.positions)),
+      embedding(this.p(`${e}.token_type_embeddings.weight`), batch.typeIds),
+    );
+    let h = drop(layerNorm(summed, this.p(`${e}.LayerNorm.weight`), this.p(`${e}.LayerNorm.bias`), c.layerNormEps), c.hiddenDropoutProb);
+
+    const toHeads = (x: Tensor) => reshape(transpose12(reshape(x, [B, T, heads, D])), [B * heads, T, D]);
+    for (let i = 0; i < c.numHiddenLayers; i++) {
+      const l = `bert.encoder.layer.${i}`;
+      const q = toHeads(this.linear(`${l}.attention.self.query`, h));
+      const k = toHeads(this.linear(`${l}.attention.self.key`, h));
+      const v = toHeads(this.linear(`${l}.attention.self.value`, h));
+      const scores = reshape(matmul(q, k, false, true), [B, heads, T, T]);
+      const probs = drop(maskedSoftmax(scores, batch.mask, 1 / Math.sqrt(D)), c.attentionProbsDropoutProb);
+      const ctx = matmul(reshape(probs, [B * heads, T, T]), v); // (B·heads, T, D)
+      const merged = reshape(transpose12(reshape(ctx, [B, heads, T, D])), [B * T, H]);
+      const attn = drop(this.linear(`${l}.attention.output.dense`, merged), c.hiddenDropoutProb);
+      h = layerNorm(add(attn, h), this.p(`${l}.attention.output.LayerNorm.weight`), this.p(`${l}.attention.output.LayerNorm.bias`), c.layerNormEps);
+      const inter = gelu(this.linear(`${l}.intermediate.dense`, h));
+      const out = drop(this.linear(`${l}.output.dense`, inter), c.hiddenDropoutProb);
+      h = layerNorm(add(out, h), this.p(`${l}.output.LayerNorm.weight`), this.p(`${l}.output.LayerNorm.bias`), c.layerNormEps);
+    }
+    const cls = embedding(h, batch.clsRows); // the [CLS] row of each sequence, (B, H)
+    const pooled = tanh(this.linear("bert.pooler.dense", cls));
+    return this.linear("classifier", drop(pooled, c.hiddenDropoutProb)); // (B, numLabels)
+  }
+
+  /** Weights on the CPU under transformers' names, for saving. */
+  async readWeights(): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
+    const out = new Map<string, { shape: number[]; data: Float32Array }>();
+    for (const [name, t] of this.params) out.set(name, { shape: [...t.shape], data: await t.read() });
+    return out;
+  }
+
+  release(): void {
+    for (const t of this.params.values()) t.release();
+    for (const l of this.lora.values()) {
+      l.A.release();
+      l.B.release();
+    }
+    this.params.clear();
+    this.lora.clear();
+  }
+}

@@ -1,0 +1,117 @@
+// Ops with integer inputs or randomness: embedding, crossEntropy, dropout; and the optimizers.
+import assert from "node:assert/strict";
+import { assertClose, checkOp, f32, randomVec, rng } from "./helpers.ts";
+import * as R from "./reference/ops_ref.ts";
+import { initGpu } from "../src/gpu/kernel.ts";
+import { Tensor } from "../src/tensor.ts";
+import { embedding } from "../src/ops/embedding.ts";
+import { crossEntropy } from "../src/ops/cross_entropy.ts";
+import { dropout } from "../src/ops/dropout.ts";
+import { AdamW } from "../src/optim/adamw.ts";
+import { SGD } from "../src/optim/sgd.ts";
+import { backward, endStep } from "../src/autograd/tape.ts";
+import { linear } from "../src/ops/linear.ts";
+
+const rand = rng(3);
+const vec = (n: number, scale = 1) => randomVec(n, rand, scale);
+
+Deno.test("embedding 11x13 table, 29 ids with repeats: forward, dTable (scatter-add)", async () => {
+  await initGpu();
+  const [V, C] = [11, 13];
+  const ids = [3, 0, 10, 3, 3, 7, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10, 10, 2, 2, 5, 5, 5, 1, 0, 9, 9, 3];
+  const idT = Tensor.from(ids, [ids.length], { dtype: "u32" });
+  await checkOp({
+    inputs: [{ data: vec(V * C), shape: [V, C], grad: true }],
+    gpu: ([t]) => embedding(t, idT),
+    forward: ([t]) => R.embeddingForwardRef(t, ids, C),
+    backward: (_xs, d) => [R.embeddingBackwardRef(V, ids, C, d)],
+  });
+  idT.release();
+});
+
+Deno.test("crossEntropy 19 rows x 3 classes: forward (mean), dLogits", async () => {
+  await initGpu();
+  const labels = Array.from({ length: 19 }, (_, i) => (i * 7) % 3);
+  const lab = Tensor.from(labels, [19], { dtype: "u32" });
+  await checkOp({
+    inputs: [{ data: vec(19 * 3, 4), shape: [19, 3], grad: true }],
+    gpu: ([l]) => crossEntropy(l, lab),
+    forward: ([l]) => Float64Array.of(R.crossEntropyForwardRef(l, labels, 3)),
+    backward: ([l], d) => [R.crossEntropyBackwardRef(l, labels, 3, d[0])],
+  });
+  lab.release();
+});
+
+Deno.test("dropout p 0.3 over 5003 values: forward and dX regenerate the same mask", () =>
+  checkOp({
+    inputs: [{ data: vec(5003), shape: [5003], grad: true }],
+    gpu: ([x]) => dropout(x, 0.3, 1234, 17),
+    forward: ([x]) => R.dropoutForwardRef(x, 0.3, 1234, 17),
+    backward: (_xs, d) => [R.dropoutForwardRef(d, 0.3, 1234, 17)],
+  }));
+
+Deno.test("dropout statistics: drop fraction ≈ p, streams differ, mean preserved", async () => {
+  await initGpu();
+  const n = 200_000;
+  const x = Tensor.from(new Float32Array(n).fill(1), [n]);
+  const a = await dropout(x, 0.1, 42, 0).read();
+  const b = await dropout(x, 0.1, 42, 1).read();
+  const dropped = a.filter((v) => v === 0).length / n;
+  // Binomial(200000, 0.1) has sd 0.00067; 5 sd.
+  assert.ok(Math.abs(dropped - 0.1) < 0.0034, `dropped fraction ${dropped}`);
+  const same = a.filter((v, i) => (v === 0) === (b[i] === 0)).length / n;
+  assert.ok(same < 0.85, `streams 0 and 1 agree on ${same} of the mask`);
+  const mean = a.reduce((s, v) => s + v, 0) / n;
+  assert.ok(Math.abs(mean - 1) < 0.01, `mean after inverted dropout ${mean}`);
+  endStep();
+  x.release();
+});
+
+function optimizerCase(name: string, make: (p: Tensor[]) => AdamW | SGD, step: (p: Float64Array, g: Float64Array, m: Float64Array, v: Float64Array, t: number) => void) {
+  Deno.test(`${name}: 3 steps on 1037 parameters vs float64 reference`, async () => {
+    await initGpu();
+    const n = 1037;
+    const p0 = f32(vec(n));
+    const p = Tensor.from(p0, [n], { requiresGrad: true });
+    const opt = make([p]);
+    const ref = p0.slice(), m = new Float64Array(n), v = new Float64Array(n);
+    for (let t = 1; t <= 3; t++) {
+      const g = f32(vec(n, 0.1 * t));
+      p.grad = Tensor.from(g, [n]);
+      opt.step();
+      opt.zeroGrad();
+      step(ref, g, m, v, t);
+    }
+    // The f32 update reaches ~1e-7 of |p|; lr·√v̂ terms keep errors at that scale.
+    assertClose(await p.read(), ref, 1e-6, `${name} parameters after 3 steps`);
+    opt.release();
+    p.release();
+  });
+}
+
+const adam = { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 };
+optimizerCase("AdamW (torch defaults, lr 0.01, wd 0.01)", (ps) => new AdamW(ps, { lr: 0.01 }), (p, g, m, v, t) => R.adamwStepRef(p, g, m, v, t, adam));
+optimizerCase("AdamW (lr 5e-5, betas 0.8/0.99, eps 1e-6, wd 0.1)", (ps) => new AdamW(ps, { lr: 5e-5, beta1: 0.8, beta2: 0.99, eps: 1e-6, weightDecay: 0.1 }), (p, g, m, v, t) => R.adamwStepRef(p, g, m, v, t, { lr: 5e-5, beta1: 0.8, beta2: 0.99, eps: 1e-6, weightDecay: 0.1 }));
+optimizerCase("SGD (lr 0.5, wd 0.01)", (ps) => new SGD(ps, { lr: 0.5, weightDecay: 0.01 }), (p, g) => R.sgdStepRef(p, g, 0.5, 0.01));
+
+Deno.test("backward: a frozen weight and bias get no gradient and cost no kernel", async () => {
+  const rt = await initGpu();
+  const run = async (trainable: boolean) => {
+    const x = Tensor.from(vec(5 * 7), [5, 7], { requiresGrad: true });
+    const w = Tensor.from(vec(3 * 7), [3, 7], { requiresGrad: trainable });
+    const b = Tensor.from(vec(3), [3], { requiresGrad: trainable });
+    const labels = Tensor.from([0, 2, 1, 1, 0], [5], { dtype: "u32" });
+    const loss = crossEntropy(linear(x, w, b), labels);
+    const before = rt.dispatchCount;
+    backward(loss);
+    const count = rt.dispatchCount - before;
+    assert.ok(x.grad, "x gets its gradient either way");
+    assert.equal(w.grad === null, !trainable);
+    assert.equal(b.grad === null, !trainable);
+    endStep();
+    [x, w, b, labels].forEach((t) => t.release());
+    return count;
+  };
+  const frozen = await run(false), trainable = await run(true);
+  assert.equal(trainable - frozen, 2, `dW matmul and dBias column sum only when trainable`);
+});

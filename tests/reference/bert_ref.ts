@@ -1,0 +1,107 @@
+// Float64 BertForSequenceClassification written from the maths of transformers' modeling_bert
+// (eval mode: no dropout), with optional LoRA y = x·Wᵀ + b + s·(x·Aᵀ)·Bᵀ. Independent of the engine.
+import { F32_MIN, normalCdfRef } from "./ops_ref.ts";
+
+export interface RefConfig {
+  hidden: number;
+  layers: number;
+  heads: number;
+  eps: number;
+}
+
+export type Weights = Map<string, Float64Array>;
+type Matrix = Float64Array[]; // rows
+
+function linear(x: Matrix, w: Float64Array, b: Float64Array, outF: number, lora?: { A: Float64Array; B: Float64Array; r: number; scale: number }): Matrix {
+  const inF = x[0].length;
+  return x.map((row) => {
+    const y = new Float64Array(outF);
+    const xa = new Float64Array(lora?.r ?? 0);
+    if (lora) for (let q = 0; q < lora.r; q++) for (let k = 0; k < inF; k++) xa[q] += row[k] * lora.A[q * inF + k];
+    for (let o = 0; o < outF; o++) {
+      let s = b[o];
+      for (let k = 0; k < inF; k++) s += row[k] * w[o * inF + k];
+      if (lora) for (let q = 0; q < lora.r; q++) s += lora.scale * xa[q] * lora.B[o * lora.r + q];
+      y[o] = s;
+    }
+    return y;
+  });
+}
+
+function layerNorm(x: Matrix, w: Float64Array, b: Float64Array, eps: number): Matrix {
+  return x.map((row) => {
+    const n = row.length;
+    const mean = row.reduce((s, v) => s + v, 0) / n;
+    const variance = row.reduce((s, v) => s + (v - mean) ** 2, 0) / n;
+    return row.map((v, i) => (v - mean) / Math.sqrt(variance + eps) * w[i] + b[i]);
+  });
+}
+
+const gelu = (v: number) => v * normalCdfRef(v);
+
+export interface RefLora {
+  r: number;
+  scale: number;
+  adapters: Map<string, { A: Float64Array; B: Float64Array }>;
+}
+
+/** Logits (B, numLabels) for token ids (B, T) and attention mask (B, T). */
+export function bertForwardRef(c: RefConfig, w: Weights, ids: number[][], mask: number[][], lora?: RefLora): Matrix {
+  const g = (k: string) => {
+    const v = w.get(k);
+    if (!v) throw new Error(`reference: missing ${k}`);
+    return v;
+  };
+  const H = c.hidden, D = H / c.heads;
+  const lin = (path: string, x: Matrix, outF: number) => {
+    const a = lora?.adapters.get(path);
+    return linear(x, g(`${path}.weight`), g(`${path}.bias`), outF, a && { ...a, r: lora!.r, scale: lora!.scale });
+  };
+  const out: Matrix = [];
+  for (let b = 0; b < ids.length; b++) {
+    const T = ids[b].length;
+    const word = g("bert.embeddings.word_embeddings.weight"), pos = g("bert.embeddings.position_embeddings.weight");
+    const type = g("bert.embeddings.token_type_embeddings.weight");
+    let h: Matrix = ids[b].map((id, t) => Float64Array.from({ length: H }, (_, i) => word[id * H + i] + pos[t * H + i] + type[i]));
+    h = layerNorm(h, g("bert.embeddings.LayerNorm.weight"), g("bert.embeddings.LayerNorm.bias"), c.eps);
+    for (let l = 0; l < c.layers; l++) {
+      const p = `bert.encoder.layer.${l}`;
+      const q = lin(`${p}.attention.self.query`, h, H);
+      const k = lin(`${p}.attention.self.key`, h, H);
+      const v = lin(`${p}.attention.self.value`, h, H);
+      const ctx: Matrix = Array.from({ length: T }, () => new Float64Array(H));
+      for (let hd = 0; hd < c.heads; hd++) {
+        for (let i = 0; i < T; i++) {
+          const z = Array.from({ length: T }, (_, j) => {
+            let s = 0;
+            for (let d = 0; d < D; d++) s += q[i][hd * D + d] * k[j][hd * D + d];
+            return s / Math.sqrt(D) + (1 - mask[b][j]) * F32_MIN;
+          });
+          const mx = Math.max(...z);
+          const e = z.map((x) => Math.exp(x - mx));
+          const sum = e.reduce((s, x) => s + x, 0);
+          for (let j = 0; j < T; j++) {
+            for (let d = 0; d < D; d++) ctx[i][hd * D + d] += e[j] / sum * v[j][hd * D + d];
+          }
+        }
+      }
+      const attn = lin(`${p}.attention.output.dense`, ctx, H);
+      h = layerNorm(attn.map((r, i) => r.map((x, j) => x + h[i][j])), g(`${p}.attention.output.LayerNorm.weight`), g(`${p}.attention.output.LayerNorm.bias`), c.eps);
+      const inter = lin(`${p}.intermediate.dense`, h, g(`${p}.intermediate.dense.bias`).length).map((r) => r.map(gelu));
+      const o = lin(`${p}.output.dense`, inter, H);
+      h = layerNorm(o.map((r, i) => r.map((x, j) => x + h[i][j])), g(`${p}.output.LayerNorm.weight`), g(`${p}.output.LayerNorm.bias`), c.eps);
+    }
+    const pooled = lin("bert.pooler.dense", [h[0]], H).map((r) => r.map(Math.tanh));
+    out.push(lin("classifier", pooled, g("classifier.bias").length)[0]);
+  }
+  return out;
+}
+
+export function crossEntropyRef(logits: Matrix, labels: number[]): number {
+  let total = 0;
+  logits.forEach((row, i) => {
+    const mx = Math.max(...row);
+    total += mx + Math.log(row.reduce((s, v) => s + Math.exp(v - mx), 0)) - row[labels[i]];
+  });
+  return total / labels.length;
+}
