@@ -1,0 +1,84 @@
+// The SMS Spam Collection: the UCI zip (SMSSpamCollection inside) or a plain `label<TAB>text`
+// file; ham → 0, spam → 1. Malformed lines are reported with their number.
+import { unzipSync } from "fflate";
+import { UserError } from "../errors.ts";
+import { Rng } from "../nn/init.ts";
+
+export const LABELS = ["ham", "spam"];
+
+export interface Example {
+  text: string;
+  label: number;
+  line: number;
+}
+
+export interface LoadOptions {
+  skipBadLines?: boolean;
+  /** Called with each skipped line's problem when skipBadLines is set. */
+  warn?: (msg: string) => void;
+}
+
+function readTextFromZip(bytes: Uint8Array, file: string): string {
+  let entries: Record<string, Uint8Array>;
+  try {
+    entries = unzipSync(bytes);
+  } catch (e) {
+    throw new UserError(`${file}: not a readable zip archive (${(e as Error).message})`);
+  }
+  const name = Object.keys(entries).find((n) => n.split("/").pop() === "SMSSpamCollection");
+  if (!name) {
+    throw new UserError(`${file}: the archive has no SMSSpamCollection file (found: ${Object.keys(entries).join(", ") || "nothing"})`);
+  }
+  return new TextDecoder("utf-8", { fatal: false }).decode(entries[name]);
+}
+
+export function parseSms(text: string, file: string, opts: LoadOptions = {}): Example[] {
+  const examples: Example[] = [];
+  const lines = text.split("\n");
+  if (lines[lines.length - 1] === "") lines.pop();
+  lines.forEach((raw, i) => {
+    const line = raw.replace(/\r$/, "");
+    const tab = line.indexOf("\t");
+    const problem = tab < 0
+      ? "no tab between label and text"
+      : LABELS.includes(line.slice(0, tab))
+      ? null
+      : `unknown label "${line.slice(0, tab)}" (expected ham or spam)`;
+    if (problem) {
+      if (!opts.skipBadLines) throw new UserError(`${file}:${i + 1}: ${problem} (use --skip-bad-lines to skip such lines)`);
+      opts.warn?.(`${file}:${i + 1}: skipped: ${problem}`);
+      return;
+    }
+    examples.push({ label: LABELS.indexOf(line.slice(0, tab)), text: line.slice(tab + 1), line: i + 1 });
+  });
+  if (examples.length === 0) throw new UserError(`${file}: no messages (the file is empty)`);
+  return examples;
+}
+
+export async function loadSms(file: string, opts: LoadOptions = {}): Promise<Example[]> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(file);
+  } catch {
+    throw new UserError(`${file}: file not found`);
+  }
+  const isZip = bytes[0] === 0x50 && bytes[1] === 0x4B;
+  const text = isZip ? readTextFromZip(bytes, file) : new TextDecoder().decode(bytes);
+  return parseSms(text, file, opts);
+}
+
+/** Stratified split: each class is shuffled by the seed and round(ratio · n) of it goes to validation. */
+export function stratifiedSplit(examples: Example[], valRatio: number, seed: number): { train: Example[]; val: Example[] } {
+  if (!(valRatio > 0 && valRatio < 1)) throw new UserError(`--val-ratio must be between 0 and 1, got ${valRatio}`);
+  const rng = new Rng(seed);
+  const train: Example[] = [], val: Example[] = [];
+  for (let label = 0; label < LABELS.length; label++) {
+    const members = rng.shuffle(examples.filter((e) => e.label === label));
+    const nVal = Math.round(members.length * valRatio);
+    val.push(...members.slice(0, nVal));
+    train.push(...members.slice(nVal));
+  }
+  // Keep file order within each side, so the split does not also decide the batch order.
+  const byLine = (a: Example, b: Example) => a.line - b.line;
+  return { train: train.sort(byLine), val: val.sort(byLine) };
+}
