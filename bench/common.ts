@@ -25,7 +25,14 @@ async function finish(): Promise<void> {
  * Registers a bench whose `fn` records GPU work; `work` is FLOPs (or bytes moved, with GB/s) per call.
  * Temporaries made by `fn` are released after each iteration.
  */
-export function gpuBench(group: string, name: string, work: number, unit: Row["unit"], fn: () => void, n = 5) {
+export function gpuBench(
+  group: string,
+  name: string,
+  work: number,
+  unit: Row["unit"],
+  fn: () => void,
+  n = 5,
+) {
   const row: Row = { group, name, work, unit, ms: [] };
   rows.push(row);
   Deno.bench({
@@ -58,6 +65,10 @@ globalThis.addEventListener("unload", () => {
   console.log(`\nadapter: ${getAdapterName()}`);
   for (const r of done) {
     const sorted = [...r.ms].sort((a, b) => a - b);
-    console.log(`${r.group.padEnd(10)} ${r.name.padEnd(44)} ${sorted[Math.floor(sorted.length / 2)].toFixed(2).padStart(9)} ms  ${throughput(r).toFixed(2).padStart(8)} ${r.unit}`);
+    console.log(
+      `${r.group.padEnd(10)} ${r.name.padEnd(44)} ${
+        sorted[Math.floor(sorted.length / 2)].toFixed(2).padStart(9)
+      } ms  ${throughput(r).toFixed(2).padStart(8)} ${r.unit}`,
+    );
   }
 });

@@ -1,5 +1,6 @@
 // A tiny random BERT shared by model tests: config, float32 weights, a padded batch.
-import { parseConfig, type BertConfig } from "../src/bert/config.ts";
+import { type BertConfig, configJson, parseConfig } from "../src/bert/config.ts";
+import { type NamedTensor, writeSafetensors } from "../src/io/safetensors.ts";
 import { paramShapes } from "../src/bert/params.ts";
 import { rng } from "./helpers.ts";
 import type { Encoding } from "../src/data/batches.ts";
@@ -7,14 +8,29 @@ import type { RefConfig } from "./reference/bert_ref.ts";
 
 export function tinyConfig(overrides: Record<string, unknown> = {}): BertConfig {
   return parseConfig({
-    vocab_size: 17, hidden_size: 8, num_hidden_layers: 2, num_attention_heads: 2,
-    intermediate_size: 12, max_position_embeddings: 9, type_vocab_size: 2, layer_norm_eps: 1e-12,
-    hidden_dropout_prob: 0, attention_probs_dropout_prob: 0, initializer_range: 0.02,
-    hidden_act: "gelu", id2label: { "0": "ham", "1": "spam" }, ...overrides,
+    vocab_size: 17,
+    hidden_size: 8,
+    num_hidden_layers: 2,
+    num_attention_heads: 2,
+    intermediate_size: 12,
+    max_position_embeddings: 9,
+    type_vocab_size: 2,
+    layer_norm_eps: 1e-12,
+    hidden_dropout_prob: 0,
+    attention_probs_dropout_prob: 0,
+    initializer_range: 0.02,
+    hidden_act: "gelu",
+    id2label: { "0": "ham", "1": "spam" },
+    ...overrides,
   });
 }
 
-export const refConfig = (c: BertConfig): RefConfig => ({ hidden: c.hiddenSize, layers: c.numHiddenLayers, heads: c.numAttentionHeads, eps: c.layerNormEps });
+export const refConfig = (c: BertConfig): RefConfig => ({
+  hidden: c.hiddenSize,
+  layers: c.numHiddenLayers,
+  heads: c.numAttentionHeads,
+  eps: c.layerNormEps,
+});
 
 /** Weights large enough that every nonlinearity matters (std 0.5, LayerNorm weights near 1). */
 export function randomWeights(c: BertConfig, seed = 5): Map<string, Float32Array> {
@@ -28,7 +44,8 @@ export function randomWeights(c: BertConfig, seed = 5): Map<string, Float32Array
   return w;
 }
 
-export const toF64 = (w: Map<string, Float32Array>) => new Map([...w].map(([k, v]) => [k, Float64Array.from(v)]));
+export const toF64 = (w: Map<string, Float32Array>) =>
+  new Map([...w].map(([k, v]) => [k, Float64Array.from(v)]));
 
 /** Three sequences of length 6 with 0, 2 and 3 padding positions. */
 export const BATCH: Encoding[] = [
@@ -37,3 +54,79 @@ export const BATCH: Encoding[] = [
   { inputIds: [2, 11, 3, 0, 0, 0], attentionMask: [1, 1, 1, 0, 0, 0] },
 ];
 export const LABELS = [1, 0, 1];
+
+export const TINY_VOCAB = [
+  "[PAD]",
+  "[UNK]",
+  "[CLS]",
+  "[SEP]",
+  "[MASK]",
+  "hello",
+  "world",
+  "free",
+  "win",
+  "call",
+  "now",
+  "txt",
+  "##s",
+  "!",
+  ",",
+  ".",
+  "ok",
+  "lar",
+  "i",
+  "you",
+  "prize",
+  "claim",
+  "meet",
+  "later",
+  "home",
+  "##ing",
+];
+
+/** A tiny BERT checkpoint folder in the Hugging Face layout, written with the engine's writer. */
+export async function writeTinyCheckpoint(
+  dir: string,
+  opts: {
+    seed?: number;
+    config?: Record<string, unknown>;
+    rename?: (k: string) => string | null;
+    extra?: Map<string, NamedTensor>;
+  } = {},
+): Promise<{ config: BertConfig; weights: Map<string, Float32Array> }> {
+  const config = tinyConfig({
+    vocab_size: TINY_VOCAB.length,
+    max_position_embeddings: 16,
+    ...opts.config,
+  });
+  const weights = randomWeights(config, opts.seed ?? 5);
+  await Deno.mkdir(dir, { recursive: true });
+  const tensors = new Map<string, NamedTensor>();
+  for (const [name, shape] of paramShapes(config)) {
+    const key = opts.rename ? opts.rename(name) : name;
+    if (key) tensors.set(key, { shape, data: weights.get(name)! });
+  }
+  for (const [k, v] of opts.extra ?? []) tensors.set(k, v);
+  await writeSafetensors(`${dir}/model.safetensors`, tensors);
+  await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(configJson(config)));
+  await Deno.writeTextFile(`${dir}/vocab.txt`, TINY_VOCAB.join("\n") + "\n");
+  await Deno.writeTextFile(`${dir}/tokenizer_config.json`, JSON.stringify({ do_lower_case: true }));
+  return { config, weights };
+}
+
+/** Runs a deno task; returns exit code, stdout and stderr. */
+export async function runTask(
+  task: string,
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const cmd = new Deno.Command(Deno.execPath(), {
+    args: ["task", "-q", task, ...args],
+    cwd: new URL("..", import.meta.url).pathname,
+    env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp", NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  });
+  const out = await cmd.output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}

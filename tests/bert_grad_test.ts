@@ -85,18 +85,27 @@ Deno.test("BERT 2-layer LoRA rank 3 on every linear, base frozen: lora_A and lor
     const [outF, inF] = model.p(`${path}.weight`).shape;
     const A = Float32Array.from({ length: r * inF }, () => 0.3 * rand());
     const B = Float32Array.from({ length: outF * r }, () => 0.3 * rand());
-    model.lora.set(path, { A: Tensor.from(A, [r, inF], { requiresGrad: true }), B: Tensor.from(B, [outF, r], { requiresGrad: true }) });
+    model.lora.set(path, {
+      A: Tensor.from(A, [r, inF], { requiresGrad: true }),
+      B: Tensor.from(B, [outF, r], { requiresGrad: true }),
+    });
     refLora.adapters.set(path, { A: Float64Array.from(A), B: Float64Array.from(B) });
   }
   const batch = makeBatch(BATCH, LABELS, c.vocabSize);
   backward(crossEntropy(model.forward(batch, { train: false }), batch.labels!));
-  for (const t of model.params.values()) assert.equal(t.grad, null, `frozen ${t.name} got a gradient`);
+  for (const t of model.params.values()) {
+    assert.equal(t.grad, null, `frozen ${t.name} got a gradient`);
+  }
   const ref = toF64(w);
   const loss = () => crossEntropyRef(bertForwardRef(refConfig(c), ref, ids, mask, refLora), LABELS);
   let worst = 0;
   for (const [path, l] of model.lora) {
     const a = refLora.adapters.get(path)!;
-    worst = Math.max(worst, relError(await l.A.grad!.read(), fdGrad(a.A, loss)), relError(await l.B.grad!.read(), fdGrad(a.B, loss)));
+    worst = Math.max(
+      worst,
+      relError(await l.A.grad!.read(), fdGrad(a.A, loss)),
+      relError(await l.B.grad!.read(), fdGrad(a.B, loss)),
+    );
   }
   assert.ok(worst <= TOL, `worst LoRA gradient relative error ${worst}`);
   endStep();

@@ -36,7 +36,12 @@ export function relError(got: ArrayLike<number>, want: ArrayLike<number>): numbe
   return scale === 0 ? diff : diff / scale;
 }
 
-export function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string) {
+export function assertClose(
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+  tol: number,
+  what: string,
+) {
   const e = relError(got, want);
   assert.ok(e <= tol, `${what}: relative error ${e.toExponential(2)} > ${tol}`);
 }

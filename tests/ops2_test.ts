@@ -18,7 +18,37 @@ const vec = (n: number, scale = 1) => randomVec(n, rand, scale);
 Deno.test("embedding 11x13 table, 29 ids with repeats: forward, dTable (scatter-add)", async () => {
   await initGpu();
   const [V, C] = [11, 13];
-  const ids = [3, 0, 10, 3, 3, 7, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10, 10, 2, 2, 5, 5, 5, 1, 0, 9, 9, 3];
+  const ids = [
+    3,
+    0,
+    10,
+    3,
+    3,
+    7,
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    9,
+    10,
+    10,
+    10,
+    2,
+    2,
+    5,
+    5,
+    5,
+    1,
+    0,
+    9,
+    9,
+    3,
+  ];
   const idT = Tensor.from(ids, [ids.length], { dtype: "u32" });
   await checkOp({
     inputs: [{ data: vec(V * C), shape: [V, C], grad: true }],
@@ -67,7 +97,11 @@ Deno.test("dropout statistics: drop fraction ≈ p, streams differ, mean preserv
   x.release();
 });
 
-function optimizerCase(name: string, make: (p: Tensor[]) => AdamW | SGD, step: (p: Float64Array, g: Float64Array, m: Float64Array, v: Float64Array, t: number) => void) {
+function optimizerCase(
+  name: string,
+  make: (p: Tensor[]) => AdamW | SGD,
+  step: (p: Float64Array, g: Float64Array, m: Float64Array, v: Float64Array, t: number) => void,
+) {
   Deno.test(`${name}: 3 steps on 1037 parameters vs float64 reference`, async () => {
     await initGpu();
     const n = 1037;
@@ -90,13 +124,32 @@ function optimizerCase(name: string, make: (p: Tensor[]) => AdamW | SGD, step: (
 }
 
 const adam = { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 };
-optimizerCase("AdamW (torch defaults, lr 0.01, wd 0.01)", (ps) => new AdamW(ps, { lr: 0.01 }), (p, g, m, v, t) => R.adamwStepRef(p, g, m, v, t, adam));
-optimizerCase("AdamW (lr 5e-5, betas 0.8/0.99, eps 1e-6, wd 0.1)", (ps) => new AdamW(ps, { lr: 5e-5, beta1: 0.8, beta2: 0.99, eps: 1e-6, weightDecay: 0.1 }), (p, g, m, v, t) => R.adamwStepRef(p, g, m, v, t, { lr: 5e-5, beta1: 0.8, beta2: 0.99, eps: 1e-6, weightDecay: 0.1 }));
-optimizerCase("SGD (lr 0.5, wd 0.01)", (ps) => new SGD(ps, { lr: 0.5, weightDecay: 0.01 }), (p, g) => R.sgdStepRef(p, g, 0.5, 0.01));
+optimizerCase(
+  "AdamW (torch defaults, lr 0.01, wd 0.01)",
+  (ps) => new AdamW(ps, { lr: 0.01 }),
+  (p, g, m, v, t) => R.adamwStepRef(p, g, m, v, t, adam),
+);
+optimizerCase(
+  "AdamW (lr 5e-5, betas 0.8/0.99, eps 1e-6, wd 0.1)",
+  (ps) => new AdamW(ps, { lr: 5e-5, beta1: 0.8, beta2: 0.99, eps: 1e-6, weightDecay: 0.1 }),
+  (p, g, m, v, t) =>
+    R.adamwStepRef(p, g, m, v, t, {
+      lr: 5e-5,
+      beta1: 0.8,
+      beta2: 0.99,
+      eps: 1e-6,
+      weightDecay: 0.1,
+    }),
+);
+optimizerCase(
+  "SGD (lr 0.5, wd 0.01)",
+  (ps) => new SGD(ps, { lr: 0.5, weightDecay: 0.01 }),
+  (p, g) => R.sgdStepRef(p, g, 0.5, 0.01),
+);
 
 Deno.test("backward: a frozen weight and bias get no gradient and cost no kernel", async () => {
   const rt = await initGpu();
-  const run = async (trainable: boolean) => {
+  const run = (trainable: boolean) => {
     const x = Tensor.from(vec(5 * 7), [5, 7], { requiresGrad: true });
     const w = Tensor.from(vec(3 * 7), [3, 7], { requiresGrad: trainable });
     const b = Tensor.from(vec(3), [3], { requiresGrad: trainable });
@@ -112,6 +165,6 @@ Deno.test("backward: a frozen weight and bias get no gradient and cost no kernel
     [x, w, b, labels].forEach((t) => t.release());
     return count;
   };
-  const frozen = await run(false), trainable = await run(true);
+  const frozen = run(false), trainable = run(true);
   assert.equal(trainable - frozen, 2, `dW matmul and dBias column sum only when trainable`);
 });

@@ -20,8 +20,20 @@ for (const [transA, transB] of [[false, false], [true, false], [false, true], [t
     Deno.test(`matmul ${transA ? "Aᵀ" : "A"}·${transB ? "Bᵀ" : "B"} batch ${batch} ${M}x${K}x${N}: forward, dA, dB`, () =>
       checkOp({
         inputs: [
-          { data: vec(batch * M * K), shape: batch > 1 ? [batch, transA ? K : M, transA ? M : K] : [transA ? K : M, transA ? M : K], grad: true },
-          { data: vec(batch * K * N), shape: batch > 1 ? [batch, transB ? N : K, transB ? K : N] : [transB ? N : K, transB ? K : N], grad: true },
+          {
+            data: vec(batch * M * K),
+            shape: batch > 1
+              ? [batch, transA ? K : M, transA ? M : K]
+              : [transA ? K : M, transA ? M : K],
+            grad: true,
+          },
+          {
+            data: vec(batch * K * N),
+            shape: batch > 1
+              ? [batch, transB ? N : K, transB ? K : N]
+              : [transB ? N : K, transB ? K : N],
+            grad: true,
+          },
         ],
         gpu: ([a, b]) => matmul(a, b, transA, transB),
         forward: ([a, b]) => R.matmulForwardRef(a, b, batch, M, K, N, transA, transB),
@@ -87,19 +99,30 @@ Deno.test("loraLinear 17x29 -> 11 rank 8, frozen W and b: forward, dX, dA, dB", 
 
 Deno.test("biasAdd 13x27: forward, dX, dBias", () =>
   checkOp({
-    inputs: [{ data: vec(13 * 27), shape: [13, 27], grad: true }, { data: vec(27), shape: [27], grad: true }],
+    inputs: [{ data: vec(13 * 27), shape: [13, 27], grad: true }, {
+      data: vec(27),
+      shape: [27],
+      grad: true,
+    }],
     gpu: ([x, b]) => biasAdd(x, b),
     forward: ([x, b]) => x.map((v, i) => v + b[i % 27]),
-    backward: (_xs, d) => [d.slice(), Float64Array.from({ length: 27 }, (_, c) => {
-      let s = 0;
-      for (let r = 0; r < 13; r++) s += d[r * 27 + c];
-      return s;
-    })],
+    backward: (_xs, d) => [
+      d.slice(),
+      Float64Array.from({ length: 27 }, (_, c) => {
+        let s = 0;
+        for (let r = 0; r < 13; r++) s += d[r * 27 + c];
+        return s;
+      }),
+    ],
   }));
 
 Deno.test("add (residual) 1031: forward, dA, dB", () =>
   checkOp({
-    inputs: [{ data: vec(1031), shape: [1031], grad: true }, { data: vec(1031), shape: [1031], grad: true }],
+    inputs: [{ data: vec(1031), shape: [1031], grad: true }, {
+      data: vec(1031),
+      shape: [1031],
+      grad: true,
+    }],
     gpu: ([a, b]) => add(a, b),
     forward: ([a, b]) => a.map((v, i) => v + b[i]),
     backward: (_xs, d) => [d.slice(), d.slice()],
@@ -137,13 +160,25 @@ Deno.test("layerNorm 21x67 eps 1e-12: forward, dX, dWeight, dBias", () => {
 
 Deno.test("maskedSoftmax (B 3, H 2, T 7, masked keys) scale 0.35: forward, dScores", () => {
   const [B, H, T, scale] = [3, 2, 7, 0.35];
-  const mask = Float64Array.from({ length: B * T }, (_, i) => (i % T) < T - (i / T | 0) * 2 ? 1 : 0);
+  const mask = Float64Array.from(
+    { length: B * T },
+    (_, i) => (i % T) < T - (i / T | 0) * 2 ? 1 : 0,
+  );
   return checkOp({
-    inputs: [{ data: vec(B * H * T * T, 4), shape: [B, H, T, T], grad: true }, { data: mask, shape: [B, T] }],
+    inputs: [{ data: vec(B * H * T * T, 4), shape: [B, H, T, T], grad: true }, {
+      data: mask,
+      shape: [B, T],
+    }],
     gpu: ([s, m]) => maskedSoftmax(s, m, scale),
     forward: ([s, m]) => R.maskedSoftmaxForwardRef(s, m, B, H, T, T, scale),
     backward: ([s, m], d) => [
-      R.maskedSoftmaxBackwardRef(R.maskedSoftmaxForwardRef(s, m, B, H, T, T, scale), d, B * H * T, T, scale),
+      R.maskedSoftmaxBackwardRef(
+        R.maskedSoftmaxForwardRef(s, m, B, H, T, T, scale),
+        d,
+        B * H * T,
+        T,
+        scale,
+      ),
       null,
     ],
   });

@@ -17,9 +17,16 @@ const haveShared = (() => {
     return false;
   }
 })();
-if (!haveShared) console.warn(`tokenizer_test: skipped: ${MODEL} or ${DATA} not found (../shared beside the checkout)`);
+if (!haveShared) {
+  console.warn(
+    `tokenizer_test: skipped: ${MODEL} or ${DATA} not found (../shared beside the checkout)`,
+  );
+}
 
-async function hfEncode(texts: string[], maxLength: number): Promise<{ ids: number[]; mask: number[] }[]> {
+async function hfEncode(
+  texts: string[],
+  maxLength: number,
+): Promise<{ ids: number[]; mask: number[] }[]> {
   const hf = Tokenizer.fromFile(`${MODEL}/tokenizer.json`);
   hf.setTruncation(maxLength);
   hf.setPadding({ maxLength });
@@ -38,8 +45,15 @@ Deno.test({
     let mismatches = 0;
     texts.forEach((t, i) => {
       const got = tok.encode(t, 32);
-      if (JSON.stringify(got.inputIds) !== JSON.stringify(want[i].ids) || JSON.stringify(got.attentionMask) !== JSON.stringify(want[i].mask)) {
-        if (mismatches++ < 3) console.log(`message ${i + 1}: ${JSON.stringify(t)}\n ours ${got.inputIds}\n hf   ${want[i].ids}`);
+      if (
+        JSON.stringify(got.inputIds) !== JSON.stringify(want[i].ids) ||
+        JSON.stringify(got.attentionMask) !== JSON.stringify(want[i].mask)
+      ) {
+        if (mismatches++ < 3) {
+          console.log(
+            `message ${i + 1}: ${JSON.stringify(t)}\n ours ${got.inputIds}\n hf   ${want[i].ids}`,
+          );
+        }
       }
     });
     assert.equal(mismatches, 0, `${mismatches} of ${texts.length} messages differ`);
@@ -47,14 +61,22 @@ Deno.test({
 });
 
 Deno.test({
-  name: "tokenizer: edge cases (accents, CJK, control chars, long words, truncation keeps [SEP]) at lengths 8 and 64",
+  name:
+    "tokenizer: edge cases (accents, CJK, control chars, long words, truncation keeps [SEP]) at lengths 8 and 64",
   ignore: !haveShared,
   async fn() {
     const tok = await BertTokenizer.fromDir(MODEL);
     const texts = [
-      "", "   ", "Héllo WÖRLD naïve café", "日本語のテキスト and 中文", "tab\there\r\nnewline\u0000nul\u200bzw",
-      "a".repeat(150), "supercalifragilisticexpialidocious antidisestablishmentarianism",
-      "£1.50 €20 ¥ $5 <b>&amp;</b> ... !!! ??? 100% #tag @user", "emoji 😀👍 ok", "don't can't it's",
+      "",
+      "   ",
+      "Héllo WÖRLD naïve café",
+      "日本語のテキスト and 中文",
+      "tab\there\r\nnewline\u0000nul\u200bzw",
+      "a".repeat(150),
+      "supercalifragilisticexpialidocious antidisestablishmentarianism",
+      "£1.50 €20 ¥ $5 <b>&amp;</b> ... !!! ??? 100% #tag @user",
+      "emoji 😀👍 ok",
+      "don't can't it's",
       "one two three four five six seven eight nine ten eleven twelve",
     ];
     for (const len of [8, 64]) {

@@ -20,12 +20,13 @@ export interface BertConfig {
   raw: Record<string, unknown>;
 }
 
-export const PRESETS: Record<string, [layers: number, hidden: number, heads: number, ffn: number]> = {
-  "bert-tiny": [2, 128, 2, 512],
-  "bert-mini": [4, 256, 4, 1024],
-  "bert-small": [4, 512, 8, 2048],
-  "bert-base": [12, 768, 12, 3072],
-};
+export const PRESETS: Record<string, [layers: number, hidden: number, heads: number, ffn: number]> =
+  {
+    "bert-tiny": [2, 128, 2, 512],
+    "bert-mini": [4, 256, 4, 1024],
+    "bert-small": [4, 512, 8, 2048],
+    "bert-base": [12, 768, 12, 3072],
+  };
 
 const DEFAULT_LABELS = { "0": "ham", "1": "spam" };
 
@@ -39,10 +40,14 @@ function num(raw: Record<string, unknown>, key: string, file: string, fallback?:
 
 export function parseConfig(raw: Record<string, unknown>, file = "config.json"): BertConfig {
   if (raw.hidden_act !== undefined && raw.hidden_act !== "gelu") {
-    throw new UserError(`${file}: hidden_act "${raw.hidden_act}" is not supported (only "gelu", exact erf)`);
+    throw new UserError(
+      `${file}: hidden_act "${raw.hidden_act}" is not supported (only "gelu", exact erf)`,
+    );
   }
   if (raw.position_embedding_type !== undefined && raw.position_embedding_type !== "absolute") {
-    throw new UserError(`${file}: position_embedding_type "${raw.position_embedding_type}" is not supported`);
+    throw new UserError(
+      `${file}: position_embedding_type "${raw.position_embedding_type}" is not supported`,
+    );
   }
   const id2label = (raw.id2label as Record<string, string> | undefined) ?? undefined;
   const numLabels = num(raw, "num_labels", file, id2label ? Object.keys(id2label).length : 2);
@@ -73,8 +78,18 @@ export function parseConfig(raw: Record<string, unknown>, file = "config.json"):
       `${file}: hidden_size ${c.hiddenSize} is not a multiple of num_attention_heads ${c.numAttentionHeads}`,
     );
   }
-  for (const k of ["vocabSize", "hiddenSize", "numHiddenLayers", "numAttentionHeads", "intermediateSize"] as const) {
-    if (!Number.isInteger(c[k]) || c[k] <= 0) throw new UserError(`${file}: ${k} must be a positive integer`);
+  for (
+    const k of [
+      "vocabSize",
+      "hiddenSize",
+      "numHiddenLayers",
+      "numAttentionHeads",
+      "intermediateSize",
+    ] as const
+  ) {
+    if (!Number.isInteger(c[k]) || c[k] <= 0) {
+      throw new UserError(`${file}: ${k} must be a positive integer`);
+    }
   }
   return c;
 }

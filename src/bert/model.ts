@@ -65,26 +65,51 @@ export class BertForSequenceClassification {
 
     const e = "bert.embeddings";
     const summed = add(
-      add(embedding(this.p(`${e}.word_embeddings.weight`), batch.ids), embedding(this.p(`${e}.position_embeddings.weight`), batch.positions)),
+      add(
+        embedding(this.p(`${e}.word_embeddings.weight`), batch.ids),
+        embedding(this.p(`${e}.position_embeddings.weight`), batch.positions),
+      ),
       embedding(this.p(`${e}.token_type_embeddings.weight`), batch.typeIds),
     );
-    let h = drop(layerNorm(summed, this.p(`${e}.LayerNorm.weight`), this.p(`${e}.LayerNorm.bias`), c.layerNormEps), c.hiddenDropoutProb);
+    let h = drop(
+      layerNorm(
+        summed,
+        this.p(`${e}.LayerNorm.weight`),
+        this.p(`${e}.LayerNorm.bias`),
+        c.layerNormEps,
+      ),
+      c.hiddenDropoutProb,
+    );
 
-    const toHeads = (x: Tensor) => reshape(transpose12(reshape(x, [B, T, heads, D])), [B * heads, T, D]);
+    const toHeads = (x: Tensor) =>
+      reshape(transpose12(reshape(x, [B, T, heads, D])), [B * heads, T, D]);
     for (let i = 0; i < c.numHiddenLayers; i++) {
       const l = `bert.encoder.layer.${i}`;
       const q = toHeads(this.linear(`${l}.attention.self.query`, h));
       const k = toHeads(this.linear(`${l}.attention.self.key`, h));
       const v = toHeads(this.linear(`${l}.attention.self.value`, h));
       const scores = reshape(matmul(q, k, false, true), [B, heads, T, T]);
-      const probs = drop(maskedSoftmax(scores, batch.mask, 1 / Math.sqrt(D)), c.attentionProbsDropoutProb);
+      const probs = drop(
+        maskedSoftmax(scores, batch.mask, 1 / Math.sqrt(D)),
+        c.attentionProbsDropoutProb,
+      );
       const ctx = matmul(reshape(probs, [B * heads, T, T]), v); // (B·heads, T, D)
       const merged = reshape(transpose12(reshape(ctx, [B, heads, T, D])), [B * T, H]);
       const attn = drop(this.linear(`${l}.attention.output.dense`, merged), c.hiddenDropoutProb);
-      h = layerNorm(add(attn, h), this.p(`${l}.attention.output.LayerNorm.weight`), this.p(`${l}.attention.output.LayerNorm.bias`), c.layerNormEps);
+      h = layerNorm(
+        add(attn, h),
+        this.p(`${l}.attention.output.LayerNorm.weight`),
+        this.p(`${l}.attention.output.LayerNorm.bias`),
+        c.layerNormEps,
+      );
       const inter = gelu(this.linear(`${l}.intermediate.dense`, h));
       const out = drop(this.linear(`${l}.output.dense`, inter), c.hiddenDropoutProb);
-      h = layerNorm(add(out, h), this.p(`${l}.output.LayerNorm.weight`), this.p(`${l}.output.LayerNorm.bias`), c.layerNormEps);
+      h = layerNorm(
+        add(out, h),
+        this.p(`${l}.output.LayerNorm.weight`),
+        this.p(`${l}.output.LayerNorm.bias`),
+        c.layerNormEps,
+      );
     }
     const cls = embedding(h, batch.clsRows); // the [CLS] row of each sequence, (B, H)
     const pooled = tanh(this.linear("bert.pooler.dense", cls));
@@ -94,7 +119,9 @@ export class BertForSequenceClassification {
   /** Weights on the CPU under transformers' names, for saving. */
   async readWeights(): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
     const out = new Map<string, { shape: number[]; data: Float32Array }>();
-    for (const [name, t] of this.params) out.set(name, { shape: [...t.shape], data: await t.read() });
+    for (const [name, t] of this.params) {
+      out.set(name, { shape: [...t.shape], data: await t.read() });
+    }
     return out;
   }
 

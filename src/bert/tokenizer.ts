@@ -10,12 +10,15 @@ const PUNCT = /\p{P}/u;
 const MARK = /\p{Mn}/gu;
 
 function isAsciiPunct(cp: number): boolean {
-  return (cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) || (cp >= 123 && cp <= 126);
+  return (cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) ||
+    (cp >= 123 && cp <= 126);
 }
 
 function isCjk(cp: number): boolean {
-  return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) || (cp >= 0x20000 && cp <= 0x2A6DF) ||
-    (cp >= 0x2A700 && cp <= 0x2B73F) || (cp >= 0x2B740 && cp <= 0x2B81F) || (cp >= 0x2B820 && cp <= 0x2CEAF) ||
+  return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) ||
+    (cp >= 0x20000 && cp <= 0x2A6DF) ||
+    (cp >= 0x2A700 && cp <= 0x2B73F) || (cp >= 0x2B740 && cp <= 0x2B81F) ||
+    (cp >= 0x2B820 && cp <= 0x2CEAF) ||
     (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0x2F800 && cp <= 0x2FA1F);
 }
 
@@ -76,12 +79,16 @@ export class BertTokenizer {
     const json = await read("tokenizer.json");
     if (json !== null) {
       const vocab = JSON.parse(json)?.model?.vocab as Record<string, number> | undefined;
-      if (!vocab) throw new UserError(`${dir}/tokenizer.json: no WordPiece vocabulary (model.vocab)`);
+      if (!vocab) {
+        throw new UserError(`${dir}/tokenizer.json: no WordPiece vocabulary (model.vocab)`);
+      }
       const tokens: string[] = [];
       for (const [t, id] of Object.entries(vocab)) tokens[id] = t;
       return new BertTokenizer(tokens, opts, `${dir}/tokenizer.json`);
     }
-    throw new UserError(`${dir}: no vocab.txt or tokenizer.json (the tokenizer files of the model)`);
+    throw new UserError(
+      `${dir}: no vocab.txt or tokenizer.json (the tokenizer files of the model)`,
+    );
   }
 
   /** Basic tokenization: whitespace and punctuation split, after cleaning and normalisation. */

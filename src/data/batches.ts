@@ -19,19 +19,28 @@ export interface Batch {
 }
 
 /** Uploads a batch whose tensors live until the step ends (endStep releases them). */
-export function makeBatch(encodings: Encoding[], labels: number[] | null, vocabSize: number): Batch {
+export function makeBatch(
+  encodings: Encoding[],
+  labels: number[] | null,
+  vocabSize: number,
+): Batch {
   const B = encodings.length, T = encodings[0].inputIds.length;
   const ids = new Uint32Array(B * T), mask = new Float32Array(B * T), pos = new Uint32Array(B * T);
   encodings.forEach((e, b) => {
-    if (e.inputIds.length !== T) throw new Error(`batch: sequence ${b} has length ${e.inputIds.length}, not ${T}`);
+    if (e.inputIds.length !== T) {
+      throw new Error(`batch: sequence ${b} has length ${e.inputIds.length}, not ${T}`);
+    }
     e.inputIds.forEach((id, t) => {
-      if (id < 0 || id >= vocabSize) throw new Error(`batch: token id ${id} is outside the vocabulary (${vocabSize})`);
+      if (id < 0 || id >= vocabSize) {
+        throw new Error(`batch: token id ${id} is outside the vocabulary (${vocabSize})`);
+      }
       ids[b * T + t] = id;
       mask[b * T + t] = e.attentionMask[t];
       pos[b * T + t] = t;
     });
   });
-  const u32 = (data: ArrayLike<number>, shape: number[]) => temporary(Tensor.from(data, shape, { dtype: "u32" }));
+  const u32 = (data: ArrayLike<number>, shape: number[]) =>
+    temporary(Tensor.from(data, shape, { dtype: "u32" }));
   return {
     size: B,
     seqLen: T,

@@ -27,7 +27,11 @@ function readTextFromZip(bytes: Uint8Array, file: string): string {
   }
   const name = Object.keys(entries).find((n) => n.split("/").pop() === "SMSSpamCollection");
   if (!name) {
-    throw new UserError(`${file}: the archive has no SMSSpamCollection file (found: ${Object.keys(entries).join(", ") || "nothing"})`);
+    throw new UserError(
+      `${file}: the archive has no SMSSpamCollection file (found: ${
+        Object.keys(entries).join(", ") || "nothing"
+      })`,
+    );
   }
   return new TextDecoder("utf-8", { fatal: false }).decode(entries[name]);
 }
@@ -45,11 +49,19 @@ export function parseSms(text: string, file: string, opts: LoadOptions = {}): Ex
       ? null
       : `unknown label "${line.slice(0, tab)}" (expected ham or spam)`;
     if (problem) {
-      if (!opts.skipBadLines) throw new UserError(`${file}:${i + 1}: ${problem} (use --skip-bad-lines to skip such lines)`);
+      if (!opts.skipBadLines) {
+        throw new UserError(
+          `${file}:${i + 1}: ${problem} (use --skip-bad-lines to skip such lines)`,
+        );
+      }
       opts.warn?.(`${file}:${i + 1}: skipped: ${problem}`);
       return;
     }
-    examples.push({ label: LABELS.indexOf(line.slice(0, tab)), text: line.slice(tab + 1), line: i + 1 });
+    examples.push({
+      label: LABELS.indexOf(line.slice(0, tab)),
+      text: line.slice(tab + 1),
+      line: i + 1,
+    });
   });
   if (examples.length === 0) throw new UserError(`${file}: no messages (the file is empty)`);
   return examples;
@@ -68,8 +80,14 @@ export async function loadSms(file: string, opts: LoadOptions = {}): Promise<Exa
 }
 
 /** Stratified split: each class is shuffled by the seed and round(ratio · n) of it goes to validation. */
-export function stratifiedSplit(examples: Example[], valRatio: number, seed: number): { train: Example[]; val: Example[] } {
-  if (!(valRatio > 0 && valRatio < 1)) throw new UserError(`--val-ratio must be between 0 and 1, got ${valRatio}`);
+export function stratifiedSplit(
+  examples: Example[],
+  valRatio: number,
+  seed: number,
+): { train: Example[]; val: Example[] } {
+  if (!(valRatio > 0 && valRatio < 1)) {
+    throw new UserError(`--val-ratio must be between 0 and 1, got ${valRatio}`);
+  }
   const rng = new Rng(seed);
   const train: Example[] = [], val: Example[] = [];
   for (let label = 0; label < LABELS.length; label++) {

@@ -45,7 +45,10 @@ class Runtime {
     const key = `${k.shader}:${k.entry}:${JSON.stringify(k.constants ?? {})}`;
     let p = this.pipelines.get(key);
     if (!p) {
-      const module = this.device.createShaderModule({ code: this.source(k.shader), label: k.shader });
+      const module = this.device.createShaderModule({
+        code: this.source(k.shader),
+        label: k.shader,
+      });
       p = this.device.createComputePipeline({
         label: key,
         layout: "auto",
@@ -169,7 +172,13 @@ class Runtime {
   write(buf: GPUBuffer, data: ArrayBufferView, offset = 0): void {
     // Queue writes run before later submits; flushing keeps them after earlier recorded work.
     this.flush();
-    this.device.queue.writeBuffer(buf, offset, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+    this.device.queue.writeBuffer(
+      buf,
+      offset,
+      data.buffer as ArrayBuffer,
+      data.byteOffset,
+      data.byteLength,
+    );
   }
 }
 

@@ -6,7 +6,9 @@ import { accumulateGrad, record } from "../autograd/tape.ts";
 export function crossEntropy(logits: Tensor, labels: Tensor): Tensor {
   const [rows, classes] = logits.shape;
   if (logits.shape.length !== 2 || labels.size !== rows || labels.dtype !== "u32") {
-    throw new Error(`crossEntropy: logits [${logits.shape}] and labels [${labels.shape}] (${labels.dtype})`);
+    throw new Error(
+      `crossEntropy: logits [${logits.shape}] and labels [${labels.shape}] (${labels.dtype})`,
+    );
   }
   const rt = gpu();
   const loss = Tensor.empty([1]);

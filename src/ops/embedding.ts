@@ -5,7 +5,9 @@ import { record } from "../autograd/tape.ts";
 
 export function embedding(table: Tensor, ids: Tensor): Tensor {
   if (table.shape.length !== 2 || ids.dtype !== "u32") {
-    throw new Error(`embedding: expected a 2-D table and u32 ids, got [${table.shape}], ${ids.dtype}`);
+    throw new Error(
+      `embedding: expected a 2-D table and u32 ids, got [${table.shape}], ${ids.dtype}`,
+    );
   }
   const cols = table.shape[1];
   const rows = ids.size;

@@ -42,7 +42,9 @@ export function loraLinear(
   const [outF, inF] = weight.shape;
   const r = loraA.shape[0];
   if (loraA.shape[1] !== inF || loraB.shape[0] !== outF || loraB.shape[1] !== r) {
-    throw new Error(`loraLinear: A [${loraA.shape}], B [${loraB.shape}] vs weight [${weight.shape}]`);
+    throw new Error(
+      `loraLinear: A [${loraA.shape}], B [${loraB.shape}] vs weight [${weight.shape}]`,
+    );
   }
   const xa = temporary(matmulRaw({ a: x, b: loraA, transB: true })); // (R, r)
   const y = matmulRaw({

@@ -11,7 +11,14 @@ export interface MatmulArgs {
   alpha?: number;
   bias?: Tensor | null;
   /** Adds lowScale · left (M, R) · right(n, r) with right(n, r) at n·strideN + r·strideR. */
-  lowRank?: { left: Tensor; right: Tensor; r: number; strideN: number; strideR: number; scale: number };
+  lowRank?: {
+    left: Tensor;
+    right: Tensor;
+    r: number;
+    strideN: number;
+    strideR: number;
+    scale: number;
+  };
 }
 
 function dims(t: Tensor): [number, number, number] {
@@ -28,9 +35,15 @@ export function matmulRaw(args: MatmulArgs): Tensor {
   const [M, K] = transA ? [ca, ra] : [ra, ca];
   const [Kb, N] = transB ? [cb, rb] : [rb, cb];
   if (K !== Kb) {
-    throw new Error(`matmul: inner dimensions differ: [${a.shape}]${transA ? "ᵀ" : ""} · [${b.shape}]${transB ? "ᵀ" : ""}`);
+    throw new Error(
+      `matmul: inner dimensions differ: [${a.shape}]${transA ? "ᵀ" : ""} · [${b.shape}]${
+        transB ? "ᵀ" : ""
+      }`,
+    );
   }
-  if (batchA !== batchB) throw new Error(`matmul: batch sizes differ: [${a.shape}] and [${b.shape}]`);
+  if (batchA !== batchB) {
+    throw new Error(`matmul: batch sizes differ: [${a.shape}] and [${b.shape}]`);
+  }
   const batched = a.shape.length === 3;
   const out = Tensor.empty(batched ? [batchA, M, N] : [M, N]);
   const rt = gpu();

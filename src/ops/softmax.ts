@@ -4,7 +4,9 @@ import { gpu, grid1d } from "../gpu/kernel.ts";
 import { accumulateGrad, record } from "../autograd/tape.ts";
 
 export function maskedSoftmax(scores: Tensor, mask: Tensor, scale: number): Tensor {
-  if (scores.shape.length !== 4) throw new Error(`maskedSoftmax: scores must be 4-D, got [${scores.shape}]`);
+  if (scores.shape.length !== 4) {
+    throw new Error(`maskedSoftmax: scores must be 4-D, got [${scores.shape}]`);
+  }
   const [batch, heads, tq, tk] = scores.shape;
   if (mask.size !== batch * tk) {
     throw new Error(`maskedSoftmax: mask [${mask.shape}] does not match scores [${scores.shape}]`);

@@ -12,16 +12,28 @@ export interface RefConfig {
 export type Weights = Map<string, Float64Array>;
 type Matrix = Float64Array[]; // rows
 
-function linear(x: Matrix, w: Float64Array, b: Float64Array, outF: number, lora?: { A: Float64Array; B: Float64Array; r: number; scale: number }): Matrix {
+function linear(
+  x: Matrix,
+  w: Float64Array,
+  b: Float64Array,
+  outF: number,
+  lora?: { A: Float64Array; B: Float64Array; r: number; scale: number },
+): Matrix {
   const inF = x[0].length;
   return x.map((row) => {
     const y = new Float64Array(outF);
     const xa = new Float64Array(lora?.r ?? 0);
-    if (lora) for (let q = 0; q < lora.r; q++) for (let k = 0; k < inF; k++) xa[q] += row[k] * lora.A[q * inF + k];
+    if (lora) {
+      for (let q = 0; q < lora.r; q++) {
+        for (let k = 0; k < inF; k++) xa[q] += row[k] * lora.A[q * inF + k];
+      }
+    }
     for (let o = 0; o < outF; o++) {
       let s = b[o];
       for (let k = 0; k < inF; k++) s += row[k] * w[o * inF + k];
-      if (lora) for (let q = 0; q < lora.r; q++) s += lora.scale * xa[q] * lora.B[o * lora.r + q];
+      if (lora) {
+        for (let q = 0; q < lora.r; q++) s += lora.scale * xa[q] * lora.B[o * lora.r + q];
+      }
       y[o] = s;
     }
     return y;
@@ -46,7 +58,13 @@ export interface RefLora {
 }
 
 /** Logits (B, numLabels) for token ids (B, T) and attention mask (B, T). */
-export function bertForwardRef(c: RefConfig, w: Weights, ids: number[][], mask: number[][], lora?: RefLora): Matrix {
+export function bertForwardRef(
+  c: RefConfig,
+  w: Weights,
+  ids: number[][],
+  mask: number[][],
+  lora?: RefLora,
+): Matrix {
   const g = (k: string) => {
     const v = w.get(k);
     if (!v) throw new Error(`reference: missing ${k}`);
@@ -55,15 +73,29 @@ export function bertForwardRef(c: RefConfig, w: Weights, ids: number[][], mask: 
   const H = c.hidden, D = H / c.heads;
   const lin = (path: string, x: Matrix, outF: number) => {
     const a = lora?.adapters.get(path);
-    return linear(x, g(`${path}.weight`), g(`${path}.bias`), outF, a && { ...a, r: lora!.r, scale: lora!.scale });
+    return linear(
+      x,
+      g(`${path}.weight`),
+      g(`${path}.bias`),
+      outF,
+      a && { ...a, r: lora!.r, scale: lora!.scale },
+    );
   };
   const out: Matrix = [];
   for (let b = 0; b < ids.length; b++) {
     const T = ids[b].length;
-    const word = g("bert.embeddings.word_embeddings.weight"), pos = g("bert.embeddings.position_embeddings.weight");
+    const word = g("bert.embeddings.word_embeddings.weight"),
+      pos = g("bert.embeddings.position_embeddings.weight");
     const type = g("bert.embeddings.token_type_embeddings.weight");
-    let h: Matrix = ids[b].map((id, t) => Float64Array.from({ length: H }, (_, i) => word[id * H + i] + pos[t * H + i] + type[i]));
-    h = layerNorm(h, g("bert.embeddings.LayerNorm.weight"), g("bert.embeddings.LayerNorm.bias"), c.eps);
+    let h: Matrix = ids[b].map((id, t) =>
+      Float64Array.from({ length: H }, (_, i) => word[id * H + i] + pos[t * H + i] + type[i])
+    );
+    h = layerNorm(
+      h,
+      g("bert.embeddings.LayerNorm.weight"),
+      g("bert.embeddings.LayerNorm.bias"),
+      c.eps,
+    );
     for (let l = 0; l < c.layers; l++) {
       const p = `bert.encoder.layer.${l}`;
       const q = lin(`${p}.attention.self.query`, h, H);
@@ -86,10 +118,22 @@ export function bertForwardRef(c: RefConfig, w: Weights, ids: number[][], mask: 
         }
       }
       const attn = lin(`${p}.attention.output.dense`, ctx, H);
-      h = layerNorm(attn.map((r, i) => r.map((x, j) => x + h[i][j])), g(`${p}.attention.output.LayerNorm.weight`), g(`${p}.attention.output.LayerNorm.bias`), c.eps);
-      const inter = lin(`${p}.intermediate.dense`, h, g(`${p}.intermediate.dense.bias`).length).map((r) => r.map(gelu));
+      h = layerNorm(
+        attn.map((r, i) => r.map((x, j) => x + h[i][j])),
+        g(`${p}.attention.output.LayerNorm.weight`),
+        g(`${p}.attention.output.LayerNorm.bias`),
+        c.eps,
+      );
+      const inter = lin(`${p}.intermediate.dense`, h, g(`${p}.intermediate.dense.bias`).length).map(
+        (r) => r.map(gelu),
+      );
       const o = lin(`${p}.output.dense`, inter, H);
-      h = layerNorm(o.map((r, i) => r.map((x, j) => x + h[i][j])), g(`${p}.output.LayerNorm.weight`), g(`${p}.output.LayerNorm.bias`), c.eps);
+      h = layerNorm(
+        o.map((r, i) => r.map((x, j) => x + h[i][j])),
+        g(`${p}.output.LayerNorm.weight`),
+        g(`${p}.output.LayerNorm.bias`),
+        c.eps,
+      );
     }
     const pooled = lin("bert.pooler.dense", [h[0]], H).map((r) => r.map(Math.tanh));
     out.push(lin("classifier", pooled, g("classifier.bias").length)[0]);

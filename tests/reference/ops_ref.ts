@@ -3,7 +3,14 @@
 export type Vec = Float64Array;
 
 export function matmulForwardRef(
-  a: Vec, b: Vec, batch: number, M: number, K: number, N: number, transA: boolean, transB: boolean,
+  a: Vec,
+  b: Vec,
+  batch: number,
+  M: number,
+  K: number,
+  N: number,
+  transA: boolean,
+  transB: boolean,
 ): Vec {
   const c = new Float64Array(batch * M * N);
   for (let z = 0; z < batch; z++) {
@@ -24,7 +31,15 @@ export function matmulForwardRef(
 
 /** dop(A) = dC·op(B)ᵀ and dop(B) = op(A)ᵀ·dC, stored back in A's and B's layouts. */
 export function matmulBackwardRef(
-  a: Vec, b: Vec, dC: Vec, batch: number, M: number, K: number, N: number, transA: boolean, transB: boolean,
+  a: Vec,
+  b: Vec,
+  dC: Vec,
+  batch: number,
+  M: number,
+  K: number,
+  N: number,
+  transA: boolean,
+  transB: boolean,
 ): [Vec, Vec] {
   const dA = new Float64Array(a.length);
   const dB = new Float64Array(b.length);
@@ -46,8 +61,16 @@ export function matmulBackwardRef(
 
 /** y = x·Wᵀ + b + scale·(x·Aᵀ)·Bᵀ (lora omitted when A is null). */
 export function loraLinearForwardRef(
-  x: Vec, w: Vec, bias: Vec | null, A: Vec | null, B: Vec | null,
-  rows: number, inF: number, outF: number, r: number, scale: number,
+  x: Vec,
+  w: Vec,
+  bias: Vec | null,
+  A: Vec | null,
+  B: Vec | null,
+  rows: number,
+  inF: number,
+  outF: number,
+  r: number,
+  scale: number,
 ): Vec {
   const y = new Float64Array(rows * outF);
   for (let i = 0; i < rows; i++) {
@@ -60,7 +83,7 @@ export function loraLinearForwardRef(
     for (let o = 0; o < outF; o++) {
       let s = bias ? bias[o] : 0;
       for (let k = 0; k < inF; k++) s += x[i * inF + k] * w[o * inF + k];
-      if (B) for (let q = 0; q < r; q++) s += scale * xa[q] * B[o * r + q];
+      if (B) { for (let q = 0; q < r; q++) s += scale * xa[q] * B[o * r + q]; }
       y[i * outF + o] = s;
     }
   }
@@ -68,15 +91,27 @@ export function loraLinearForwardRef(
 }
 
 export function loraLinearBackwardRef(
-  x: Vec, w: Vec, A: Vec | null, B: Vec | null, dY: Vec,
-  rows: number, inF: number, outF: number, r: number, scale: number,
+  x: Vec,
+  w: Vec,
+  A: Vec | null,
+  B: Vec | null,
+  dY: Vec,
+  rows: number,
+  inF: number,
+  outF: number,
+  r: number,
+  scale: number,
 ): { dX: Vec; dW: Vec; dBias: Vec; dA: Vec; dB: Vec } {
   const dX = new Float64Array(x.length), dW = new Float64Array(w.length);
-  const dBias = new Float64Array(outF), dA = new Float64Array(r * inF), dB = new Float64Array(outF * r);
+  const dBias = new Float64Array(outF),
+    dA = new Float64Array(r * inF),
+    dB = new Float64Array(outF * r);
   for (let i = 0; i < rows; i++) {
     const xa = new Float64Array(r), dxa = new Float64Array(r);
     if (A && B) {
-      for (let q = 0; q < r; q++) for (let k = 0; k < inF; k++) xa[q] += x[i * inF + k] * A[q * inF + k];
+      for (let q = 0; q < r; q++) {
+        for (let k = 0; k < inF; k++) xa[q] += x[i * inF + k] * A[q * inF + k];
+      }
     }
     for (let o = 0; o < outF; o++) {
       const g = dY[i * outF + o];
@@ -144,9 +179,17 @@ export const geluForwardRef = (x: Vec): Vec => x.map((v) => v * normalCdfRef(v))
 export const geluBackwardRef = (x: Vec, d: Vec): Vec =>
   x.map((v, i) => d[i] * (normalCdfRef(v) + v * Math.exp(-0.5 * v * v) / Math.sqrt(2 * Math.PI)));
 export const tanhForwardRef = (x: Vec): Vec => x.map(Math.tanh);
-export const tanhBackwardRef = (x: Vec, d: Vec): Vec => x.map((v, i) => d[i] * (1 - Math.tanh(v) ** 2));
+export const tanhBackwardRef = (x: Vec, d: Vec): Vec =>
+  x.map((v, i) => d[i] * (1 - Math.tanh(v) ** 2));
 
-export function layerNormForwardRef(x: Vec, w: Vec, b: Vec, rows: number, cols: number, eps: number): Vec {
+export function layerNormForwardRef(
+  x: Vec,
+  w: Vec,
+  b: Vec,
+  rows: number,
+  cols: number,
+  eps: number,
+): Vec {
   const y = new Float64Array(x.length);
   for (let r = 0; r < rows; r++) {
     const row = x.subarray(r * cols, (r + 1) * cols);
@@ -160,7 +203,12 @@ export function layerNormForwardRef(x: Vec, w: Vec, b: Vec, rows: number, cols: 
 
 /** From y = x̂·w + b, x̂ = (x - μ)/σ: dX = (dx̂ - mean(dx̂) - x̂·mean(dx̂·x̂))/σ. */
 export function layerNormBackwardRef(
-  x: Vec, w: Vec, dY: Vec, rows: number, cols: number, eps: number,
+  x: Vec,
+  w: Vec,
+  dY: Vec,
+  rows: number,
+  cols: number,
+  eps: number,
 ): [Vec, Vec, Vec] {
   const dX = new Float64Array(x.length), dW = new Float64Array(cols), dB = new Float64Array(cols);
   for (let r = 0; r < rows; r++) {
@@ -183,12 +231,23 @@ export function layerNormBackwardRef(
 export const F32_MIN = -3.4028234663852886e38;
 
 /** HF's extended attention mask: scores·scale + (1 - mask)·finfo(float32).min, softmax over keys. */
-export function maskedSoftmaxForwardRef(s: Vec, mask: Vec, B: number, H: number, Tq: number, Tk: number, scale: number): Vec {
+export function maskedSoftmaxForwardRef(
+  s: Vec,
+  mask: Vec,
+  B: number,
+  H: number,
+  Tq: number,
+  Tk: number,
+  scale: number,
+): Vec {
   const p = new Float64Array(s.length);
   for (let b = 0; b < B; b++) {
     for (let row = 0; row < H * Tq; row++) {
       const base = (b * H * Tq + row) * Tk;
-      const z = Array.from({ length: Tk }, (_, k) => s[base + k] * scale + (1 - mask[b * Tk + k]) * F32_MIN);
+      const z = Array.from(
+        { length: Tk },
+        (_, k) => s[base + k] * scale + (1 - mask[b * Tk + k]) * F32_MIN,
+      );
       const mx = Math.max(...z);
       const e = z.map((v) => Math.exp(v - mx));
       const sum = e.reduce((a, v) => a + v, 0);
@@ -198,7 +257,13 @@ export function maskedSoftmaxForwardRef(s: Vec, mask: Vec, B: number, H: number,
   return p;
 }
 
-export function maskedSoftmaxBackwardRef(p: Vec, dP: Vec, rows: number, Tk: number, scale: number): Vec {
+export function maskedSoftmaxBackwardRef(
+  p: Vec,
+  dP: Vec,
+  rows: number,
+  Tk: number,
+  scale: number,
+): Vec {
   const dS = new Float64Array(p.length);
   for (let r = 0; r < rows; r++) {
     let dot = 0;
@@ -213,7 +278,9 @@ export function transpose12Ref(x: Vec, A: number, B: number, C: number, D: numbe
   for (let a = 0; a < A; a++) {
     for (let b = 0; b < B; b++) {
       for (let c = 0; c < C; c++) {
-        for (let d = 0; d < D; d++) y[((a * C + c) * B + b) * D + d] = x[((a * B + b) * C + c) * D + d];
+        for (let d = 0; d < D; d++) {
+          y[((a * C + c) * B + b) * D + d] = x[((a * B + b) * C + c) * D + d];
+        }
       }
     }
   }
@@ -245,14 +312,21 @@ export function crossEntropyForwardRef(logits: Vec, labels: number[], classes: n
   return total / labels.length;
 }
 
-export function crossEntropyBackwardRef(logits: Vec, labels: number[], classes: number, dLoss: number): Vec {
+export function crossEntropyBackwardRef(
+  logits: Vec,
+  labels: number[],
+  classes: number,
+  dLoss: number,
+): Vec {
   const d = new Float64Array(logits.length);
   labels.forEach((y, r) => {
     const row = logits.subarray(r * classes, (r + 1) * classes);
     const mx = Math.max(...row);
     const e = Array.from(row, (v) => Math.exp(v - mx));
     const sum = e.reduce((s, v) => s + v, 0);
-    for (let c = 0; c < classes; c++) d[r * classes + c] = dLoss * (e[c] / sum - (c === y ? 1 : 0)) / labels.length;
+    for (let c = 0; c < classes; c++) {
+      d[r * classes + c] = dLoss * (e[c] / sum - (c === y ? 1 : 0)) / labels.length;
+    }
   });
   return d;
 }
@@ -277,7 +351,11 @@ export function dropoutForwardRef(x: Vec, prob: number, seed: number, stream: nu
 
 /** torch.optim.AdamW, one step; mutates p, m, v. */
 export function adamwStepRef(
-  p: Vec, g: Vec, m: Vec, v: Vec, t: number,
+  p: Vec,
+  g: Vec,
+  m: Vec,
+  v: Vec,
+  t: number,
   o: { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number },
 ): void {
   for (let i = 0; i < p.length; i++) {

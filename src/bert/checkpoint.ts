@@ -1,0 +1,141 @@
+// Hugging Face model folders in and out: config.json, model.safetensors, tokenizer files.
+import { UserError } from "../errors.ts";
+import { type BertConfig, configJson, presetConfig, PRESETS, readConfig } from "./config.ts";
+import { HEAD_KEYS, initParam, paramShapes } from "./params.ts";
+import { BertTokenizer } from "./tokenizer.ts";
+import { deriveSeed, Rng } from "../nn/init.ts";
+import { type NamedTensor, readSafetensors, writeSafetensors } from "../io/safetensors.ts";
+import { writeJsonAtomic } from "../io/atomic.ts";
+import type { BertForSequenceClassification } from "./model.ts";
+
+export const DEFAULT_TOKENIZER =
+  new URL("../../../shared/models/bert-base-uncased", import.meta.url).pathname;
+const TOKENIZER_FILES = [
+  "vocab.txt",
+  "tokenizer.json",
+  "tokenizer_config.json",
+  "special_tokens_map.json",
+];
+
+export interface LoadedCheckpoint {
+  config: BertConfig;
+  weights: Map<string, Float32Array>;
+  tokenizer: BertTokenizer;
+  tokenizerDir: string;
+  /** Keys initialised here rather than read (a fresh head, or everything on random init). */
+  newlyInitialized: string[];
+  source: string;
+}
+
+/** transformers' names from older or headless checkpoints: gamma/beta, no "bert." prefix. */
+export function canonicalKey(key: string): string | null {
+  let k = key.replace(/\.gamma$/, ".weight").replace(/\.beta$/, ".bias");
+  if (/^(embeddings|encoder|pooler)\./.test(k)) k = `bert.${k}`;
+  return k.startsWith("bert.") || k.startsWith("classifier.") ? k : null;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface LoadOptions {
+  seed: number;
+  tokenizerDir?: string;
+  warn?: (msg: string) => void;
+}
+
+export async function loadCheckpoint(spec: string, opts: LoadOptions): Promise<LoadedCheckpoint> {
+  const warn = opts.warn ?? ((m: string) => console.error(m));
+  if (spec in PRESETS && !(await exists(spec))) {
+    const tokenizerDir = opts.tokenizerDir ?? DEFAULT_TOKENIZER;
+    const tokenizer = await BertTokenizer.fromDir(tokenizerDir);
+    const config = presetConfig(spec, tokenizer.tokens.length);
+    return {
+      config,
+      tokenizer,
+      tokenizerDir,
+      ...randomInit(config, opts.seed),
+      source: `preset ${spec}`,
+    };
+  }
+  if (!(await exists(spec))) {
+    throw new UserError(
+      `${spec}: no such model folder (and not a preset: ${Object.keys(PRESETS).join(", ")})`,
+    );
+  }
+  const config = await readConfig(spec);
+  const tokenizerDir = opts.tokenizerDir ?? spec;
+  const tokenizer = await BertTokenizer.fromDir(tokenizerDir);
+  const file = `${spec}/model.safetensors`;
+  if (!(await exists(file))) {
+    warn(
+      `warning: ${spec} has no model.safetensors: every weight is randomly initialised (seed ${opts.seed})`,
+    );
+    return { config, tokenizer, tokenizerDir, ...randomInit(config, opts.seed), source: spec };
+  }
+  const raw = await readSafetensors(file);
+  const found = new Map<string, NamedTensor>();
+  for (const [key, t] of raw) {
+    const k = canonicalKey(key);
+    if (k) found.set(k, t);
+  }
+  const weights = new Map<string, Float32Array>();
+  const newlyInitialized: string[] = [];
+  const headRng = new Rng(deriveSeed(opts.seed, "classifier"));
+  for (const [name, shape] of paramShapes(config)) {
+    const t = found.get(name);
+    if (!t) {
+      if (!HEAD_KEYS.includes(name)) throw new UserError(`${file}: missing tensor ${name}`);
+      weights.set(name, initParam(name, shape, config, headRng));
+      newlyInitialized.push(name);
+      continue;
+    }
+    if (t.shape.join(",") !== shape.join(",")) {
+      throw new UserError(
+        `${file}: tensor ${name} has shape [${t.shape}], config.json implies [${shape}]`,
+      );
+    }
+    weights.set(name, t.data);
+  }
+  if (newlyInitialized.length) {
+    warn(
+      `note: ${file} has no classifier; newly initialised from seed ${opts.seed}: ${
+        newlyInitialized.join(", ")
+      }`,
+    );
+  }
+  return { config, weights, tokenizer, tokenizerDir, newlyInitialized, source: spec };
+}
+
+function randomInit(config: BertConfig, seed: number) {
+  const rng = new Rng(deriveSeed(seed, "init"));
+  const headRng = new Rng(deriveSeed(seed, "classifier"));
+  const weights = new Map<string, Float32Array>();
+  for (const [name, shape] of paramShapes(config)) {
+    weights.set(name, initParam(name, shape, config, HEAD_KEYS.includes(name) ? headRng : rng));
+  }
+  return { weights, newlyInitialized: [...weights.keys()] };
+}
+
+export async function copyTokenizerFiles(fromDir: string, toDir: string): Promise<void> {
+  for (const f of TOKENIZER_FILES) {
+    if (await exists(`${fromDir}/${f}`)) await Deno.copyFile(`${fromDir}/${f}`, `${toDir}/${f}`);
+  }
+}
+
+/** A plain transformers checkpoint folder: config.json, model.safetensors, tokenizer files. */
+export async function saveCheckpoint(
+  dir: string,
+  model: BertForSequenceClassification,
+  tokenizerDir: string,
+): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true });
+  await writeSafetensors(`${dir}/model.safetensors`, await model.readWeights(), { format: "pt" });
+  await writeJsonAtomic(`${dir}/config.json`, configJson(model.config));
+  await copyTokenizerFiles(tokenizerDir, dir);
+}

@@ -1,0 +1,47 @@
+// deno task tokenize --model DIR [--max-length N] [--json] [TEXT... | --data FILE]
+import { maxLength, parseFlags, run } from "./common.ts";
+import { BertTokenizer } from "../bert/tokenizer.ts";
+import { readConfig } from "../bert/config.ts";
+import { loadSms } from "../data/sms.ts";
+import { UserError } from "../errors.ts";
+import { DEFAULT_TOKENIZER } from "../bert/checkpoint.ts";
+
+function table(tok: BertTokenizer, ids: number[], mask: number[]): string {
+  const rows = ids.map((id, i) => [tok.tokens[id] ?? "?", String(id), String(mask[i])]);
+  const head = ["Token", "Token ID", "Attention mask"];
+  const w = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+  const line = (l: string, m: string, r: string) => l + w.map((n) => "═".repeat(n + 2)).join(m) + r;
+  const row = (cells: string[]) =>
+    "│" + cells.map((s, c) => ` ${c === 0 ? s.padEnd(w[c]) : s.padStart(w[c])} `).join("│") + "│";
+  return [
+    line("╒", "╤", "╕"),
+    row(head),
+    line("╞", "╪", "╡"),
+    ...rows.map(row),
+    line("╘", "╧", "╛"),
+  ].join("\n");
+}
+
+await run(async () => {
+  const { values, positionals } = parseFlags("tokenize", {
+    model: { type: "string", default: DEFAULT_TOKENIZER },
+    "max-length": { type: "string" },
+    json: { type: "boolean", default: false },
+    data: { type: "string" },
+    "skip-bad-lines": { type: "boolean", default: false },
+  });
+  const tok = await BertTokenizer.fromDir(values.model);
+  const config = await readConfig(values.model).catch(() => null);
+  const len = config ? maxLength(values["max-length"], config) : Number(values["max-length"] ?? 32);
+  const texts = values.data
+    ? (await loadSms(values.data, { skipBadLines: values["skip-bad-lines"], warn: console.error }))
+      .map((e) => e.text)
+    : positionals;
+  if (texts.length === 0) throw new UserError("tokenize: give TEXT arguments or --data FILE");
+  for (const text of texts) {
+    const e = tok.encode(text, len);
+    if (values.json) {
+      console.log(JSON.stringify({ input_ids: e.inputIds, attention_mask: e.attentionMask }));
+    } else console.log(`${text}\n${table(tok, e.inputIds, e.attentionMask)}`);
+  }
+});

@@ -1,0 +1,105 @@
+// SMS data: zip and TSV, malformed lines with their line numbers, stratified split by seed.
+import assert from "node:assert/strict";
+import { zipSync } from "fflate";
+import { loadSms, parseSms, stratifiedSplit } from "../src/data/sms.ts";
+import { runTask } from "./bert_fixture.ts";
+
+const SHARED_ZIP = new URL("../../shared/data/smsspamcollection.zip", import.meta.url).pathname;
+const haveZip = (() => {
+  try {
+    return Deno.statSync(SHARED_ZIP).isFile;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name: "sms: the UCI zip gives 5,574 messages, 4,827 ham and 747 spam",
+  ignore: !haveZip,
+  async fn() {
+    const ex = await loadSms(SHARED_ZIP);
+    assert.equal(ex.length, 5574);
+    assert.equal(ex.filter((e) => e.label === 1).length, 747);
+    assert.equal(
+      ex[0].text,
+      "Go until jurong point, crazy.. Available only in bugis n great world la e buffet... Cine there got amore wat...",
+    );
+  },
+});
+
+Deno.test("sms: TSV and zip read the same; CRLF endings are stripped", async () => {
+  const dir = await Deno.makeTempDir();
+  const text = "ham\tOk lar...\r\nspam\tWIN a prize\tnow\nham\tsee you\n";
+  await Deno.writeTextFile(`${dir}/a.tsv`, text);
+  await Deno.writeFile(
+    `${dir}/a.zip`,
+    zipSync({ SMSSpamCollection: new TextEncoder().encode(text) }),
+  );
+  const a = await loadSms(`${dir}/a.tsv`), b = await loadSms(`${dir}/a.zip`);
+  assert.deepEqual(a, b);
+  assert.deepEqual(a.map((e) => [e.label, e.text]), [[0, "Ok lar..."], [1, "WIN a prize\tnow"], [
+    0,
+    "see you",
+  ]]);
+});
+
+Deno.test("sms: malformed lines fail with their line number unless skipped; empty and corrupt files fail", async () => {
+  const bad = "ham\tfine\nspam no tab here\nspom\ttypo\nham\tok\n";
+  assert.throws(
+    () => parseSms(bad, "x.tsv"),
+    /x\.tsv:2: no tab between label and text \(use --skip-bad-lines/,
+  );
+  const warnings: string[] = [];
+  const ok = parseSms(bad, "x.tsv", { skipBadLines: true, warn: (m) => warnings.push(m) });
+  assert.equal(ok.length, 2);
+  assert.deepEqual(warnings, [
+    "x.tsv:2: skipped: no tab between label and text",
+    'x.tsv:3: skipped: unknown label "spom" (expected ham or spam)',
+  ]);
+  assert.throws(() => parseSms("", "e.tsv"), /e\.tsv: no messages \(the file is empty\)/);
+  const dir = await Deno.makeTempDir();
+  await Deno.writeFile(`${dir}/c.zip`, new Uint8Array([0x50, 0x4B, 3, 4, 9, 9, 9]));
+  await assert.rejects(() => loadSms(`${dir}/c.zip`), /c\.zip: not a readable zip archive/);
+  await assert.rejects(() => loadSms(`${dir}/none.tsv`), /none\.tsv: file not found/);
+});
+
+Deno.test("sms: stratified split keeps class ratios, is seeded, and partitions the data", () => {
+  const ex = parseSms(
+    Array.from({ length: 500 }, (_, i) => `${i % 5 === 0 ? "spam" : "ham"}\tmessage ${i}`).join(
+      "\n",
+    ),
+    "s.tsv",
+  );
+  const a = stratifiedSplit(ex, 0.2, 42),
+    b = stratifiedSplit(ex, 0.2, 42),
+    c = stratifiedSplit(ex, 0.2, 43);
+  assert.equal(a.val.length, 100);
+  assert.equal(a.val.filter((e) => e.label === 1).length, 20);
+  assert.deepEqual(a, b);
+  assert.notDeepEqual(a.val, c.val);
+  assert.equal(new Set([...a.train, ...a.val].map((e) => e.line)).size, 500);
+});
+
+Deno.test("cli: tokenize --json and params print what the README promises", async () => {
+  const tok = await runTask("tokenize", ["--json", "hello world", "--max-length", "8"]);
+  if (tok.code === 0) {
+    assert.deepEqual(JSON.parse(tok.stdout.trim()), {
+      input_ids: [101, 7592, 2088, 102, 0, 0, 0, 0],
+      attention_mask: [1, 1, 1, 1, 0, 0, 0, 0],
+    });
+    const counts: Record<string, string> = {
+      full: "109,483,778",
+      head: "1,538",
+      lora: "1,345,552",
+    };
+    for (const mode of ["full", "head", "lora"]) {
+      const p = await runTask("params", ["--mode", mode]);
+      assert.match(p.stdout, new RegExp(`trainable parameters: ${counts[mode]}`));
+    }
+  } else {
+    assert.match(tok.stderr, /no vocab\.txt/, "only a missing ../shared may skip this");
+  }
+  const bad = await runTask("params", ["--mode", "half"]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /--mode must be full, head or lora/);
+});
