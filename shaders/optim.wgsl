@@ -38,3 +38,28 @@ fn sgd_step(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups
   let gr = grad[i] * gradScale[0];
   param[i] = param[i] - hyper.lr * (gr + hyper.weightDecay * param[i]);
 }
+
+// Global-norm clipping (torch.nn.utils.clip_grad_norm_): each gradient's Σ g² is summed by 256
+// threads into partials[slot·256 + t]; grad_clip_scale adds every partial in order and writes
+// gradScale[0] = min(1, maxNorm / (‖g‖ + 1e-6)) for the update kernels. Deterministic, no atomics.
+struct NormParams { n: u32, slot: u32, partialCount: u32, maxNorm: f32 }
+@group(0) @binding(0) var<uniform> np: NormParams;
+@group(0) @binding(1) var<storage, read> normGrad: array<f32>;
+@group(0) @binding(2) var<storage, read_write> partials: array<f32>;
+@group(0) @binding(3) var<storage, read_write> scaleOut: array<f32>; // (2): scale, total norm
+
+@compute @workgroup_size(256)
+fn grad_sum_squares(@builtin(local_invocation_id) lid: vec3<u32>) {
+  var s = 0.0;
+  for (var i = lid.x; i < np.n; i += 256u) { s += normGrad[i] * normGrad[i]; }
+  partials[np.slot * 256u + lid.x] = s;
+}
+
+@compute @workgroup_size(1)
+fn grad_clip_scale() {
+  var total = 0.0;
+  for (var i = 0u; i < np.partialCount; i++) { total += partials[i]; }
+  let norm = sqrt(total);
+  scaleOut[0] = min(1.0, np.maxNorm / (norm + 1e-6));
+  scaleOut[1] = norm;
+}

@@ -11,6 +11,8 @@ import { AdamW } from "../src/optim/adamw.ts";
 import { SGD } from "../src/optim/sgd.ts";
 import { backward, endStep } from "../src/autograd/tape.ts";
 import { linear } from "../src/ops/linear.ts";
+import { GradClipper } from "../src/optim/clip.ts";
+import { linearWarmupDecay } from "../src/optim/schedule.ts";
 
 const rand = rng(3);
 const vec = (n: number, scale = 1) => randomVec(n, rand, scale);
@@ -167,4 +169,42 @@ Deno.test("backward: a frozen weight and bias get no gradient and cost no kernel
   };
   const frozen = run(false), trainable = run(true);
   assert.equal(trainable - frozen, 2, `dW matmul and dBias column sum only when trainable`);
+});
+
+Deno.test("clipGradNorm: gradients of global norm 13 clipped to 5 (torch semantics) and SGD applies the scale", async () => {
+  await initGpu();
+  const a = Tensor.from([0, 0, 0], [3], { requiresGrad: true }),
+    b = Tensor.from(new Float32Array(300), [300], { requiresGrad: true });
+  const ga = [3, 4, 0], gb = Array.from({ length: 300 }, (_, i) => (i === 299 ? 12 : 0));
+  a.grad = Tensor.from(ga, [3]);
+  b.grad = Tensor.from(gb, [300]);
+  const opt = new SGD([a, b], { lr: 1 });
+  const clipper = new GradClipper(opt, 5);
+  clipper.clip();
+  opt.step();
+  const [scale, norm] = await clipper.result.read();
+  assert.ok(Math.abs(norm - 13) < 1e-5, `norm ${norm}`);
+  assert.ok(Math.abs(scale - 5 / (13 + 1e-6)) < 1e-6, `scale ${scale}`);
+  assertClose(await a.read(), ga.map((g) => -g * 5 / 13), 1e-6, "a after clipped step");
+  assertClose(await b.read(), gb.map((g) => -g * 5 / 13), 1e-6, "b after clipped step");
+  clipper.release();
+  opt.release();
+  a.release();
+  b.release();
+});
+
+Deno.test("schedule: linear warmup then linear decay to zero, as transformers", () => {
+  assert.deepEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((s) => linearWarmupDecay(s, 2, 10)), [
+    0,
+    0.5,
+    1,
+    0.875,
+    0.75,
+    0.625,
+    0.5,
+    0.375,
+    0.25,
+    0.125,
+    0,
+  ]);
 });

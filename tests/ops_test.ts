@@ -199,3 +199,50 @@ Deno.test("reshape (6, 35) -> (3, 70) feeding gelu: forward, dX", () =>
     forward: ([x]) => R.geluForwardRef(x),
     backward: ([x], d) => [R.geluBackwardRef(x, d)],
   }));
+
+Deno.test("loraLinear with a separate LoRA input (lora_dropout path) 13x19 -> 7 rank 2: forward, dX, dLoraInput, dA, dB", () => {
+  const [rows, inF, outF, r, s] = [13, 19, 7, 2, 4];
+  return checkOp({
+    inputs: [
+      { data: vec(rows * inF), shape: [rows, inF], grad: true },
+      { data: vec(outF * inF), shape: [outF, inF] },
+      { data: vec(outF), shape: [outF] },
+      { data: vec(r * inF), shape: [r, inF], grad: true },
+      { data: vec(outF * r), shape: [outF, r], grad: true },
+      { data: vec(rows * inF), shape: [rows, inF], grad: true },
+    ],
+    gpu: ([x, w, b, a, bb, xl]) => loraLinear(x, w, b, a, bb, s, xl),
+    forward: ([x, w, b, a, bb, xl]) => {
+      const base = R.loraLinearForwardRef(x, w, b, null, null, rows, inF, outF, 0, 0);
+      const low = R.loraLinearForwardRef(
+        xl,
+        new Float64Array(outF * inF),
+        null,
+        a,
+        bb,
+        rows,
+        inF,
+        outF,
+        r,
+        s,
+      );
+      return base.map((v, i) => v + low[i]);
+    },
+    backward: ([x, w, _b, a, bb, xl], d) => {
+      const g = R.loraLinearBackwardRef(x, w, null, null, d, rows, inF, outF, 0, 0);
+      const l = R.loraLinearBackwardRef(
+        xl,
+        new Float64Array(outF * inF),
+        a,
+        bb,
+        d,
+        rows,
+        inF,
+        outF,
+        r,
+        s,
+      );
+      return [g.dX, null, null, l.dA, l.dB, l.dX];
+    },
+  });
+});

@@ -30,6 +30,8 @@ export class BertForSequenceClassification {
   readonly params = new Map<string, Tensor>();
   readonly lora = new Map<string, LoraWeights>();
   loraScale = 0;
+  /** PEFT's lora_dropout: applied to the LoRA path's input only, in training. */
+  loraDropout = 0;
 
   constructor(readonly config: BertConfig, weights: Map<string, Float32Array>) {
     for (const [name, shape] of paramShapes(config)) {
@@ -49,10 +51,11 @@ export class BertForSequenceClassification {
     return linearPaths(this.config);
   }
 
-  private linear(path: string, x: Tensor): Tensor {
+  private linear(path: string, x: Tensor, drop: (x: Tensor, p: number) => Tensor): Tensor {
     const w = this.p(`${path}.weight`), b = this.p(`${path}.bias`);
     const l = this.lora.get(path);
-    return l ? loraLinear(x, w, b, l.A, l.B, this.loraScale) : linear(x, w, b);
+    if (!l) return linear(x, w, b);
+    return loraLinear(x, w, b, l.A, l.B, this.loraScale, drop(x, this.loraDropout));
   }
 
   forward(batch: Batch, opts: ForwardOptions): Tensor {
@@ -61,7 +64,8 @@ export class BertForSequenceClassification {
     const heads = c.numAttentionHeads, D = H / heads;
     let stream = 0;
     const drop = (x: Tensor, prob: number) =>
-      opts.train ? dropout(x, prob, opts.dropoutSeed ?? 0, stream++) : x;
+      opts.train && prob > 0 ? dropout(x, prob, opts.dropoutSeed ?? 0, stream++) : x;
+    const lin = (path: string, x: Tensor) => this.linear(path, x, drop);
 
     const e = "bert.embeddings";
     const summed = add(
@@ -85,9 +89,9 @@ export class BertForSequenceClassification {
       reshape(transpose12(reshape(x, [B, T, heads, D])), [B * heads, T, D]);
     for (let i = 0; i < c.numHiddenLayers; i++) {
       const l = `bert.encoder.layer.${i}`;
-      const q = toHeads(this.linear(`${l}.attention.self.query`, h));
-      const k = toHeads(this.linear(`${l}.attention.self.key`, h));
-      const v = toHeads(this.linear(`${l}.attention.self.value`, h));
+      const q = toHeads(lin(`${l}.attention.self.query`, h));
+      const k = toHeads(lin(`${l}.attention.self.key`, h));
+      const v = toHeads(lin(`${l}.attention.self.value`, h));
       const scores = reshape(matmul(q, k, false, true), [B, heads, T, T]);
       const probs = drop(
         maskedSoftmax(scores, batch.mask, 1 / Math.sqrt(D)),
@@ -95,15 +99,15 @@ export class BertForSequenceClassification {
       );
       const ctx = matmul(reshape(probs, [B * heads, T, T]), v); // (B·heads, T, D)
       const merged = reshape(transpose12(reshape(ctx, [B, heads, T, D])), [B * T, H]);
-      const attn = drop(this.linear(`${l}.attention.output.dense`, merged), c.hiddenDropoutProb);
+      const attn = drop(lin(`${l}.attention.output.dense`, merged), c.hiddenDropoutProb);
       h = layerNorm(
         add(attn, h),
         this.p(`${l}.attention.output.LayerNorm.weight`),
         this.p(`${l}.attention.output.LayerNorm.bias`),
         c.layerNormEps,
       );
-      const inter = gelu(this.linear(`${l}.intermediate.dense`, h));
-      const out = drop(this.linear(`${l}.output.dense`, inter), c.hiddenDropoutProb);
+      const inter = gelu(lin(`${l}.intermediate.dense`, h));
+      const out = drop(lin(`${l}.output.dense`, inter), c.hiddenDropoutProb);
       h = layerNorm(
         add(out, h),
         this.p(`${l}.output.LayerNorm.weight`),
@@ -112,8 +116,8 @@ export class BertForSequenceClassification {
       );
     }
     const cls = embedding(h, batch.clsRows); // the [CLS] row of each sequence, (B, H)
-    const pooled = tanh(this.linear("bert.pooler.dense", cls));
-    return this.linear("classifier", drop(pooled, c.hiddenDropoutProb)); // (B, numLabels)
+    const pooled = tanh(lin("bert.pooler.dense", cls));
+    return lin("classifier", drop(pooled, c.hiddenDropoutProb)); // (B, numLabels)
   }
 
   /** Weights on the CPU under transformers' names, for saving. */

@@ -30,6 +30,10 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
   });
 }
 
+/**
+ * `loraInput` is what the low-rank path reads: x itself, or dropout(x) for PEFT's lora_dropout
+ * (then the dX term of the low-rank path flows back through that dropout, unfused).
+ */
 export function loraLinear(
   x: Tensor,
   weight: Tensor,
@@ -37,6 +41,7 @@ export function loraLinear(
   loraA: Tensor,
   loraB: Tensor,
   scale: number,
+  loraInput: Tensor = x,
 ): Tensor {
   checkShapes(x, weight, bias);
   const [outF, inF] = weight.shape;
@@ -46,7 +51,8 @@ export function loraLinear(
       `loraLinear: A [${loraA.shape}], B [${loraB.shape}] vs weight [${weight.shape}]`,
     );
   }
-  const xa = temporary(matmulRaw({ a: x, b: loraA, transB: true })); // (R, r)
+  const fused = loraInput === x;
+  const xa = temporary(matmulRaw({ a: loraInput, b: loraA, transB: true })); // (R, r)
   const y = matmulRaw({
     a: x,
     b: weight,
@@ -54,15 +60,17 @@ export function loraLinear(
     bias,
     lowRank: { left: xa, right: loraB, r, strideN: r, strideR: 1, scale },
   });
-  const inputs = [x, weight, loraA, loraB, ...(bias ? [bias] : [])];
+  const inputs = [x, weight, loraA, loraB, ...(bias ? [bias] : []), ...(fused ? [] : [loraInput])];
   return record(y, inputs, (dY) => {
     if (loraB.requiresGrad) {
       accumulateGrad(loraB, matmulRaw({ a: dY, b: xa, transA: true, alpha: scale }));
     }
-    if (x.requiresGrad || loraA.requiresGrad) {
+    if (loraInput.requiresGrad || loraA.requiresGrad) {
       const dXa = matmulRaw({ a: dY, b: loraB, alpha: scale }); // (R, r)
-      if (loraA.requiresGrad) accumulateGrad(loraA, matmulRaw({ a: dXa, b: x, transA: true }));
-      if (x.requiresGrad) {
+      if (loraA.requiresGrad) {
+        accumulateGrad(loraA, matmulRaw({ a: dXa, b: loraInput, transA: true }));
+      }
+      if (fused && x.requiresGrad) {
         // dX = dY · W + dXa · A, the low-rank term fused into the same matmul.
         accumulateGrad(
           x,
@@ -72,9 +80,12 @@ export function loraLinear(
             lowRank: { left: dXa, right: loraA, r, strideN: 1, strideR: inF, scale: 1 },
           }),
         );
+      } else if (!fused && loraInput.requiresGrad) {
+        accumulateGrad(loraInput, matmulRaw({ a: dXa, b: loraA }));
       }
       dXa.release();
     }
+    if (!fused && x.requiresGrad) accumulateGrad(x, matmulRaw({ a: dY, b: weight }));
     weightGrads(x, weight, bias, dY);
   });
 }

@@ -2,6 +2,7 @@
 import { Tensor } from "../tensor.ts";
 import { gpu } from "../gpu/kernel.ts";
 import { accumulateGrad, record } from "../autograd/tape.ts";
+import { TM, TN } from "../../tools/gen_matmul_vec4.ts";
 
 export interface MatmulArgs {
   a: Tensor;
@@ -47,10 +48,11 @@ export function matmulRaw(args: MatmulArgs): Tensor {
   const batched = a.shape.length === 3;
   const out = Tensor.empty(batched ? [batchA, M, N] : [M, N]);
   const rt = gpu();
+  const vec4 = usesVec4(M, N, K, transA, transB);
   rt.dispatch(
     {
-      shader: "matmul.wgsl",
-      entry: "matmul_forward",
+      shader: vec4 ? "matmul_vec4.wgsl" : "matmul.wgsl",
+      entry: vec4 ? "matmul_vec4_forward" : "matmul_forward",
       constants: {
         TRANS_A: transA ? 1 : 0,
         TRANS_B: transB ? 1 : 0,
@@ -68,9 +70,22 @@ export function matmulRaw(args: MatmulArgs): Tensor {
     ],
     [M, N, K, lowRank?.r ?? 0, M * K, K * N, M * N, lowRank?.strideN ?? 0, lowRank?.strideR ?? 0],
     [alpha, lowRank?.scale ?? 0],
-    [Math.ceil(N / 64), Math.ceil(M / 64), batchA],
+    vec4
+      ? [Math.ceil(N / (8 * TN)), Math.ceil(M / (8 * TM)), batchA]
+      : [Math.ceil(N / 64), Math.ceil(M / 64), batchA],
   );
   return out;
+}
+
+/** The vec4 fast path reads K, and M (transposed A) or N (untransposed B), four at a time. */
+export function usesVec4(
+  M: number,
+  N: number,
+  K: number,
+  transA: boolean,
+  transB: boolean,
+): boolean {
+  return K % 4 === 0 && (!transA || M % 4 === 0) && (transB || N % 4 === 0) && M > 0 && N > 0;
 }
 
 /** C = op(A) · op(B); A (batch?, M, K) or stored (batch?, K, M) with transA, likewise B. */

@@ -1,0 +1,143 @@
+// deno task train --model DIR|PRESET --data FILE [--val-data FILE] --mode full|head|lora|all [options] [--out DIR]
+import { intFlag, maxLength, numFlag, parseFlags, run } from "./common.ts";
+import { UserError } from "../errors.ts";
+import { initGpu } from "../gpu/kernel.ts";
+import { getAdapterName } from "../gpu/device.ts";
+import { DEFAULT_TOKENIZER, loadCheckpoint, saveCheckpoint } from "../bert/checkpoint.ts";
+import { HEAD_KEYS } from "../bert/params.ts";
+import { loadSms, stratifiedSplit } from "../data/sms.ts";
+import { parseTargets } from "../nn/lora.ts";
+import { saveAdapter } from "../io/peft.ts";
+import { writeJsonAtomic } from "../io/atomic.ts";
+import { type Mode, type ModeResult, type TrainConfig, trainMode } from "../train/trainer.ts";
+import { epochTable, modeTable } from "../train/report.ts";
+import { BertForSequenceClassification } from "../bert/model.ts";
+
+export const DEFAULT_DATA =
+  new URL("../../../shared/data/smsspamcollection.zip", import.meta.url).pathname;
+
+await run(async () => {
+  const { values: v } = parseFlags("train", {
+    model: { type: "string", default: DEFAULT_TOKENIZER },
+    tokenizer: { type: "string" },
+    data: { type: "string", default: DEFAULT_DATA },
+    "val-data": { type: "string" },
+    mode: { type: "string", default: "all" },
+    epochs: { type: "string" },
+    "batch-size": { type: "string" },
+    "max-length": { type: "string" },
+    lr: { type: "string" },
+    optimizer: { type: "string", default: "adamw" },
+    "weight-decay": { type: "string" },
+    seed: { type: "string" },
+    "val-ratio": { type: "string" },
+    "max-steps": { type: "string" },
+    "no-shuffle": { type: "boolean", default: false },
+    "warmup-ratio": { type: "string" },
+    "max-grad-norm": { type: "string" },
+    "lora-rank": { type: "string" },
+    "lora-alpha": { type: "string" },
+    "lora-dropout": { type: "string" },
+    "lora-targets": { type: "string", default: "all-linear" },
+    "train-head": { type: "boolean", default: false },
+    "eval-batch-size": { type: "string" },
+    "log-every": { type: "string" },
+    "skip-bad-lines": { type: "boolean", default: false },
+    out: { type: "string" },
+  });
+  const modes: Mode[] = v.mode === "all" ? ["full", "head", "lora"] : [v.mode as Mode];
+  if (!["full", "head", "lora", "all"].includes(v.mode)) {
+    throw new UserError(`--mode must be full, head, lora or all, got "${v.mode}"`);
+  }
+  if (v.optimizer !== "adamw" && v.optimizer !== "sgd") {
+    throw new UserError(`--optimizer must be adamw or sgd, got "${v.optimizer}"`);
+  }
+  const seed = intFlag("seed", v.seed, 42);
+  const positive = (name: string, n: number) => {
+    if (!(n > 0)) throw new UserError(`--${name} must be positive, got ${n}`);
+    return n;
+  };
+  const loadOpts = { skipBadLines: v["skip-bad-lines"], warn: console.error };
+  const all = await loadSms(v.data, loadOpts);
+  const { train, val } = v["val-data"]
+    ? { train: all, val: await loadSms(v["val-data"], loadOpts) }
+    : stratifiedSplit(all, numFlag("val-ratio", v["val-ratio"], 0.2), seed);
+  const ck = await loadCheckpoint(v.model, { seed, tokenizerDir: v.tokenizer });
+  const cfgBase = {
+    epochs: positive("epochs", intFlag("epochs", v.epochs, 2)),
+    batchSize: positive("batch-size", intFlag("batch-size", v["batch-size"], 16)),
+    maxLength: maxLength(v["max-length"], ck.config),
+    lr: positive("lr", numFlag("lr", v.lr, 5e-5)),
+    optimizer: v.optimizer as "adamw" | "sgd",
+    weightDecay: numFlag("weight-decay", v["weight-decay"], v.optimizer === "sgd" ? 0 : 0.01),
+    seed,
+    maxSteps: v["max-steps"] === undefined
+      ? null
+      : positive("max-steps", intFlag("max-steps", v["max-steps"], 0)),
+    shuffle: !v["no-shuffle"],
+    warmupRatio: numFlag("warmup-ratio", v["warmup-ratio"], 0),
+    maxGradNorm: v["max-grad-norm"] === undefined
+      ? null
+      : positive("max-grad-norm", numFlag("max-grad-norm", v["max-grad-norm"], 0)),
+    lora: {
+      r: intFlag("lora-rank", v["lora-rank"], 8),
+      alpha: numFlag("lora-alpha", v["lora-alpha"], 16),
+      dropout: numFlag("lora-dropout", v["lora-dropout"], 0),
+      targets: parseTargets(v["lora-targets"]),
+    },
+    trainHead: v["train-head"],
+    evalBatchSize: positive(
+      "eval-batch-size",
+      intFlag("eval-batch-size", v["eval-batch-size"], 64),
+    ),
+    logEvery: positive("log-every", intFlag("log-every", v["log-every"], 10)),
+  };
+  await initGpu();
+  console.log(`adapter: ${getAdapterName()}`);
+  console.log(
+    `model: ${ck.source} (${ck.config.numHiddenLayers} layers, hidden ${ck.config.hiddenSize}); data: ${train.length} train / ${val.length} validation messages; max length ${cfgBase.maxLength}`,
+  );
+  const randomBase = ck.newlyInitialized.some((k) => !HEAD_KEYS.includes(k));
+  const results: ModeResult[] = [];
+  for (const mode of modes) {
+    const cfg: TrainConfig = { ...cfgBase, mode };
+    const outDir = v.out ? (modes.length > 1 ? `${v.out}/${mode}` : v.out) : null;
+    let baseSaved = false;
+    const { result, model } = await trainMode(ck, train, val, cfg, {
+      onEpoch: async (model, _r, sofar) => {
+        if (!outDir) return;
+        if (mode === "lora") {
+          // A randomly initialised base cannot be fetched again: it travels with the adapter.
+          if (randomBase && !baseSaved) {
+            const base = new BertForSequenceClassification(ck.config, ck.weights);
+            await saveCheckpoint(`${outDir}/base_model`, base, ck.tokenizerDir);
+            base.release();
+            baseSaved = true;
+          }
+          await saveAdapter(outDir, model, {
+            spec: cfg.lora,
+            baseModel: randomBase ? await Deno.realPath(`${outDir}/base_model`) : ck.source,
+            saveHead: cfg.trainHead || ck.newlyInitialized.includes("classifier.weight"),
+          });
+        } else {
+          await saveCheckpoint(outDir, model, ck.tokenizerDir);
+        }
+        await writeJsonAtomic(`${outDir}/metrics.json`, {
+          mode,
+          adapter: getAdapterName(),
+          model: ck.source,
+          seed,
+          command: ["deno", "task", "train", ...Deno.args].join(" "),
+          trainable_params: sofar.trainableParams,
+          options: { ...cfg },
+          epochs: sofar.epochs,
+          losses: sofar.losses,
+        });
+      },
+    });
+    model.release();
+    results.push(result);
+    console.log(`\n[${mode}] epochs\n${epochTable(result)}\n`);
+  }
+  console.log(`modes compared (adapter: ${getAdapterName()})\n${modeTable(results)}`);
+});
