@@ -79,23 +79,24 @@ export async function loadSms(file: string, opts: LoadOptions = {}): Promise<Exa
   return parseSms(text, file, opts);
 }
 
-/** Stratified split: each class is shuffled by the seed and round(ratio · n) of it goes to validation. */
-export function stratifiedSplit(
-  examples: Example[],
-  valRatio: number,
-  seed: number,
-): { train: Example[]; val: Example[] } {
-  if (!(valRatio > 0 && valRatio < 1)) {
-    throw new UserError(`--val-ratio must be between 0 and 1, got ${valRatio}`);
-  }
+/**
+ * Stratified split with scikit-learn's sizes: ceil(ratio · n) validation messages, shared among the
+ * classes in proportion (floors, then the largest remainders); members drawn by the seed.
+ */
+export function stratifiedSplit(examples: Example[], valRatio: number, seed: number): { train: Example[]; val: Example[] } {
+  if (!(valRatio > 0 && valRatio < 1)) throw new UserError(`--val-ratio must be between 0 and 1, got ${valRatio}`);
   const rng = new Rng(seed);
+  const classes = LABELS.map((_, label) => rng.shuffle(examples.filter((e) => e.label === label)));
+  const nVal = Math.ceil(valRatio * examples.length);
+  const exact = classes.map((c) => (c.length * nVal) / examples.length);
+  const sizes = exact.map(Math.floor);
+  const byRemainder = exact.map((x, i) => [x - Math.floor(x), i]).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+  for (let k = 0; k < nVal - sizes.reduce((a, b) => a + b, 0); k++) sizes[byRemainder[k][1]]++;
   const train: Example[] = [], val: Example[] = [];
-  for (let label = 0; label < LABELS.length; label++) {
-    const members = rng.shuffle(examples.filter((e) => e.label === label));
-    const nVal = Math.round(members.length * valRatio);
-    val.push(...members.slice(0, nVal));
-    train.push(...members.slice(nVal));
-  }
+  classes.forEach((members, label) => {
+    val.push(...members.slice(0, sizes[label]));
+    train.push(...members.slice(sizes[label]));
+  });
   // Keep file order within each side, so the split does not also decide the batch order.
   const byLine = (a: Example, b: Example) => a.line - b.line;
   return { train: train.sort(byLine), val: val.sort(byLine) };
