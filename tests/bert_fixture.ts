@@ -118,11 +118,12 @@ export async function writeTinyCheckpoint(
 export async function runTask(
   task: string,
   args: string[],
+  env: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const cmd = new Deno.Command(Deno.execPath(), {
     args: ["task", "-q", task, ...args],
     cwd: new URL("..", import.meta.url).pathname,
-    env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp", NO_COLOR: "1" },
+    env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp", NO_COLOR: "1", ...env },
     stdout: "piped",
     stderr: "piped",
   });

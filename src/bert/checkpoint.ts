@@ -6,6 +6,7 @@ import { BertTokenizer } from "./tokenizer.ts";
 import { deriveSeed, Rng } from "../nn/init.ts";
 import { type NamedTensor, readSafetensors, writeSafetensors } from "../io/safetensors.ts";
 import { writeJsonAtomic } from "../io/atomic.ts";
+import { fetchHubModel, hubCacheDir } from "../io/download.ts";
 import type { BertForSequenceClassification } from "./model.ts";
 
 export const DEFAULT_TOKENIZER =
@@ -43,6 +44,18 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** A Hugging Face hub id such as bert-base-uncased or google/bert_uncased_L-2_H-128_A-2. */
+const HUB_ID = /^[\w.-]+(\/[\w.-]+)?$/;
+
+/** The hub cache, else the copy beside the checkout (bert-base-uncased), else a download. */
+async function resolveHubModel(repoId: string, log: (m: string) => void): Promise<string> {
+  const cached = hubCacheDir(repoId);
+  if (await exists(`${cached}/config.json`)) return cached;
+  const mirror = new URL(`../../../shared/models/${repoId}`, import.meta.url).pathname;
+  if (await exists(`${mirror}/config.json`)) return mirror;
+  return await fetchHubModel(repoId, log);
+}
+
 export interface LoadOptions {
   seed: number;
   tokenizerDir?: string;
@@ -64,9 +77,12 @@ export async function loadCheckpoint(spec: string, opts: LoadOptions): Promise<L
     };
   }
   if (!(await exists(spec))) {
-    throw new UserError(
-      `${spec}: no such model folder (and not a preset: ${Object.keys(PRESETS).join(", ")})`,
-    );
+    if (!HUB_ID.test(spec) || spec.startsWith(".")) {
+      throw new UserError(
+        `${spec}: no such model folder (and not a preset: ${Object.keys(PRESETS).join(", ")})`,
+      );
+    }
+    return loadCheckpoint(await resolveHubModel(spec, warn), opts);
   }
   const config = await readConfig(spec);
   const tokenizerDir = opts.tokenizerDir ?? spec;

@@ -3,9 +3,9 @@ import { intFlag, maxLength, numFlag, parseFlags, run } from "./common.ts";
 import { UserError } from "../errors.ts";
 import { initGpu } from "../gpu/kernel.ts";
 import { getAdapterName } from "../gpu/device.ts";
-import { DEFAULT_TOKENIZER, loadCheckpoint, saveCheckpoint } from "../bert/checkpoint.ts";
+import { loadCheckpoint, saveCheckpoint } from "../bert/checkpoint.ts";
 import { HEAD_KEYS } from "../bert/params.ts";
-import { loadSms, stratifiedSplit } from "../data/sms.ts";
+import { defaultSmsZip, loadSms, stratifiedSplit } from "../data/sms.ts";
 import { parseTargets } from "../nn/lora.ts";
 import { saveAdapter } from "../io/peft.ts";
 import { writeJsonAtomic } from "../io/atomic.ts";
@@ -18,9 +18,9 @@ export const DEFAULT_DATA =
 
 await run(async () => {
   const { values: v } = parseFlags("train", {
-    model: { type: "string", default: DEFAULT_TOKENIZER },
+    model: { type: "string", default: "bert-base-uncased" },
     tokenizer: { type: "string" },
-    data: { type: "string", default: DEFAULT_DATA },
+    data: { type: "string" },
     "val-data": { type: "string" },
     mode: { type: "string", default: "all" },
     epochs: { type: "string" },
@@ -58,7 +58,7 @@ await run(async () => {
     return n;
   };
   const loadOpts = { skipBadLines: v["skip-bad-lines"], warn: console.error };
-  const all = await loadSms(v.data, loadOpts);
+  const all = await loadSms(v.data ?? (await defaultSmsZip()), loadOpts);
   const { train, val } = v["val-data"]
     ? { train: all, val: await loadSms(v["val-data"], loadOpts) }
     : stratifiedSplit(all, numFlag("val-ratio", v["val-ratio"], 0.2), seed);

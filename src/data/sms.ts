@@ -3,6 +3,7 @@
 import { unzipSync } from "fflate";
 import { UserError } from "../errors.ts";
 import { Rng } from "../nn/init.ts";
+import { fetchSmsZip } from "../io/download.ts";
 
 export const LABELS = ["ham", "spam"];
 
@@ -83,14 +84,22 @@ export async function loadSms(file: string, opts: LoadOptions = {}): Promise<Exa
  * Stratified split with scikit-learn's sizes: ceil(ratio · n) validation messages, shared among the
  * classes in proportion (floors, then the largest remainders); members drawn by the seed.
  */
-export function stratifiedSplit(examples: Example[], valRatio: number, seed: number): { train: Example[]; val: Example[] } {
-  if (!(valRatio > 0 && valRatio < 1)) throw new UserError(`--val-ratio must be between 0 and 1, got ${valRatio}`);
+export function stratifiedSplit(
+  examples: Example[],
+  valRatio: number,
+  seed: number,
+): { train: Example[]; val: Example[] } {
+  if (!(valRatio > 0 && valRatio < 1)) {
+    throw new UserError(`--val-ratio must be between 0 and 1, got ${valRatio}`);
+  }
   const rng = new Rng(seed);
   const classes = LABELS.map((_, label) => rng.shuffle(examples.filter((e) => e.label === label)));
   const nVal = Math.ceil(valRatio * examples.length);
   const exact = classes.map((c) => (c.length * nVal) / examples.length);
   const sizes = exact.map(Math.floor);
-  const byRemainder = exact.map((x, i) => [x - Math.floor(x), i]).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+  const byRemainder = exact.map((x, i) => [x - Math.floor(x), i]).sort((a, b) =>
+    b[0] - a[0] || a[1] - b[1]
+  );
   for (let k = 0; k < nVal - sizes.reduce((a, b) => a + b, 0); k++) sizes[byRemainder[k][1]]++;
   const train: Example[] = [], val: Example[] = [];
   classes.forEach((members, label) => {
@@ -100,4 +109,16 @@ export function stratifiedSplit(examples: Example[], valRatio: number, seed: num
   // Keep file order within each side, so the split does not also decide the batch order.
   const byLine = (a: Example, b: Example) => a.line - b.line;
   return { train: train.sort(byLine), val: val.sort(byLine) };
+}
+
+export const DATA_CACHE = new URL("../../data/cache", import.meta.url).pathname;
+const SHARED_ZIP = new URL("../../../shared/data/smsspamcollection.zip", import.meta.url).pathname;
+
+/** The default --data: the UCI zip from the cache, a local copy, or the web; checked on arrival. */
+export function defaultSmsZip(cacheDir = DATA_CACHE, url?: string): Promise<string> {
+  return fetchSmsZip(cacheDir, {
+    mirror: url ? undefined : SHARED_ZIP,
+    url,
+    verify: async (f) => (await loadSms(f)).length,
+  });
 }
