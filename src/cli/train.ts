@@ -12,6 +12,7 @@ import { writeJsonAtomic } from "../io/atomic.ts";
 import { type Mode, type ModeResult, type TrainConfig, trainMode } from "../train/trainer.ts";
 import { epochTable, modeTable } from "../train/report.ts";
 import { BertForSequenceClassification } from "../bert/model.ts";
+import { writeHtmlReport } from "../train/html_report.ts";
 
 export const DEFAULT_DATA =
   new URL("../../../shared/data/smsspamcollection.zip", import.meta.url).pathname;
@@ -44,6 +45,7 @@ await run(async () => {
     "log-every": { type: "string" },
     "skip-bad-lines": { type: "boolean", default: false },
     out: { type: "string" },
+    report: { type: "string" },
   });
   const modes: Mode[] = v.mode === "all" ? ["full", "head", "lora"] : [v.mode as Mode];
   if (!["full", "head", "lora", "all"].includes(v.mode)) {
@@ -140,4 +142,12 @@ await run(async () => {
     console.log(`\n[${mode}] epochs\n${epochTable(result)}\n`);
   }
   console.log(`modes compared (adapter: ${getAdapterName()})\n${modeTable(results)}`);
+  if (v.report) {
+    await writeHtmlReport(v.report, results, {
+      adapter: getAdapterName(),
+      model: ck.source,
+      command: ["deno", "task", "train", ...Deno.args].join(" "),
+    });
+    console.log(`report: ${v.report}`);
+  }
 });
