@@ -74,7 +74,7 @@ export interface TrainHooks {
   log?: (line: string) => void;
 }
 
-function trainableTensors(model: BertForSequenceClassification, cfg: TrainConfig): Tensor[] {
+export function trainableTensors(model: BertForSequenceClassification, cfg: TrainConfig): Tensor[] {
   if (cfg.mode === "full") return [...model.params.values()];
   const head = HEAD_KEYS.map((k) => model.p(k));
   if (cfg.mode === "head") return head;
