@@ -1,9 +1,10 @@
-// The vec4 matmul fast path on shapes it takes (multiples of 4, not of its 64×128 tile), and the
+// The vec4 matmul fast path, both tiles, on shapes it takes (multiples of 4, not of either tile), and the
 // generated shader in sync with its generator.
 import assert from "node:assert/strict";
 import { checkOp, randomVec, rng } from "./helpers.ts";
 import * as R from "./reference/ops_ref.ts";
-import { matmul, usesVec4 } from "../src/ops/matmul.ts";
+import { matmul, usesVec4, vec4Tile } from "../src/ops/matmul.ts";
+import { TILES } from "../tools/gen_matmul_vec4.ts";
 import { linear } from "../src/ops/linear.ts";
 import { generate } from "../tools/gen_matmul_vec4.ts";
 
@@ -18,8 +19,16 @@ Deno.test("matmul_vec4.wgsl equals the output of tools/gen_matmul_vec4.ts", asyn
 });
 
 for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
-  for (const [batch, M, K, N] of [[1, 36, 20, 140], [3, 68, 12, 4], [2, 4, 4, 8]]) {
-    Deno.test(`matmul vec4 path ${transA ? "Aᵀ" : "A"}·${transB ? "Bᵀ" : "B"} batch ${batch} ${M}x${K}x${N}: forward, dA, dB`, () => {
+  for (
+    const [batch, M, K, N] of [[1, 36, 20, 140], [3, 68, 12, 4], [2, 4, 4, 8], [1, 132, 12, 140], [
+      2,
+      140,
+      8,
+      132,
+    ]]
+  ) {
+    const tile = vec4Tile(M, N) === TILES.large ? "large" : "small";
+    Deno.test(`matmul vec4 ${tile} tile ${transA ? "Aᵀ" : "A"}·${transB ? "Bᵀ" : "B"} batch ${batch} ${M}x${K}x${N}: forward, dA, dB`, () => {
       assert.ok(usesVec4(M, N, K, transA, transB), "shape takes the vec4 path");
       return checkOp({
         inputs: [

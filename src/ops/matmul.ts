@@ -2,7 +2,7 @@
 import { Tensor } from "../tensor.ts";
 import { gpu } from "../gpu/kernel.ts";
 import { accumulateGrad, record } from "../autograd/tape.ts";
-import { TM, TN } from "../../tools/gen_matmul_vec4.ts";
+import { TILES } from "../../tools/gen_matmul_vec4.ts";
 
 export interface MatmulArgs {
   a: Tensor;
@@ -49,10 +49,13 @@ export function matmulRaw(args: MatmulArgs): Tensor {
   const out = Tensor.empty(batched ? [batchA, M, N] : [M, N]);
   const rt = gpu();
   const vec4 = usesVec4(M, N, K, transA, transB);
+  const tile = vec4Tile(M, N);
   rt.dispatch(
     {
       shader: vec4 ? "matmul_vec4.wgsl" : "matmul.wgsl",
-      entry: vec4 ? "matmul_vec4_forward" : "matmul_forward",
+      entry: vec4
+        ? (tile === TILES.small ? "matmul_vec4_small_forward" : "matmul_vec4_forward")
+        : "matmul_forward",
       constants: {
         TRANS_A: transA ? 1 : 0,
         TRANS_B: transB ? 1 : 0,
@@ -71,10 +74,15 @@ export function matmulRaw(args: MatmulArgs): Tensor {
     [M, N, K, lowRank?.r ?? 0, M * K, K * N, M * N, lowRank?.strideN ?? 0, lowRank?.strideR ?? 0],
     [alpha, lowRank?.scale ?? 0],
     vec4
-      ? [Math.ceil(N / (8 * TN)), Math.ceil(M / (8 * TM)), batchA]
+      ? [Math.ceil(N / (8 * tile.tn)), Math.ceil(M / (8 * tile.tm)), batchA]
       : [Math.ceil(N / 64), Math.ceil(M / 64), batchA],
   );
   return out;
+}
+
+/** A matrix smaller than the large tile (attention's 32×32 blocks) would leave most threads idle. */
+export function vec4Tile(M: number, N: number): { tm: number; tn: number } {
+  return M < 8 * TILES.large.tm || N < 8 * TILES.large.tn ? TILES.small : TILES.large;
 }
 
 /** The vec4 fast path reads K, and M (transposed A) or N (untransposed B), four at a time. */
