@@ -10,22 +10,9 @@ import { crossEntropy } from "../src/ops/cross_entropy.ts";
 import { AdamW } from "../src/optim/adamw.ts";
 import { bertForwardRef, crossEntropyRef, type RefLora } from "./reference/bert_ref.ts";
 import { BATCH, LABELS, randomWeights, refConfig, tinyConfig, toF64 } from "./bert_fixture.ts";
-import { relError, rng } from "./helpers.ts";
+import { fdGrad, relError, rng } from "./helpers.ts";
 
 const ids = BATCH.map((e) => e.inputIds), mask = BATCH.map((e) => e.attentionMask);
-
-/** Central differences (h = 1e-5 in float64) of the reference loss for every element of `x`. */
-function fdGrad(x: Float64Array, loss: () => number): Float64Array {
-  const h = 1e-5;
-  return x.map((v, i) => {
-    x[i] = v + h;
-    const up = loss();
-    x[i] = v - h;
-    const down = loss();
-    x[i] = v;
-    return (up - down) / (2 * h);
-  });
-}
 
 // f32 forward and backward through 2 layers vs float64 finite differences: errors of ~1e-6
 // relative per op compound through ~40 ops, so 1e-4 per tensor.

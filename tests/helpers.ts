@@ -4,7 +4,10 @@ import assert from "node:assert/strict";
 import { initGpu } from "../src/gpu/kernel.ts";
 import { Tensor } from "../src/tensor.ts";
 import { backward, endStep } from "../src/autograd/tape.ts";
+import * as R from "./reference/ops_ref.ts";
 import type { Vec } from "./reference/ops_ref.ts";
+import { matmul } from "../src/ops/matmul.ts";
+import { linear } from "../src/ops/linear.ts";
 
 export const XDG = Deno.env.get("XDG_RUNTIME_DIR") ?? Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
 
@@ -121,4 +124,61 @@ export async function checkOp(c: OpCheck): Promise<void> {
   } finally {
     Tensor.poison = false;
   }
+}
+
+/** op(A)·op(B) with A (batch?, M, K) or stored transposed, likewise B: forward, dA, dB. */
+export function checkMatmul(
+  transA: boolean,
+  transB: boolean,
+  [batch, M, K, N]: number[],
+  rand: () => number,
+): Promise<void> {
+  const dims = (rows: number, cols: number, t: boolean) => {
+    const shape = t ? [cols, rows] : [rows, cols];
+    return batch > 1 ? [batch, ...shape] : shape;
+  };
+  return checkOp({
+    inputs: [
+      { data: randomVec(batch * M * K, rand), shape: dims(M, K, transA), grad: true },
+      { data: randomVec(batch * K * N, rand), shape: dims(K, N, transB), grad: true },
+    ],
+    gpu: ([a, b]) => matmul(a, b, transA, transB),
+    forward: ([a, b]) => R.matmulForwardRef(a, b, batch, M, K, N, transA, transB),
+    backward: ([a, b], d) => R.matmulBackwardRef(a, b, d, batch, M, K, N, transA, transB),
+  });
+}
+
+/** linear with a trainable weight and bias: forward, dX, dWeight, dBias. */
+export function checkLinear(
+  rows: number,
+  inF: number,
+  outF: number,
+  rand: () => number,
+): Promise<void> {
+  return checkOp({
+    inputs: [
+      { data: randomVec(rows * inF, rand), shape: [rows, inF], grad: true },
+      { data: randomVec(outF * inF, rand), shape: [outF, inF], grad: true },
+      { data: randomVec(outF, rand), shape: [outF], grad: true },
+    ],
+    gpu: ([x, w, b]) => linear(x, w, b),
+    forward: ([x, w, b]) => R.loraLinearForwardRef(x, w, b, null, null, rows, inF, outF, 0, 0),
+    backward: ([x, w], d) => {
+      const g = R.loraLinearBackwardRef(x, w, null, null, d, rows, inF, outF, 0, 0);
+      return [g.dX, g.dW, g.dBias];
+    },
+  });
+}
+
+/** Central differences (h = 1e-5, float64) of a scalar loss for every element of x. */
+export function fdGrad(x: Float64Array, loss: () => number): Float64Array {
+  const h = 1e-5;
+  return x.map((v, i) => {
+    x[i] = v + h;
+    const up = loss();
+    x[i] = v - h;
+    const down = loss();
+    x[i] = v;
+    return (up - down) / (2 * h);
+  });
 }

@@ -1,9 +1,8 @@
 // Every op: GPU vs float64 reference (forward and input gradients) and reference vs finite
 // differences, on odd shapes that are no multiple of any tile size.
-import { checkOp, randomVec, rng } from "./helpers.ts";
+import { checkLinear, checkMatmul, checkOp, randomVec, rng } from "./helpers.ts";
 import * as R from "./reference/ops_ref.ts";
-import { matmul } from "../src/ops/matmul.ts";
-import { linear, loraLinear } from "../src/ops/linear.ts";
+import { loraLinear } from "../src/ops/linear.ts";
 import { biasAdd } from "../src/ops/bias_add.ts";
 import { add } from "../src/ops/add.ts";
 import { gelu, tanh } from "../src/ops/activation.ts";
@@ -18,46 +17,12 @@ const vec = (n: number, scale = 1) => randomVec(n, rand, scale);
 for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
   for (const [batch, M, K, N] of [[1, 37, 29, 71], [3, 67, 13, 131], [2, 5, 1, 3]]) {
     Deno.test(`matmul ${transA ? "Aᵀ" : "A"}·${transB ? "Bᵀ" : "B"} batch ${batch} ${M}x${K}x${N}: forward, dA, dB`, () =>
-      checkOp({
-        inputs: [
-          {
-            data: vec(batch * M * K),
-            shape: batch > 1
-              ? [batch, transA ? K : M, transA ? M : K]
-              : [transA ? K : M, transA ? M : K],
-            grad: true,
-          },
-          {
-            data: vec(batch * K * N),
-            shape: batch > 1
-              ? [batch, transB ? N : K, transB ? K : N]
-              : [transB ? N : K, transB ? K : N],
-            grad: true,
-          },
-        ],
-        gpu: ([a, b]) => matmul(a, b, transA, transB),
-        forward: ([a, b]) => R.matmulForwardRef(a, b, batch, M, K, N, transA, transB),
-        backward: ([a, b], d) => R.matmulBackwardRef(a, b, d, batch, M, K, N, transA, transB),
-      }));
+      checkMatmul(transA, transB, [batch, M, K, N], rand));
   }
 }
 
-Deno.test("linear 19x33 -> 45 with bias: forward, dX, dWeight, dBias", () => {
-  const [rows, inF, outF] = [19, 33, 45];
-  return checkOp({
-    inputs: [
-      { data: vec(rows * inF), shape: [rows, inF], grad: true },
-      { data: vec(outF * inF), shape: [outF, inF], grad: true },
-      { data: vec(outF), shape: [outF], grad: true },
-    ],
-    gpu: ([x, w, b]) => linear(x, w, b),
-    forward: ([x, w, b]) => R.loraLinearForwardRef(x, w, b, null, null, rows, inF, outF, 0, 0),
-    backward: ([x, w], d) => {
-      const g = R.loraLinearBackwardRef(x, w, null, null, d, rows, inF, outF, 0, 0);
-      return [g.dX, g.dW, g.dBias];
-    },
-  });
-});
+Deno.test("linear 19x33 -> 45 with bias: forward, dX, dWeight, dBias", () =>
+  checkLinear(19, 33, 45, rand));
 
 Deno.test("loraLinear 23x37 -> 41 rank 3 scale 2.5, W and b trainable: forward, dX, dW, dA, dB, dBias", () => {
   const [rows, inF, outF, r, s] = [23, 37, 41, 3, 2.5];

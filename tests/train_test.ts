@@ -6,7 +6,7 @@ import { readSafetensors } from "../src/io/safetensors.ts";
 import { BertTokenizer } from "../src/bert/tokenizer.ts";
 import { bertForwardRef, crossEntropyRef, type RefLora } from "./reference/bert_ref.ts";
 import { refConfig, runTask, toF64, writeTinyCheckpoint } from "./bert_fixture.ts";
-import { relError } from "./helpers.ts";
+import { fdGrad, relError } from "./helpers.ts";
 
 const MESSAGES: [string, string][] = [
   ["ham", "ok lar, meet you later"],
@@ -34,18 +34,6 @@ async function fixture(config: Record<string, unknown> = {}) {
     mask: enc.map((e) => e.attentionMask),
     labels: MESSAGES.map(([l]) => (l === "spam" ? 1 : 0)),
   };
-}
-
-function fdGrad(x: Float64Array, loss: () => number): Float64Array {
-  const h = 1e-5;
-  return x.map((v, i) => {
-    x[i] = v + h;
-    const up = loss();
-    x[i] = v - h;
-    const down = loss();
-    x[i] = v;
-    return (up - down) / (2 * h);
-  });
 }
 
 const sgdStep = (dir: string, mode: string, out: string, lr = "1", extra: string[] = []) =>
