@@ -110,7 +110,7 @@ await run(async () => {
     for (let s = 1; s <= steps; s++) stepOnce(s);
     await sync();
     const stepMs = (performance.now() - t0) / steps;
-    const evalBatch = enc.slice(0, Math.min(enc.length, 64));
+    const evalBatch = enc.slice(0, B);
     noGrad(() => model.forward(makeBatch(evalBatch, null, ck.config.vocabSize), { train: false }));
     endStep();
     await sync();
@@ -151,7 +151,7 @@ await run(async () => {
   } | null = null;
   if (v.peer) peer = await runPeer(ck.config, enc, labels, B, T, steps, modes.full.step_ms);
 
-  const result = { adapter, model: v.model, steps, modes, peer };
+  const result = { adapter, model: v.model, steps, batch: B, seq_len: T, modes, peer };
   if (v.json) await writeJsonAtomic(v.json, result);
   await writeResults(
     v.results ?? `bench/results/${adapter.replace(/[^A-Za-z0-9.]+/g, "_")}.md`,
@@ -244,7 +244,7 @@ async function writeResults(
     "",
     `\`deno task bench:modes ${Deno.args.join(" ")}\` on ${
       new Date().toISOString().slice(0, 10)
-    }: model ${r.model}, batch 16 × 32 tokens, ${r.steps} timed steps after one warm-up step per mode; epoch = 279 steps, eval = 1,115 messages (extrapolated from one batch of 64).`,
+    }: model ${r.model}, batch ${r.batch} × ${r.seq_len} tokens, ${r.steps} timed steps after one warm-up step per mode; epoch = 279 steps, eval = 1,115 messages (extrapolated from one batch of ${r.batch}).`,
     "",
     "| mode | step ms | epoch s | eval s | tokens/s | trainable params | peak memory | step / full | memory / full |",
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
