@@ -226,6 +226,8 @@ async function writeResults(
     adapter: string;
     model: string;
     steps: number;
+    batch: number;
+    seq_len: number;
     modes: Record<string, ModeTiming>;
     peer: Awaited<ReturnType<typeof runPeer>> | null;
   },
