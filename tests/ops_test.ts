@@ -10,6 +10,7 @@ import { layerNorm } from "../src/ops/layer_norm.ts";
 import { maskedSoftmax } from "../src/ops/softmax.ts";
 import { transpose12 } from "../src/ops/transpose.ts";
 import { reshape } from "../src/ops/reshape.ts";
+import { selfAttention } from "../src/nn/attention.ts";
 
 const rand = rng(42);
 const vec = (n: number, scale = 1) => randomVec(n, rand, scale);
@@ -209,5 +210,24 @@ Deno.test("loraLinear with a separate LoRA input (lora_dropout path) 13x19 -> 7 
       );
       return [g.dX, null, null, l.dA, l.dB, l.dX];
     },
+  });
+});
+
+Deno.test("selfAttention (B 3, T 7, 3 heads of 5, padded keys): forward, dQ, dK, dV", () => {
+  const [B, T, heads, H] = [3, 7, 3, 15];
+  const mask = Float64Array.from(
+    { length: B * T },
+    (_, i) => (i % T < T - (i / T | 0) * 2 ? 1 : 0),
+  );
+  return checkOp({
+    inputs: [
+      { data: vec(B * T * H, 2), shape: [B * T, H], grad: true },
+      { data: vec(B * T * H, 2), shape: [B * T, H], grad: true },
+      { data: vec(B * T * H), shape: [B * T, H], grad: true },
+      { data: mask, shape: [B, T] },
+    ],
+    gpu: ([q, k, v, m]) => selfAttention(q, k, v, m, { batch: B, seqLen: T, heads }),
+    forward: ([q, k, v, m]) => R.attentionForwardRef(q, k, v, m, B, T, heads),
+    backward: ([q, k, v, m], d) => [...R.attentionBackwardRef(q, k, v, m, B, T, heads, d), null],
   });
 });

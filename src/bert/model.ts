@@ -9,10 +9,7 @@ import { layerNorm } from "../ops/layer_norm.ts";
 import { dropout } from "../ops/dropout.ts";
 import { linear, loraLinear } from "../ops/linear.ts";
 import { gelu, tanh } from "../ops/activation.ts";
-import { matmul } from "../ops/matmul.ts";
-import { maskedSoftmax } from "../ops/softmax.ts";
-import { transpose12 } from "../ops/transpose.ts";
-import { reshape } from "../ops/reshape.ts";
+import { selfAttention } from "../nn/attention.ts";
 
 export interface LoraWeights {
   A: Tensor; // (r, in)
@@ -60,8 +57,7 @@ export class BertForSequenceClassification {
 
   forward(batch: Batch, opts: ForwardOptions): Tensor {
     const c = this.config;
-    const B = batch.size, T = batch.seqLen, H = c.hiddenSize;
-    const heads = c.numAttentionHeads, D = H / heads;
+    const B = batch.size, T = batch.seqLen;
     let stream = 0;
     const drop = (x: Tensor, prob: number) =>
       opts.train && prob > 0 ? dropout(x, prob, opts.dropoutSeed ?? 0, stream++) : x;
@@ -85,20 +81,16 @@ export class BertForSequenceClassification {
       c.hiddenDropoutProb,
     );
 
-    const toHeads = (x: Tensor) =>
-      reshape(transpose12(reshape(x, [B, T, heads, D])), [B * heads, T, D]);
     for (let i = 0; i < c.numHiddenLayers; i++) {
       const l = `bert.encoder.layer.${i}`;
-      const q = toHeads(lin(`${l}.attention.self.query`, h));
-      const k = toHeads(lin(`${l}.attention.self.key`, h));
-      const v = toHeads(lin(`${l}.attention.self.value`, h));
-      const scores = reshape(matmul(q, k, false, true), [B, heads, T, T]);
-      const probs = drop(
-        maskedSoftmax(scores, batch.mask, 1 / Math.sqrt(D)),
-        c.attentionProbsDropoutProb,
+      const merged = selfAttention(
+        lin(`${l}.attention.self.query`, h),
+        lin(`${l}.attention.self.key`, h),
+        lin(`${l}.attention.self.value`, h),
+        batch.mask,
+        { batch: B, seqLen: T, heads: c.numAttentionHeads },
+        (probs) => drop(probs, c.attentionProbsDropoutProb),
       );
-      const ctx = matmul(reshape(probs, [B * heads, T, T]), v); // (B·heads, T, D)
-      const merged = reshape(transpose12(reshape(ctx, [B, heads, T, D])), [B * T, H]);
       const attn = drop(lin(`${l}.attention.output.dense`, merged), c.hiddenDropoutProb);
       h = layerNorm(
         add(attn, h),

@@ -370,3 +370,83 @@ export function adamwStepRef(
 export function sgdStepRef(p: Vec, g: Vec, lr: number, weightDecay: number): void {
   for (let i = 0; i < p.length; i++) p[i] -= lr * (g[i] + weightDecay * p[i]);
 }
+
+/** Self-attention on (B·T, H) inputs with `heads` heads: O = softmax(QKᵀ/√d + maskAdd)·V. */
+function attentionHeads(
+  q: Vec,
+  k: Vec,
+  v: Vec,
+  mask: Vec,
+  B: number,
+  T: number,
+  heads: number,
+  dO?: Vec,
+) {
+  const H = q.length / (B * T), D = H / heads, s = 1 / Math.sqrt(D);
+  const out = new Float64Array(q.length),
+    dQ = new Float64Array(q.length),
+    dK = new Float64Array(q.length),
+    dV = new Float64Array(q.length);
+  const at = (b: number, t: number, h: number, d: number) => (b * T + t) * H + h * D + d;
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < heads; h++) {
+      const P: number[][] = [];
+      for (let i = 0; i < T; i++) {
+        const z = Array.from({ length: T }, (_, j) => {
+          let dot = 0;
+          for (let d = 0; d < D; d++) dot += q[at(b, i, h, d)] * k[at(b, j, h, d)];
+          return dot * s + (1 - mask[b * T + j]) * F32_MIN;
+        });
+        const mx = Math.max(...z),
+          e = z.map((x) => Math.exp(x - mx)),
+          sum = e.reduce((a, x) => a + x, 0);
+        P.push(e.map((x) => x / sum));
+        for (let j = 0; j < T; j++) {
+          for (let d = 0; d < D; d++) out[at(b, i, h, d)] += P[i][j] * v[at(b, j, h, d)];
+        }
+      }
+      if (!dO) continue;
+      for (let i = 0; i < T; i++) {
+        const dP = Array.from({ length: T }, (_, j) => {
+          let dot = 0;
+          for (let d = 0; d < D; d++) dot += dO[at(b, i, h, d)] * v[at(b, j, h, d)];
+          return dot;
+        });
+        const rowDot = P[i].reduce((a, p, j) => a + p * dP[j], 0);
+        for (let j = 0; j < T; j++) {
+          const dS = P[i][j] * (dP[j] - rowDot) * s;
+          for (let d = 0; d < D; d++) {
+            dQ[at(b, i, h, d)] += dS * k[at(b, j, h, d)];
+            dK[at(b, j, h, d)] += dS * q[at(b, i, h, d)];
+            dV[at(b, j, h, d)] += P[i][j] * dO[at(b, i, h, d)];
+          }
+        }
+      }
+    }
+  }
+  return { out, dQ, dK, dV };
+}
+
+export const attentionForwardRef = (
+  q: Vec,
+  k: Vec,
+  v: Vec,
+  mask: Vec,
+  B: number,
+  T: number,
+  heads: number,
+): Vec => attentionHeads(q, k, v, mask, B, T, heads).out;
+
+export function attentionBackwardRef(
+  q: Vec,
+  k: Vec,
+  v: Vec,
+  mask: Vec,
+  B: number,
+  T: number,
+  heads: number,
+  dO: Vec,
+): [Vec, Vec, Vec] {
+  const g = attentionHeads(q, k, v, mask, B, T, heads, dO);
+  return [g.dQ, g.dK, g.dV];
+}
