@@ -8,6 +8,7 @@ import { BertForSequenceClassification } from "../src/bert/model.ts";
 import { makeBatch } from "../src/data/batches.ts";
 import { crossEntropy } from "../src/ops/cross_entropy.ts";
 import { AdamW } from "../src/optim/adamw.ts";
+import { attachLora } from "../src/nn/lora.ts";
 import { bertForwardRef, crossEntropyRef, type RefLora } from "./reference/bert_ref.ts";
 import { BATCH, LABELS, randomWeights, refConfig, tinyConfig, toF64 } from "./bert_fixture.ts";
 import { fdGrad, relError, rng } from "./helpers.ts";
@@ -117,5 +118,33 @@ Deno.test("memory: 50 training steps (forward, backward, AdamW) keep the live GP
   }
   assert.ok(counts.every((n) => n === counts[0]), `live buffers per step: ${counts.join(",")}`);
   opt.release();
+  model.release();
+});
+
+Deno.test("BERT LoRA dropout: active only in training, only on the LoRA path; eval logits equal the no-dropout model", async () => {
+  await initGpu();
+  const c = tinyConfig();
+  const w = randomWeights(c);
+  const model = new BertForSequenceClassification(c, w);
+  attachLora(model, { r: 2, alpha: 4, dropout: 0, targets: ["query", "value"] }, 3);
+  for (const l of model.lora.values()) l.B.release();
+  for (const [path, l] of model.lora) {
+    model.lora.set(path, {
+      A: l.A,
+      B: Tensor.from(Array.from({ length: l.B.size }, (_, i) => 0.1 * Math.sin(i + 1)), l.B.shape),
+    });
+  }
+  const logits = async (train: boolean) => {
+    const out = await model.forward(makeBatch(BATCH, null, c.vocabSize), { train, dropoutSeed: 5 })
+      .read();
+    endStep();
+    return out;
+  };
+  const plain = await logits(true); // config dropout is 0 and lora_dropout 0: deterministic
+  model.loraDropout = 0.5;
+  const dropped = await logits(true);
+  const evalOut = await logits(false);
+  assert.deepEqual(evalOut, plain, "evaluation ignores lora_dropout");
+  assert.ok(relError(dropped, plain) > 1e-4, "training applies lora_dropout");
   model.release();
 });
