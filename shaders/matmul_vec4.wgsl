@@ -2,7 +2,8 @@
 // C (batch, M, N) = alpha · op(A) · op(B) [+ bias (N)] [+ lowScale · L (M, R) · Rt(N, R)ᵀ], as
 // matmul.wgsl, when every dimension read as vec4 is a multiple of 4: K always, M with TRANS_A,
 // N without TRANS_B. Each thread owns TM×TN outputs (TM rows, TN/4 vec4 of columns); each step
-// loads a 4-deep panel of op(A) and op(B) as vec4 and does 4·TM·TN FMAs. matmul_vec4_forward has
+// loads a 4-deep panel of op(A) and op(B) as vec4 and does 4·TM·TN FMAs. The low-rank term
+// (LoRA) is R/4 more such steps over L and Rt, so it costs R/K of the product (R a multiple of 4). matmul_vec4_forward has
 // 16×16 per thread; matmul_vec4_small_forward 4×4, for matrices smaller than the large tile.
 
 struct Params {
@@ -16,34 +17,28 @@ override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override HAS_BIAS: bool = false;
 override HAS_LOW_RANK: bool = false;
+override LOW_RANK_ROWS: bool = true;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
-@group(0) @binding(5) var<storage, read> lowLeft: array<f32>;
-@group(0) @binding(6) var<storage, read> lowRight: array<f32>;
+@group(0) @binding(5) var<storage, read> lowLeft: array<vec4<f32>>;  // (M, R)
+@group(0) @binding(6) var<storage, read> lowRight: array<vec4<f32>>; // (N, R) with LOW_RANK_ROWS, else (R, N)
 
-fn epilogue(m: u32, n: u32, v: f32) -> f32 {
+fn epilogue(n: u32, v: f32) -> f32 {
   var r = p.alpha * v;
   if (HAS_BIAS) { r += bias[n]; }
-  if (HAS_LOW_RANK) {
-    var low = 0.0;
-    for (var q = 0u; q < p.R; q++) {
-      low = fma(lowLeft[m * p.R + q], lowRight[n * p.lowStrideN + q * p.lowStrideR], low);
-    }
-    r += p.lowScale * low;
-  }
   return r;
 }
 
 fn put4(base: u32, m: u32, n: u32, v: vec4<f32>) {
   if (m >= p.M) { return; }
-  if (n < p.N) { c[base + m * p.N + n] = epilogue(m, n, v.x); }
-  if (n + 1u < p.N) { c[base + m * p.N + n + 1u] = epilogue(m, n + 1u, v.y); }
-  if (n + 2u < p.N) { c[base + m * p.N + n + 2u] = epilogue(m, n + 2u, v.z); }
-  if (n + 3u < p.N) { c[base + m * p.N + n + 3u] = epilogue(m, n + 3u, v.w); }
+  if (n < p.N) { c[base + m * p.N + n] = epilogue(n, v.x); }
+  if (n + 1u < p.N) { c[base + m * p.N + n + 1u] = epilogue(n + 1u, v.y); }
+  if (n + 2u < p.N) { c[base + m * p.N + n + 2u] = epilogue(n + 2u, v.z); }
+  if (n + 3u < p.N) { c[base + m * p.N + n + 3u] = epilogue(n + 3u, v.w); }
 }
 
 
@@ -162,7 +157,7 @@ fn matmul_vec4_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invo
   var c15_2 = vec4<f32>(0.0);
   var c15_3 = vec4<f32>(0.0);
   for (var k4 = 0u; k4 < K4; k4++) {
-    // panels: pa{kk}_{h} = op(A) rows 4h..4h+3 at k = 4·k4 + kk; pb{kk}_{v} = op(B) columns 4v..4v+3
+    // pa{kk}_{h}: op(A) rows 4h..4h+3 at k = 4·k4 + kk; pb{kk}_{v}: op(B) columns 4v..4v+3
     var pa0_0: vec4<f32>;
     var pa0_1: vec4<f32>;
     var pa0_2: vec4<f32>;
@@ -179,40 +174,7 @@ fn matmul_vec4_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invo
     var pa3_1: vec4<f32>;
     var pa3_2: vec4<f32>;
     var pa3_3: vec4<f32>;
-    var pb0_0: vec4<f32>;
-    var pb0_1: vec4<f32>;
-    var pb0_2: vec4<f32>;
-    var pb0_3: vec4<f32>;
-    var pb1_0: vec4<f32>;
-    var pb1_1: vec4<f32>;
-    var pb1_2: vec4<f32>;
-    var pb1_3: vec4<f32>;
-    var pb2_0: vec4<f32>;
-    var pb2_1: vec4<f32>;
-    var pb2_2: vec4<f32>;
-    var pb2_3: vec4<f32>;
-    var pb3_0: vec4<f32>;
-    var pb3_1: vec4<f32>;
-    var pb3_2: vec4<f32>;
-    var pb3_3: vec4<f32>;
-    if (TRANS_A) {
-      pa0_0 = a[baseA + (k4 * 4u + 0u) * (p.M / 4u) + mv0];
-      pa0_1 = a[baseA + (k4 * 4u + 0u) * (p.M / 4u) + mv1];
-      pa0_2 = a[baseA + (k4 * 4u + 0u) * (p.M / 4u) + mv2];
-      pa0_3 = a[baseA + (k4 * 4u + 0u) * (p.M / 4u) + mv3];
-      pa1_0 = a[baseA + (k4 * 4u + 1u) * (p.M / 4u) + mv0];
-      pa1_1 = a[baseA + (k4 * 4u + 1u) * (p.M / 4u) + mv1];
-      pa1_2 = a[baseA + (k4 * 4u + 1u) * (p.M / 4u) + mv2];
-      pa1_3 = a[baseA + (k4 * 4u + 1u) * (p.M / 4u) + mv3];
-      pa2_0 = a[baseA + (k4 * 4u + 2u) * (p.M / 4u) + mv0];
-      pa2_1 = a[baseA + (k4 * 4u + 2u) * (p.M / 4u) + mv1];
-      pa2_2 = a[baseA + (k4 * 4u + 2u) * (p.M / 4u) + mv2];
-      pa2_3 = a[baseA + (k4 * 4u + 2u) * (p.M / 4u) + mv3];
-      pa3_0 = a[baseA + (k4 * 4u + 3u) * (p.M / 4u) + mv0];
-      pa3_1 = a[baseA + (k4 * 4u + 3u) * (p.M / 4u) + mv1];
-      pa3_2 = a[baseA + (k4 * 4u + 3u) * (p.M / 4u) + mv2];
-      pa3_3 = a[baseA + (k4 * 4u + 3u) * (p.M / 4u) + mv3];
-    } else {
+    if (!TRANS_A) {
       let ta0 = a[baseA + r0 * K4 + k4];
       let ta1 = a[baseA + r1 * K4 + k4];
       let ta2 = a[baseA + r2 * K4 + k4];
@@ -245,7 +207,40 @@ fn matmul_vec4_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invo
       pa3_1 = vec4<f32>(ta4.w, ta5.w, ta6.w, ta7.w);
       pa3_2 = vec4<f32>(ta8.w, ta9.w, ta10.w, ta11.w);
       pa3_3 = vec4<f32>(ta12.w, ta13.w, ta14.w, ta15.w);
+    } else {
+      pa0_0 = a[baseA + (k4 * 4u + 0u) * (p.M / 4u) + mv0];
+      pa0_1 = a[baseA + (k4 * 4u + 0u) * (p.M / 4u) + mv1];
+      pa0_2 = a[baseA + (k4 * 4u + 0u) * (p.M / 4u) + mv2];
+      pa0_3 = a[baseA + (k4 * 4u + 0u) * (p.M / 4u) + mv3];
+      pa1_0 = a[baseA + (k4 * 4u + 1u) * (p.M / 4u) + mv0];
+      pa1_1 = a[baseA + (k4 * 4u + 1u) * (p.M / 4u) + mv1];
+      pa1_2 = a[baseA + (k4 * 4u + 1u) * (p.M / 4u) + mv2];
+      pa1_3 = a[baseA + (k4 * 4u + 1u) * (p.M / 4u) + mv3];
+      pa2_0 = a[baseA + (k4 * 4u + 2u) * (p.M / 4u) + mv0];
+      pa2_1 = a[baseA + (k4 * 4u + 2u) * (p.M / 4u) + mv1];
+      pa2_2 = a[baseA + (k4 * 4u + 2u) * (p.M / 4u) + mv2];
+      pa2_3 = a[baseA + (k4 * 4u + 2u) * (p.M / 4u) + mv3];
+      pa3_0 = a[baseA + (k4 * 4u + 3u) * (p.M / 4u) + mv0];
+      pa3_1 = a[baseA + (k4 * 4u + 3u) * (p.M / 4u) + mv1];
+      pa3_2 = a[baseA + (k4 * 4u + 3u) * (p.M / 4u) + mv2];
+      pa3_3 = a[baseA + (k4 * 4u + 3u) * (p.M / 4u) + mv3];
     }
+    var pb0_0: vec4<f32>;
+    var pb0_1: vec4<f32>;
+    var pb0_2: vec4<f32>;
+    var pb0_3: vec4<f32>;
+    var pb1_0: vec4<f32>;
+    var pb1_1: vec4<f32>;
+    var pb1_2: vec4<f32>;
+    var pb1_3: vec4<f32>;
+    var pb2_0: vec4<f32>;
+    var pb2_1: vec4<f32>;
+    var pb2_2: vec4<f32>;
+    var pb2_3: vec4<f32>;
+    var pb3_0: vec4<f32>;
+    var pb3_1: vec4<f32>;
+    var pb3_2: vec4<f32>;
+    var pb3_3: vec4<f32>;
     if (TRANS_B) {
       let tb0 = b[baseB + q0 * K4 + k4];
       let tb1 = b[baseB + q1 * K4 + k4];
@@ -554,6 +549,387 @@ fn matmul_vec4_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invo
     c15_2 = fma(vec4<f32>(pa3_3.w), pb3_2, c15_2);
     c15_3 = fma(vec4<f32>(pa3_3.w), pb3_3, c15_3);
   }
+  if (HAS_LOW_RANK) {
+    // The low-rank term as R/4 more k-steps: [op(A), ls·L]·[op(B), Rt]ᵀ, ls = lowScale/alpha.
+    let R4 = p.R / 4u;
+    let ls = p.lowScale / p.alpha;
+  for (var k4 = 0u; k4 < R4; k4++) {
+    // pa{kk}_{h}: op(A) rows 4h..4h+3 at k = 4·k4 + kk; pb{kk}_{v}: op(B) columns 4v..4v+3
+    var pa0_0: vec4<f32>;
+    var pa0_1: vec4<f32>;
+    var pa0_2: vec4<f32>;
+    var pa0_3: vec4<f32>;
+    var pa1_0: vec4<f32>;
+    var pa1_1: vec4<f32>;
+    var pa1_2: vec4<f32>;
+    var pa1_3: vec4<f32>;
+    var pa2_0: vec4<f32>;
+    var pa2_1: vec4<f32>;
+    var pa2_2: vec4<f32>;
+    var pa2_3: vec4<f32>;
+    var pa3_0: vec4<f32>;
+    var pa3_1: vec4<f32>;
+    var pa3_2: vec4<f32>;
+    var pa3_3: vec4<f32>;
+    {
+      let ta0 = ls * lowLeft[r0 * R4 + k4];
+      let ta1 = ls * lowLeft[r1 * R4 + k4];
+      let ta2 = ls * lowLeft[r2 * R4 + k4];
+      let ta3 = ls * lowLeft[r3 * R4 + k4];
+      let ta4 = ls * lowLeft[r4 * R4 + k4];
+      let ta5 = ls * lowLeft[r5 * R4 + k4];
+      let ta6 = ls * lowLeft[r6 * R4 + k4];
+      let ta7 = ls * lowLeft[r7 * R4 + k4];
+      let ta8 = ls * lowLeft[r8 * R4 + k4];
+      let ta9 = ls * lowLeft[r9 * R4 + k4];
+      let ta10 = ls * lowLeft[r10 * R4 + k4];
+      let ta11 = ls * lowLeft[r11 * R4 + k4];
+      let ta12 = ls * lowLeft[r12 * R4 + k4];
+      let ta13 = ls * lowLeft[r13 * R4 + k4];
+      let ta14 = ls * lowLeft[r14 * R4 + k4];
+      let ta15 = ls * lowLeft[r15 * R4 + k4];
+      pa0_0 = vec4<f32>(ta0.x, ta1.x, ta2.x, ta3.x);
+      pa0_1 = vec4<f32>(ta4.x, ta5.x, ta6.x, ta7.x);
+      pa0_2 = vec4<f32>(ta8.x, ta9.x, ta10.x, ta11.x);
+      pa0_3 = vec4<f32>(ta12.x, ta13.x, ta14.x, ta15.x);
+      pa1_0 = vec4<f32>(ta0.y, ta1.y, ta2.y, ta3.y);
+      pa1_1 = vec4<f32>(ta4.y, ta5.y, ta6.y, ta7.y);
+      pa1_2 = vec4<f32>(ta8.y, ta9.y, ta10.y, ta11.y);
+      pa1_3 = vec4<f32>(ta12.y, ta13.y, ta14.y, ta15.y);
+      pa2_0 = vec4<f32>(ta0.z, ta1.z, ta2.z, ta3.z);
+      pa2_1 = vec4<f32>(ta4.z, ta5.z, ta6.z, ta7.z);
+      pa2_2 = vec4<f32>(ta8.z, ta9.z, ta10.z, ta11.z);
+      pa2_3 = vec4<f32>(ta12.z, ta13.z, ta14.z, ta15.z);
+      pa3_0 = vec4<f32>(ta0.w, ta1.w, ta2.w, ta3.w);
+      pa3_1 = vec4<f32>(ta4.w, ta5.w, ta6.w, ta7.w);
+      pa3_2 = vec4<f32>(ta8.w, ta9.w, ta10.w, ta11.w);
+      pa3_3 = vec4<f32>(ta12.w, ta13.w, ta14.w, ta15.w);
+    }
+    var pb0_0: vec4<f32>;
+    var pb0_1: vec4<f32>;
+    var pb0_2: vec4<f32>;
+    var pb0_3: vec4<f32>;
+    var pb1_0: vec4<f32>;
+    var pb1_1: vec4<f32>;
+    var pb1_2: vec4<f32>;
+    var pb1_3: vec4<f32>;
+    var pb2_0: vec4<f32>;
+    var pb2_1: vec4<f32>;
+    var pb2_2: vec4<f32>;
+    var pb2_3: vec4<f32>;
+    var pb3_0: vec4<f32>;
+    var pb3_1: vec4<f32>;
+    var pb3_2: vec4<f32>;
+    var pb3_3: vec4<f32>;
+    if (LOW_RANK_ROWS) {
+      let tb0 = lowRight[q0 * R4 + k4];
+      let tb1 = lowRight[q1 * R4 + k4];
+      let tb2 = lowRight[q2 * R4 + k4];
+      let tb3 = lowRight[q3 * R4 + k4];
+      let tb4 = lowRight[q4 * R4 + k4];
+      let tb5 = lowRight[q5 * R4 + k4];
+      let tb6 = lowRight[q6 * R4 + k4];
+      let tb7 = lowRight[q7 * R4 + k4];
+      let tb8 = lowRight[q8 * R4 + k4];
+      let tb9 = lowRight[q9 * R4 + k4];
+      let tb10 = lowRight[q10 * R4 + k4];
+      let tb11 = lowRight[q11 * R4 + k4];
+      let tb12 = lowRight[q12 * R4 + k4];
+      let tb13 = lowRight[q13 * R4 + k4];
+      let tb14 = lowRight[q14 * R4 + k4];
+      let tb15 = lowRight[q15 * R4 + k4];
+      pb0_0 = vec4<f32>(tb0.x, tb1.x, tb2.x, tb3.x);
+      pb0_1 = vec4<f32>(tb4.x, tb5.x, tb6.x, tb7.x);
+      pb0_2 = vec4<f32>(tb8.x, tb9.x, tb10.x, tb11.x);
+      pb0_3 = vec4<f32>(tb12.x, tb13.x, tb14.x, tb15.x);
+      pb1_0 = vec4<f32>(tb0.y, tb1.y, tb2.y, tb3.y);
+      pb1_1 = vec4<f32>(tb4.y, tb5.y, tb6.y, tb7.y);
+      pb1_2 = vec4<f32>(tb8.y, tb9.y, tb10.y, tb11.y);
+      pb1_3 = vec4<f32>(tb12.y, tb13.y, tb14.y, tb15.y);
+      pb2_0 = vec4<f32>(tb0.z, tb1.z, tb2.z, tb3.z);
+      pb2_1 = vec4<f32>(tb4.z, tb5.z, tb6.z, tb7.z);
+      pb2_2 = vec4<f32>(tb8.z, tb9.z, tb10.z, tb11.z);
+      pb2_3 = vec4<f32>(tb12.z, tb13.z, tb14.z, tb15.z);
+      pb3_0 = vec4<f32>(tb0.w, tb1.w, tb2.w, tb3.w);
+      pb3_1 = vec4<f32>(tb4.w, tb5.w, tb6.w, tb7.w);
+      pb3_2 = vec4<f32>(tb8.w, tb9.w, tb10.w, tb11.w);
+      pb3_3 = vec4<f32>(tb12.w, tb13.w, tb14.w, tb15.w);
+    } else {
+      pb0_0 = lowRight[(k4 * 4u + 0u) * (p.N / 4u) + nv0];
+      pb0_1 = lowRight[(k4 * 4u + 0u) * (p.N / 4u) + nv1];
+      pb0_2 = lowRight[(k4 * 4u + 0u) * (p.N / 4u) + nv2];
+      pb0_3 = lowRight[(k4 * 4u + 0u) * (p.N / 4u) + nv3];
+      pb1_0 = lowRight[(k4 * 4u + 1u) * (p.N / 4u) + nv0];
+      pb1_1 = lowRight[(k4 * 4u + 1u) * (p.N / 4u) + nv1];
+      pb1_2 = lowRight[(k4 * 4u + 1u) * (p.N / 4u) + nv2];
+      pb1_3 = lowRight[(k4 * 4u + 1u) * (p.N / 4u) + nv3];
+      pb2_0 = lowRight[(k4 * 4u + 2u) * (p.N / 4u) + nv0];
+      pb2_1 = lowRight[(k4 * 4u + 2u) * (p.N / 4u) + nv1];
+      pb2_2 = lowRight[(k4 * 4u + 2u) * (p.N / 4u) + nv2];
+      pb2_3 = lowRight[(k4 * 4u + 2u) * (p.N / 4u) + nv3];
+      pb3_0 = lowRight[(k4 * 4u + 3u) * (p.N / 4u) + nv0];
+      pb3_1 = lowRight[(k4 * 4u + 3u) * (p.N / 4u) + nv1];
+      pb3_2 = lowRight[(k4 * 4u + 3u) * (p.N / 4u) + nv2];
+      pb3_3 = lowRight[(k4 * 4u + 3u) * (p.N / 4u) + nv3];
+    }
+    c0_0 = fma(vec4<f32>(pa0_0.x), pb0_0, c0_0);
+    c0_1 = fma(vec4<f32>(pa0_0.x), pb0_1, c0_1);
+    c0_2 = fma(vec4<f32>(pa0_0.x), pb0_2, c0_2);
+    c0_3 = fma(vec4<f32>(pa0_0.x), pb0_3, c0_3);
+    c1_0 = fma(vec4<f32>(pa0_0.y), pb0_0, c1_0);
+    c1_1 = fma(vec4<f32>(pa0_0.y), pb0_1, c1_1);
+    c1_2 = fma(vec4<f32>(pa0_0.y), pb0_2, c1_2);
+    c1_3 = fma(vec4<f32>(pa0_0.y), pb0_3, c1_3);
+    c2_0 = fma(vec4<f32>(pa0_0.z), pb0_0, c2_0);
+    c2_1 = fma(vec4<f32>(pa0_0.z), pb0_1, c2_1);
+    c2_2 = fma(vec4<f32>(pa0_0.z), pb0_2, c2_2);
+    c2_3 = fma(vec4<f32>(pa0_0.z), pb0_3, c2_3);
+    c3_0 = fma(vec4<f32>(pa0_0.w), pb0_0, c3_0);
+    c3_1 = fma(vec4<f32>(pa0_0.w), pb0_1, c3_1);
+    c3_2 = fma(vec4<f32>(pa0_0.w), pb0_2, c3_2);
+    c3_3 = fma(vec4<f32>(pa0_0.w), pb0_3, c3_3);
+    c4_0 = fma(vec4<f32>(pa0_1.x), pb0_0, c4_0);
+    c4_1 = fma(vec4<f32>(pa0_1.x), pb0_1, c4_1);
+    c4_2 = fma(vec4<f32>(pa0_1.x), pb0_2, c4_2);
+    c4_3 = fma(vec4<f32>(pa0_1.x), pb0_3, c4_3);
+    c5_0 = fma(vec4<f32>(pa0_1.y), pb0_0, c5_0);
+    c5_1 = fma(vec4<f32>(pa0_1.y), pb0_1, c5_1);
+    c5_2 = fma(vec4<f32>(pa0_1.y), pb0_2, c5_2);
+    c5_3 = fma(vec4<f32>(pa0_1.y), pb0_3, c5_3);
+    c6_0 = fma(vec4<f32>(pa0_1.z), pb0_0, c6_0);
+    c6_1 = fma(vec4<f32>(pa0_1.z), pb0_1, c6_1);
+    c6_2 = fma(vec4<f32>(pa0_1.z), pb0_2, c6_2);
+    c6_3 = fma(vec4<f32>(pa0_1.z), pb0_3, c6_3);
+    c7_0 = fma(vec4<f32>(pa0_1.w), pb0_0, c7_0);
+    c7_1 = fma(vec4<f32>(pa0_1.w), pb0_1, c7_1);
+    c7_2 = fma(vec4<f32>(pa0_1.w), pb0_2, c7_2);
+    c7_3 = fma(vec4<f32>(pa0_1.w), pb0_3, c7_3);
+    c8_0 = fma(vec4<f32>(pa0_2.x), pb0_0, c8_0);
+    c8_1 = fma(vec4<f32>(pa0_2.x), pb0_1, c8_1);
+    c8_2 = fma(vec4<f32>(pa0_2.x), pb0_2, c8_2);
+    c8_3 = fma(vec4<f32>(pa0_2.x), pb0_3, c8_3);
+    c9_0 = fma(vec4<f32>(pa0_2.y), pb0_0, c9_0);
+    c9_1 = fma(vec4<f32>(pa0_2.y), pb0_1, c9_1);
+    c9_2 = fma(vec4<f32>(pa0_2.y), pb0_2, c9_2);
+    c9_3 = fma(vec4<f32>(pa0_2.y), pb0_3, c9_3);
+    c10_0 = fma(vec4<f32>(pa0_2.z), pb0_0, c10_0);
+    c10_1 = fma(vec4<f32>(pa0_2.z), pb0_1, c10_1);
+    c10_2 = fma(vec4<f32>(pa0_2.z), pb0_2, c10_2);
+    c10_3 = fma(vec4<f32>(pa0_2.z), pb0_3, c10_3);
+    c11_0 = fma(vec4<f32>(pa0_2.w), pb0_0, c11_0);
+    c11_1 = fma(vec4<f32>(pa0_2.w), pb0_1, c11_1);
+    c11_2 = fma(vec4<f32>(pa0_2.w), pb0_2, c11_2);
+    c11_3 = fma(vec4<f32>(pa0_2.w), pb0_3, c11_3);
+    c12_0 = fma(vec4<f32>(pa0_3.x), pb0_0, c12_0);
+    c12_1 = fma(vec4<f32>(pa0_3.x), pb0_1, c12_1);
+    c12_2 = fma(vec4<f32>(pa0_3.x), pb0_2, c12_2);
+    c12_3 = fma(vec4<f32>(pa0_3.x), pb0_3, c12_3);
+    c13_0 = fma(vec4<f32>(pa0_3.y), pb0_0, c13_0);
+    c13_1 = fma(vec4<f32>(pa0_3.y), pb0_1, c13_1);
+    c13_2 = fma(vec4<f32>(pa0_3.y), pb0_2, c13_2);
+    c13_3 = fma(vec4<f32>(pa0_3.y), pb0_3, c13_3);
+    c14_0 = fma(vec4<f32>(pa0_3.z), pb0_0, c14_0);
+    c14_1 = fma(vec4<f32>(pa0_3.z), pb0_1, c14_1);
+    c14_2 = fma(vec4<f32>(pa0_3.z), pb0_2, c14_2);
+    c14_3 = fma(vec4<f32>(pa0_3.z), pb0_3, c14_3);
+    c15_0 = fma(vec4<f32>(pa0_3.w), pb0_0, c15_0);
+    c15_1 = fma(vec4<f32>(pa0_3.w), pb0_1, c15_1);
+    c15_2 = fma(vec4<f32>(pa0_3.w), pb0_2, c15_2);
+    c15_3 = fma(vec4<f32>(pa0_3.w), pb0_3, c15_3);
+    c0_0 = fma(vec4<f32>(pa1_0.x), pb1_0, c0_0);
+    c0_1 = fma(vec4<f32>(pa1_0.x), pb1_1, c0_1);
+    c0_2 = fma(vec4<f32>(pa1_0.x), pb1_2, c0_2);
+    c0_3 = fma(vec4<f32>(pa1_0.x), pb1_3, c0_3);
+    c1_0 = fma(vec4<f32>(pa1_0.y), pb1_0, c1_0);
+    c1_1 = fma(vec4<f32>(pa1_0.y), pb1_1, c1_1);
+    c1_2 = fma(vec4<f32>(pa1_0.y), pb1_2, c1_2);
+    c1_3 = fma(vec4<f32>(pa1_0.y), pb1_3, c1_3);
+    c2_0 = fma(vec4<f32>(pa1_0.z), pb1_0, c2_0);
+    c2_1 = fma(vec4<f32>(pa1_0.z), pb1_1, c2_1);
+    c2_2 = fma(vec4<f32>(pa1_0.z), pb1_2, c2_2);
+    c2_3 = fma(vec4<f32>(pa1_0.z), pb1_3, c2_3);
+    c3_0 = fma(vec4<f32>(pa1_0.w), pb1_0, c3_0);
+    c3_1 = fma(vec4<f32>(pa1_0.w), pb1_1, c3_1);
+    c3_2 = fma(vec4<f32>(pa1_0.w), pb1_2, c3_2);
+    c3_3 = fma(vec4<f32>(pa1_0.w), pb1_3, c3_3);
+    c4_0 = fma(vec4<f32>(pa1_1.x), pb1_0, c4_0);
+    c4_1 = fma(vec4<f32>(pa1_1.x), pb1_1, c4_1);
+    c4_2 = fma(vec4<f32>(pa1_1.x), pb1_2, c4_2);
+    c4_3 = fma(vec4<f32>(pa1_1.x), pb1_3, c4_3);
+    c5_0 = fma(vec4<f32>(pa1_1.y), pb1_0, c5_0);
+    c5_1 = fma(vec4<f32>(pa1_1.y), pb1_1, c5_1);
+    c5_2 = fma(vec4<f32>(pa1_1.y), pb1_2, c5_2);
+    c5_3 = fma(vec4<f32>(pa1_1.y), pb1_3, c5_3);
+    c6_0 = fma(vec4<f32>(pa1_1.z), pb1_0, c6_0);
+    c6_1 = fma(vec4<f32>(pa1_1.z), pb1_1, c6_1);
+    c6_2 = fma(vec4<f32>(pa1_1.z), pb1_2, c6_2);
+    c6_3 = fma(vec4<f32>(pa1_1.z), pb1_3, c6_3);
+    c7_0 = fma(vec4<f32>(pa1_1.w), pb1_0, c7_0);
+    c7_1 = fma(vec4<f32>(pa1_1.w), pb1_1, c7_1);
+    c7_2 = fma(vec4<f32>(pa1_1.w), pb1_2, c7_2);
+    c7_3 = fma(vec4<f32>(pa1_1.w), pb1_3, c7_3);
+    c8_0 = fma(vec4<f32>(pa1_2.x), pb1_0, c8_0);
+    c8_1 = fma(vec4<f32>(pa1_2.x), pb1_1, c8_1);
+    c8_2 = fma(vec4<f32>(pa1_2.x), pb1_2, c8_2);
+    c8_3 = fma(vec4<f32>(pa1_2.x), pb1_3, c8_3);
+    c9_0 = fma(vec4<f32>(pa1_2.y), pb1_0, c9_0);
+    c9_1 = fma(vec4<f32>(pa1_2.y), pb1_1, c9_1);
+    c9_2 = fma(vec4<f32>(pa1_2.y), pb1_2, c9_2);
+    c9_3 = fma(vec4<f32>(pa1_2.y), pb1_3, c9_3);
+    c10_0 = fma(vec4<f32>(pa1_2.z), pb1_0, c10_0);
+    c10_1 = fma(vec4<f32>(pa1_2.z), pb1_1, c10_1);
+    c10_2 = fma(vec4<f32>(pa1_2.z), pb1_2, c10_2);
+    c10_3 = fma(vec4<f32>(pa1_2.z), pb1_3, c10_3);
+    c11_0 = fma(vec4<f32>(pa1_2.w), pb1_0, c11_0);
+    c11_1 = fma(vec4<f32>(pa1_2.w), pb1_1, c11_1);
+    c11_2 = fma(vec4<f32>(pa1_2.w), pb1_2, c11_2);
+    c11_3 = fma(vec4<f32>(pa1_2.w), pb1_3, c11_3);
+    c12_0 = fma(vec4<f32>(pa1_3.x), pb1_0, c12_0);
+    c12_1 = fma(vec4<f32>(pa1_3.x), pb1_1, c12_1);
+    c12_2 = fma(vec4<f32>(pa1_3.x), pb1_2, c12_2);
+    c12_3 = fma(vec4<f32>(pa1_3.x), pb1_3, c12_3);
+    c13_0 = fma(vec4<f32>(pa1_3.y), pb1_0, c13_0);
+    c13_1 = fma(vec4<f32>(pa1_3.y), pb1_1, c13_1);
+    c13_2 = fma(vec4<f32>(pa1_3.y), pb1_2, c13_2);
+    c13_3 = fma(vec4<f32>(pa1_3.y), pb1_3, c13_3);
+    c14_0 = fma(vec4<f32>(pa1_3.z), pb1_0, c14_0);
+    c14_1 = fma(vec4<f32>(pa1_3.z), pb1_1, c14_1);
+    c14_2 = fma(vec4<f32>(pa1_3.z), pb1_2, c14_2);
+    c14_3 = fma(vec4<f32>(pa1_3.z), pb1_3, c14_3);
+    c15_0 = fma(vec4<f32>(pa1_3.w), pb1_0, c15_0);
+    c15_1 = fma(vec4<f32>(pa1_3.w), pb1_1, c15_1);
+    c15_2 = fma(vec4<f32>(pa1_3.w), pb1_2, c15_2);
+    c15_3 = fma(vec4<f32>(pa1_3.w), pb1_3, c15_3);
+    c0_0 = fma(vec4<f32>(pa2_0.x), pb2_0, c0_0);
+    c0_1 = fma(vec4<f32>(pa2_0.x), pb2_1, c0_1);
+    c0_2 = fma(vec4<f32>(pa2_0.x), pb2_2, c0_2);
+    c0_3 = fma(vec4<f32>(pa2_0.x), pb2_3, c0_3);
+    c1_0 = fma(vec4<f32>(pa2_0.y), pb2_0, c1_0);
+    c1_1 = fma(vec4<f32>(pa2_0.y), pb2_1, c1_1);
+    c1_2 = fma(vec4<f32>(pa2_0.y), pb2_2, c1_2);
+    c1_3 = fma(vec4<f32>(pa2_0.y), pb2_3, c1_3);
+    c2_0 = fma(vec4<f32>(pa2_0.z), pb2_0, c2_0);
+    c2_1 = fma(vec4<f32>(pa2_0.z), pb2_1, c2_1);
+    c2_2 = fma(vec4<f32>(pa2_0.z), pb2_2, c2_2);
+    c2_3 = fma(vec4<f32>(pa2_0.z), pb2_3, c2_3);
+    c3_0 = fma(vec4<f32>(pa2_0.w), pb2_0, c3_0);
+    c3_1 = fma(vec4<f32>(pa2_0.w), pb2_1, c3_1);
+    c3_2 = fma(vec4<f32>(pa2_0.w), pb2_2, c3_2);
+    c3_3 = fma(vec4<f32>(pa2_0.w), pb2_3, c3_3);
+    c4_0 = fma(vec4<f32>(pa2_1.x), pb2_0, c4_0);
+    c4_1 = fma(vec4<f32>(pa2_1.x), pb2_1, c4_1);
+    c4_2 = fma(vec4<f32>(pa2_1.x), pb2_2, c4_2);
+    c4_3 = fma(vec4<f32>(pa2_1.x), pb2_3, c4_3);
+    c5_0 = fma(vec4<f32>(pa2_1.y), pb2_0, c5_0);
+    c5_1 = fma(vec4<f32>(pa2_1.y), pb2_1, c5_1);
+    c5_2 = fma(vec4<f32>(pa2_1.y), pb2_2, c5_2);
+    c5_3 = fma(vec4<f32>(pa2_1.y), pb2_3, c5_3);
+    c6_0 = fma(vec4<f32>(pa2_1.z), pb2_0, c6_0);
+    c6_1 = fma(vec4<f32>(pa2_1.z), pb2_1, c6_1);
+    c6_2 = fma(vec4<f32>(pa2_1.z), pb2_2, c6_2);
+    c6_3 = fma(vec4<f32>(pa2_1.z), pb2_3, c6_3);
+    c7_0 = fma(vec4<f32>(pa2_1.w), pb2_0, c7_0);
+    c7_1 = fma(vec4<f32>(pa2_1.w), pb2_1, c7_1);
+    c7_2 = fma(vec4<f32>(pa2_1.w), pb2_2, c7_2);
+    c7_3 = fma(vec4<f32>(pa2_1.w), pb2_3, c7_3);
+    c8_0 = fma(vec4<f32>(pa2_2.x), pb2_0, c8_0);
+    c8_1 = fma(vec4<f32>(pa2_2.x), pb2_1, c8_1);
+    c8_2 = fma(vec4<f32>(pa2_2.x), pb2_2, c8_2);
+    c8_3 = fma(vec4<f32>(pa2_2.x), pb2_3, c8_3);
+    c9_0 = fma(vec4<f32>(pa2_2.y), pb2_0, c9_0);
+    c9_1 = fma(vec4<f32>(pa2_2.y), pb2_1, c9_1);
+    c9_2 = fma(vec4<f32>(pa2_2.y), pb2_2, c9_2);
+    c9_3 = fma(vec4<f32>(pa2_2.y), pb2_3, c9_3);
+    c10_0 = fma(vec4<f32>(pa2_2.z), pb2_0, c10_0);
+    c10_1 = fma(vec4<f32>(pa2_2.z), pb2_1, c10_1);
+    c10_2 = fma(vec4<f32>(pa2_2.z), pb2_2, c10_2);
+    c10_3 = fma(vec4<f32>(pa2_2.z), pb2_3, c10_3);
+    c11_0 = fma(vec4<f32>(pa2_2.w), pb2_0, c11_0);
+    c11_1 = fma(vec4<f32>(pa2_2.w), pb2_1, c11_1);
+    c11_2 = fma(vec4<f32>(pa2_2.w), pb2_2, c11_2);
+    c11_3 = fma(vec4<f32>(pa2_2.w), pb2_3, c11_3);
+    c12_0 = fma(vec4<f32>(pa2_3.x), pb2_0, c12_0);
+    c12_1 = fma(vec4<f32>(pa2_3.x), pb2_1, c12_1);
+    c12_2 = fma(vec4<f32>(pa2_3.x), pb2_2, c12_2);
+    c12_3 = fma(vec4<f32>(pa2_3.x), pb2_3, c12_3);
+    c13_0 = fma(vec4<f32>(pa2_3.y), pb2_0, c13_0);
+    c13_1 = fma(vec4<f32>(pa2_3.y), pb2_1, c13_1);
+    c13_2 = fma(vec4<f32>(pa2_3.y), pb2_2, c13_2);
+    c13_3 = fma(vec4<f32>(pa2_3.y), pb2_3, c13_3);
+    c14_0 = fma(vec4<f32>(pa2_3.z), pb2_0, c14_0);
+    c14_1 = fma(vec4<f32>(pa2_3.z), pb2_1, c14_1);
+    c14_2 = fma(vec4<f32>(pa2_3.z), pb2_2, c14_2);
+    c14_3 = fma(vec4<f32>(pa2_3.z), pb2_3, c14_3);
+    c15_0 = fma(vec4<f32>(pa2_3.w), pb2_0, c15_0);
+    c15_1 = fma(vec4<f32>(pa2_3.w), pb2_1, c15_1);
+    c15_2 = fma(vec4<f32>(pa2_3.w), pb2_2, c15_2);
+    c15_3 = fma(vec4<f32>(pa2_3.w), pb2_3, c15_3);
+    c0_0 = fma(vec4<f32>(pa3_0.x), pb3_0, c0_0);
+    c0_1 = fma(vec4<f32>(pa3_0.x), pb3_1, c0_1);
+    c0_2 = fma(vec4<f32>(pa3_0.x), pb3_2, c0_2);
+    c0_3 = fma(vec4<f32>(pa3_0.x), pb3_3, c0_3);
+    c1_0 = fma(vec4<f32>(pa3_0.y), pb3_0, c1_0);
+    c1_1 = fma(vec4<f32>(pa3_0.y), pb3_1, c1_1);
+    c1_2 = fma(vec4<f32>(pa3_0.y), pb3_2, c1_2);
+    c1_3 = fma(vec4<f32>(pa3_0.y), pb3_3, c1_3);
+    c2_0 = fma(vec4<f32>(pa3_0.z), pb3_0, c2_0);
+    c2_1 = fma(vec4<f32>(pa3_0.z), pb3_1, c2_1);
+    c2_2 = fma(vec4<f32>(pa3_0.z), pb3_2, c2_2);
+    c2_3 = fma(vec4<f32>(pa3_0.z), pb3_3, c2_3);
+    c3_0 = fma(vec4<f32>(pa3_0.w), pb3_0, c3_0);
+    c3_1 = fma(vec4<f32>(pa3_0.w), pb3_1, c3_1);
+    c3_2 = fma(vec4<f32>(pa3_0.w), pb3_2, c3_2);
+    c3_3 = fma(vec4<f32>(pa3_0.w), pb3_3, c3_3);
+    c4_0 = fma(vec4<f32>(pa3_1.x), pb3_0, c4_0);
+    c4_1 = fma(vec4<f32>(pa3_1.x), pb3_1, c4_1);
+    c4_2 = fma(vec4<f32>(pa3_1.x), pb3_2, c4_2);
+    c4_3 = fma(vec4<f32>(pa3_1.x), pb3_3, c4_3);
+    c5_0 = fma(vec4<f32>(pa3_1.y), pb3_0, c5_0);
+    c5_1 = fma(vec4<f32>(pa3_1.y), pb3_1, c5_1);
+    c5_2 = fma(vec4<f32>(pa3_1.y), pb3_2, c5_2);
+    c5_3 = fma(vec4<f32>(pa3_1.y), pb3_3, c5_3);
+    c6_0 = fma(vec4<f32>(pa3_1.z), pb3_0, c6_0);
+    c6_1 = fma(vec4<f32>(pa3_1.z), pb3_1, c6_1);
+    c6_2 = fma(vec4<f32>(pa3_1.z), pb3_2, c6_2);
+    c6_3 = fma(vec4<f32>(pa3_1.z), pb3_3, c6_3);
+    c7_0 = fma(vec4<f32>(pa3_1.w), pb3_0, c7_0);
+    c7_1 = fma(vec4<f32>(pa3_1.w), pb3_1, c7_1);
+    c7_2 = fma(vec4<f32>(pa3_1.w), pb3_2, c7_2);
+    c7_3 = fma(vec4<f32>(pa3_1.w), pb3_3, c7_3);
+    c8_0 = fma(vec4<f32>(pa3_2.x), pb3_0, c8_0);
+    c8_1 = fma(vec4<f32>(pa3_2.x), pb3_1, c8_1);
+    c8_2 = fma(vec4<f32>(pa3_2.x), pb3_2, c8_2);
+    c8_3 = fma(vec4<f32>(pa3_2.x), pb3_3, c8_3);
+    c9_0 = fma(vec4<f32>(pa3_2.y), pb3_0, c9_0);
+    c9_1 = fma(vec4<f32>(pa3_2.y), pb3_1, c9_1);
+    c9_2 = fma(vec4<f32>(pa3_2.y), pb3_2, c9_2);
+    c9_3 = fma(vec4<f32>(pa3_2.y), pb3_3, c9_3);
+    c10_0 = fma(vec4<f32>(pa3_2.z), pb3_0, c10_0);
+    c10_1 = fma(vec4<f32>(pa3_2.z), pb3_1, c10_1);
+    c10_2 = fma(vec4<f32>(pa3_2.z), pb3_2, c10_2);
+    c10_3 = fma(vec4<f32>(pa3_2.z), pb3_3, c10_3);
+    c11_0 = fma(vec4<f32>(pa3_2.w), pb3_0, c11_0);
+    c11_1 = fma(vec4<f32>(pa3_2.w), pb3_1, c11_1);
+    c11_2 = fma(vec4<f32>(pa3_2.w), pb3_2, c11_2);
+    c11_3 = fma(vec4<f32>(pa3_2.w), pb3_3, c11_3);
+    c12_0 = fma(vec4<f32>(pa3_3.x), pb3_0, c12_0);
+    c12_1 = fma(vec4<f32>(pa3_3.x), pb3_1, c12_1);
+    c12_2 = fma(vec4<f32>(pa3_3.x), pb3_2, c12_2);
+    c12_3 = fma(vec4<f32>(pa3_3.x), pb3_3, c12_3);
+    c13_0 = fma(vec4<f32>(pa3_3.y), pb3_0, c13_0);
+    c13_1 = fma(vec4<f32>(pa3_3.y), pb3_1, c13_1);
+    c13_2 = fma(vec4<f32>(pa3_3.y), pb3_2, c13_2);
+    c13_3 = fma(vec4<f32>(pa3_3.y), pb3_3, c13_3);
+    c14_0 = fma(vec4<f32>(pa3_3.z), pb3_0, c14_0);
+    c14_1 = fma(vec4<f32>(pa3_3.z), pb3_1, c14_1);
+    c14_2 = fma(vec4<f32>(pa3_3.z), pb3_2, c14_2);
+    c14_3 = fma(vec4<f32>(pa3_3.z), pb3_3, c14_3);
+    c15_0 = fma(vec4<f32>(pa3_3.w), pb3_0, c15_0);
+    c15_1 = fma(vec4<f32>(pa3_3.w), pb3_1, c15_1);
+    c15_2 = fma(vec4<f32>(pa3_3.w), pb3_2, c15_2);
+    c15_3 = fma(vec4<f32>(pa3_3.w), pb3_3, c15_3);
+  }
+  }
   put4(baseC, m0 + 0u, n0 + 0u, c0_0);
   put4(baseC, m0 + 0u, n0 + 4u, c0_1);
   put4(baseC, m0 + 0u, n0 + 8u, c0_2);
@@ -644,21 +1020,12 @@ fn matmul_vec4_small_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(loca
   var c2_0 = vec4<f32>(0.0);
   var c3_0 = vec4<f32>(0.0);
   for (var k4 = 0u; k4 < K4; k4++) {
-    // panels: pa{kk}_{h} = op(A) rows 4h..4h+3 at k = 4·k4 + kk; pb{kk}_{v} = op(B) columns 4v..4v+3
+    // pa{kk}_{h}: op(A) rows 4h..4h+3 at k = 4·k4 + kk; pb{kk}_{v}: op(B) columns 4v..4v+3
     var pa0_0: vec4<f32>;
     var pa1_0: vec4<f32>;
     var pa2_0: vec4<f32>;
     var pa3_0: vec4<f32>;
-    var pb0_0: vec4<f32>;
-    var pb1_0: vec4<f32>;
-    var pb2_0: vec4<f32>;
-    var pb3_0: vec4<f32>;
-    if (TRANS_A) {
-      pa0_0 = a[baseA + (k4 * 4u + 0u) * (p.M / 4u) + mv0];
-      pa1_0 = a[baseA + (k4 * 4u + 1u) * (p.M / 4u) + mv0];
-      pa2_0 = a[baseA + (k4 * 4u + 2u) * (p.M / 4u) + mv0];
-      pa3_0 = a[baseA + (k4 * 4u + 3u) * (p.M / 4u) + mv0];
-    } else {
+    if (!TRANS_A) {
       let ta0 = a[baseA + r0 * K4 + k4];
       let ta1 = a[baseA + r1 * K4 + k4];
       let ta2 = a[baseA + r2 * K4 + k4];
@@ -667,7 +1034,16 @@ fn matmul_vec4_small_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(loca
       pa1_0 = vec4<f32>(ta0.y, ta1.y, ta2.y, ta3.y);
       pa2_0 = vec4<f32>(ta0.z, ta1.z, ta2.z, ta3.z);
       pa3_0 = vec4<f32>(ta0.w, ta1.w, ta2.w, ta3.w);
+    } else {
+      pa0_0 = a[baseA + (k4 * 4u + 0u) * (p.M / 4u) + mv0];
+      pa1_0 = a[baseA + (k4 * 4u + 1u) * (p.M / 4u) + mv0];
+      pa2_0 = a[baseA + (k4 * 4u + 2u) * (p.M / 4u) + mv0];
+      pa3_0 = a[baseA + (k4 * 4u + 3u) * (p.M / 4u) + mv0];
     }
+    var pb0_0: vec4<f32>;
+    var pb1_0: vec4<f32>;
+    var pb2_0: vec4<f32>;
+    var pb3_0: vec4<f32>;
     if (TRANS_B) {
       let tb0 = b[baseB + q0 * K4 + k4];
       let tb1 = b[baseB + q1 * K4 + k4];
@@ -699,6 +1075,63 @@ fn matmul_vec4_small_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(loca
     c1_0 = fma(vec4<f32>(pa3_0.y), pb3_0, c1_0);
     c2_0 = fma(vec4<f32>(pa3_0.z), pb3_0, c2_0);
     c3_0 = fma(vec4<f32>(pa3_0.w), pb3_0, c3_0);
+  }
+  if (HAS_LOW_RANK) {
+    // The low-rank term as R/4 more k-steps: [op(A), ls·L]·[op(B), Rt]ᵀ, ls = lowScale/alpha.
+    let R4 = p.R / 4u;
+    let ls = p.lowScale / p.alpha;
+  for (var k4 = 0u; k4 < R4; k4++) {
+    // pa{kk}_{h}: op(A) rows 4h..4h+3 at k = 4·k4 + kk; pb{kk}_{v}: op(B) columns 4v..4v+3
+    var pa0_0: vec4<f32>;
+    var pa1_0: vec4<f32>;
+    var pa2_0: vec4<f32>;
+    var pa3_0: vec4<f32>;
+    {
+      let ta0 = ls * lowLeft[r0 * R4 + k4];
+      let ta1 = ls * lowLeft[r1 * R4 + k4];
+      let ta2 = ls * lowLeft[r2 * R4 + k4];
+      let ta3 = ls * lowLeft[r3 * R4 + k4];
+      pa0_0 = vec4<f32>(ta0.x, ta1.x, ta2.x, ta3.x);
+      pa1_0 = vec4<f32>(ta0.y, ta1.y, ta2.y, ta3.y);
+      pa2_0 = vec4<f32>(ta0.z, ta1.z, ta2.z, ta3.z);
+      pa3_0 = vec4<f32>(ta0.w, ta1.w, ta2.w, ta3.w);
+    }
+    var pb0_0: vec4<f32>;
+    var pb1_0: vec4<f32>;
+    var pb2_0: vec4<f32>;
+    var pb3_0: vec4<f32>;
+    if (LOW_RANK_ROWS) {
+      let tb0 = lowRight[q0 * R4 + k4];
+      let tb1 = lowRight[q1 * R4 + k4];
+      let tb2 = lowRight[q2 * R4 + k4];
+      let tb3 = lowRight[q3 * R4 + k4];
+      pb0_0 = vec4<f32>(tb0.x, tb1.x, tb2.x, tb3.x);
+      pb1_0 = vec4<f32>(tb0.y, tb1.y, tb2.y, tb3.y);
+      pb2_0 = vec4<f32>(tb0.z, tb1.z, tb2.z, tb3.z);
+      pb3_0 = vec4<f32>(tb0.w, tb1.w, tb2.w, tb3.w);
+    } else {
+      pb0_0 = lowRight[(k4 * 4u + 0u) * (p.N / 4u) + nv0];
+      pb1_0 = lowRight[(k4 * 4u + 1u) * (p.N / 4u) + nv0];
+      pb2_0 = lowRight[(k4 * 4u + 2u) * (p.N / 4u) + nv0];
+      pb3_0 = lowRight[(k4 * 4u + 3u) * (p.N / 4u) + nv0];
+    }
+    c0_0 = fma(vec4<f32>(pa0_0.x), pb0_0, c0_0);
+    c1_0 = fma(vec4<f32>(pa0_0.y), pb0_0, c1_0);
+    c2_0 = fma(vec4<f32>(pa0_0.z), pb0_0, c2_0);
+    c3_0 = fma(vec4<f32>(pa0_0.w), pb0_0, c3_0);
+    c0_0 = fma(vec4<f32>(pa1_0.x), pb1_0, c0_0);
+    c1_0 = fma(vec4<f32>(pa1_0.y), pb1_0, c1_0);
+    c2_0 = fma(vec4<f32>(pa1_0.z), pb1_0, c2_0);
+    c3_0 = fma(vec4<f32>(pa1_0.w), pb1_0, c3_0);
+    c0_0 = fma(vec4<f32>(pa2_0.x), pb2_0, c0_0);
+    c1_0 = fma(vec4<f32>(pa2_0.y), pb2_0, c1_0);
+    c2_0 = fma(vec4<f32>(pa2_0.z), pb2_0, c2_0);
+    c3_0 = fma(vec4<f32>(pa2_0.w), pb2_0, c3_0);
+    c0_0 = fma(vec4<f32>(pa3_0.x), pb3_0, c0_0);
+    c1_0 = fma(vec4<f32>(pa3_0.y), pb3_0, c1_0);
+    c2_0 = fma(vec4<f32>(pa3_0.z), pb3_0, c2_0);
+    c3_0 = fma(vec4<f32>(pa3_0.w), pb3_0, c3_0);
+  }
   }
   put4(baseC, m0 + 0u, n0 + 0u, c0_0);
   put4(baseC, m0 + 1u, n0 + 0u, c1_0);

@@ -7,7 +7,7 @@ import { backward, endStep } from "../src/autograd/tape.ts";
 import * as R from "./reference/ops_ref.ts";
 import type { Vec } from "./reference/ops_ref.ts";
 import { matmul } from "../src/ops/matmul.ts";
-import { linear } from "../src/ops/linear.ts";
+import { linear, loraLinear } from "../src/ops/linear.ts";
 
 export const XDG = Deno.env.get("XDG_RUNTIME_DIR") ?? Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
 
@@ -180,5 +180,33 @@ export function fdGrad(x: Float64Array, loss: () => number): Float64Array {
     const down = loss();
     x[i] = v;
     return (up - down) / (2 * h);
+  });
+}
+
+/** loraLinear (W and b trainable or frozen): forward and the gradients of every trainable input. */
+export function checkLoraLinear(
+  rows: number,
+  inF: number,
+  outF: number,
+  r: number,
+  scale: number,
+  trainBase: boolean,
+  rand: () => number,
+): Promise<void> {
+  return checkOp({
+    inputs: [
+      { data: randomVec(rows * inF, rand), shape: [rows, inF], grad: true },
+      { data: randomVec(outF * inF, rand), shape: [outF, inF], grad: trainBase },
+      { data: randomVec(outF, rand), shape: [outF], grad: trainBase },
+      { data: randomVec(r * inF, rand), shape: [r, inF], grad: true },
+      { data: randomVec(outF * r, rand), shape: [outF, r], grad: true },
+    ],
+    gpu: ([x, w, b, a, bb]) => loraLinear(x, w, b, a, bb, scale),
+    forward: ([x, w, b, a, bb]) =>
+      R.loraLinearForwardRef(x, w, b, a, bb, rows, inF, outF, r, scale),
+    backward: ([x, w, _b, a, bb], d) => {
+      const g = R.loraLinearBackwardRef(x, w, a, bb, d, rows, inF, outF, r, scale);
+      return [g.dX, trainBase ? g.dW : null, trainBase ? g.dBias : null, g.dA, g.dB];
+    },
   });
 }

@@ -1,6 +1,6 @@
 // Every op: GPU vs float64 reference (forward and input gradients) and reference vs finite
 // differences, on odd shapes that are no multiple of any tile size.
-import { checkLinear, checkMatmul, checkOp, randomVec, rng } from "./helpers.ts";
+import { checkLinear, checkLoraLinear, checkMatmul, checkOp, randomVec, rng } from "./helpers.ts";
 import * as R from "./reference/ops_ref.ts";
 import { loraLinear } from "../src/ops/linear.ts";
 import { biasAdd } from "../src/ops/bias_add.ts";
@@ -25,43 +25,11 @@ for (const [transA, transB] of [[false, false], [true, false], [false, true], [t
 Deno.test("linear 19x33 -> 45 with bias: forward, dX, dWeight, dBias", () =>
   checkLinear(19, 33, 45, rand));
 
-Deno.test("loraLinear 23x37 -> 41 rank 3 scale 2.5, W and b trainable: forward, dX, dW, dA, dB, dBias", () => {
-  const [rows, inF, outF, r, s] = [23, 37, 41, 3, 2.5];
-  return checkOp({
-    inputs: [
-      { data: vec(rows * inF), shape: [rows, inF], grad: true },
-      { data: vec(outF * inF), shape: [outF, inF], grad: true },
-      { data: vec(outF), shape: [outF], grad: true },
-      { data: vec(r * inF), shape: [r, inF], grad: true },
-      { data: vec(outF * r), shape: [outF, r], grad: true },
-    ],
-    gpu: ([x, w, b, a, bb]) => loraLinear(x, w, b, a, bb, s),
-    forward: ([x, w, b, a, bb]) => R.loraLinearForwardRef(x, w, b, a, bb, rows, inF, outF, r, s),
-    backward: ([x, w, _b, a, bb], d) => {
-      const g = R.loraLinearBackwardRef(x, w, a, bb, d, rows, inF, outF, r, s);
-      return [g.dX, g.dW, g.dBias, g.dA, g.dB];
-    },
-  });
-});
+Deno.test("loraLinear 23x37 -> 41 rank 3 scale 2.5, W and b trainable: forward, dX, dW, dA, dB, dBias", () =>
+  checkLoraLinear(23, 37, 41, 3, 2.5, true, rand));
 
-Deno.test("loraLinear 17x29 -> 11 rank 8, frozen W and b: forward, dX, dA, dB", () => {
-  const [rows, inF, outF, r, s] = [17, 29, 11, 8, 2];
-  return checkOp({
-    inputs: [
-      { data: vec(rows * inF), shape: [rows, inF], grad: true },
-      { data: vec(outF * inF), shape: [outF, inF] },
-      { data: vec(outF), shape: [outF] },
-      { data: vec(r * inF), shape: [r, inF], grad: true },
-      { data: vec(outF * r), shape: [outF, r], grad: true },
-    ],
-    gpu: ([x, w, b, a, bb]) => loraLinear(x, w, b, a, bb, s),
-    forward: ([x, w, b, a, bb]) => R.loraLinearForwardRef(x, w, b, a, bb, rows, inF, outF, r, s),
-    backward: ([x, w, _b, a, bb], d) => {
-      const g = R.loraLinearBackwardRef(x, w, a, bb, d, rows, inF, outF, r, s);
-      return [g.dX, null, null, g.dA, g.dB];
-    },
-  });
-});
+Deno.test("loraLinear 17x29 -> 11 rank 8, frozen W and b: forward, dX, dA, dB", () =>
+  checkLoraLinear(17, 29, 11, 8, 2, false, rand));
 
 Deno.test("biasAdd 13x27: forward, dX, dBias", () =>
   checkOp({

@@ -12,7 +12,8 @@ export function generate(): string {
 // C (batch, M, N) = alpha · op(A) · op(B) [+ bias (N)] [+ lowScale · L (M, R) · Rt(N, R)ᵀ], as
 // matmul.wgsl, when every dimension read as vec4 is a multiple of 4: K always, M with TRANS_A,
 // N without TRANS_B. Each thread owns TM×TN outputs (TM rows, TN/4 vec4 of columns); each step
-// loads a 4-deep panel of op(A) and op(B) as vec4 and does 4·TM·TN FMAs. matmul_vec4_forward has
+// loads a 4-deep panel of op(A) and op(B) as vec4 and does 4·TM·TN FMAs. The low-rank term
+// (LoRA) is R/4 more such steps over L and Rt, so it costs R/K of the product (R a multiple of 4). matmul_vec4_forward has
 // ${TILES.large.tm}×${TILES.large.tn} per thread; matmul_vec4_small_forward ${TILES.small.tm}×${TILES.small.tn}, for matrices smaller than the large tile.
 
 struct Params {
@@ -26,34 +27,28 @@ override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override HAS_BIAS: bool = false;
 override HAS_LOW_RANK: bool = false;
+override LOW_RANK_ROWS: bool = true;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
-@group(0) @binding(5) var<storage, read> lowLeft: array<f32>;
-@group(0) @binding(6) var<storage, read> lowRight: array<f32>;
+@group(0) @binding(5) var<storage, read> lowLeft: array<vec4<f32>>;  // (M, R)
+@group(0) @binding(6) var<storage, read> lowRight: array<vec4<f32>>; // (N, R) with LOW_RANK_ROWS, else (R, N)
 
-fn epilogue(m: u32, n: u32, v: f32) -> f32 {
+fn epilogue(n: u32, v: f32) -> f32 {
   var r = p.alpha * v;
   if (HAS_BIAS) { r += bias[n]; }
-  if (HAS_LOW_RANK) {
-    var low = 0.0;
-    for (var q = 0u; q < p.R; q++) {
-      low = fma(lowLeft[m * p.R + q], lowRight[n * p.lowStrideN + q * p.lowStrideR], low);
-    }
-    r += p.lowScale * low;
-  }
   return r;
 }
 
 fn put4(base: u32, m: u32, n: u32, v: vec4<f32>) {
   if (m >= p.M) { return; }
-  if (n < p.N) { c[base + m * p.N + n] = epilogue(m, n, v.x); }
-  if (n + 1u < p.N) { c[base + m * p.N + n + 1u] = epilogue(m, n + 1u, v.y); }
-  if (n + 2u < p.N) { c[base + m * p.N + n + 2u] = epilogue(m, n + 2u, v.z); }
-  if (n + 3u < p.N) { c[base + m * p.N + n + 3u] = epilogue(m, n + 3u, v.w); }
+  if (n < p.N) { c[base + m * p.N + n] = epilogue(n, v.x); }
+  if (n + 1u < p.N) { c[base + m * p.N + n + 1u] = epilogue(n + 1u, v.y); }
+  if (n + 2u < p.N) { c[base + m * p.N + n + 2u] = epilogue(n + 2u, v.z); }
+  if (n + 3u < p.N) { c[base + m * p.N + n + 3u] = epilogue(n + 3u, v.w); }
 }
 
 `);
@@ -63,7 +58,6 @@ fn put4(base: u32, m: u32, n: u32, v: vec4<f32>) {
 }
 
 function kernel(c: (s: string) => void, name: string, TM: number, TN: number): void {
-  const comp = ["x", "y", "z", "w"];
   c(`
 @compute @workgroup_size(8, 8)
 fn ${name}(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -81,47 +75,89 @@ fn ${name}(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l
   for (let i = 0; i < TM; i++) {
     for (let v = 0; v < TN / 4; v++) c(`  var c${i}_${v} = vec4<f32>(0.0);`);
   }
-  const panels = (name: string, count: number) => {
+  step(c, TM, TN, "k4 < K4", {
+    rowsIf: "!TRANS_A",
+    rows: (i) => `a[baseA + r${i} * K4 + k4]`,
+    cols: (kk, h) => `a[baseA + (k4 * 4u + ${kk}u) * (p.M / 4u) + mv${h}]`,
+  }, {
+    rowsIf: "TRANS_B",
+    rows: (j) => `b[baseB + q${j} * K4 + k4]`,
+    cols: (kk, v) => `b[baseB + (k4 * 4u + ${kk}u) * (p.N / 4u) + nv${v}]`,
+  });
+  c(`  if (HAS_LOW_RANK) {`);
+  c(`    // The low-rank term as R/4 more k-steps: [op(A), ls·L]·[op(B), Rt]ᵀ, ls = lowScale/alpha.`);
+  c(`    let R4 = p.R / 4u;`);
+  c(`    let ls = p.lowScale / p.alpha;`);
+  step(c, TM, TN, "k4 < R4", {
+    rowsIf: "true",
+    rows: (i) => `ls * lowLeft[r${i} * R4 + k4]`,
+    cols: () => "",
+  }, {
+    rowsIf: "LOW_RANK_ROWS",
+    rows: (j) => `lowRight[q${j} * R4 + k4]`,
+    cols: (kk, v) => `lowRight[(k4 * 4u + ${kk}u) * (p.N / 4u) + nv${v}]`,
+  });
+  c(`  }`);
+  for (let i = 0; i < TM; i++) {
+    for (let v = 0; v < TN / 4; v++) c(`  put4(baseC, m0 + ${i}u, n0 + ${4 * v}u, c${i}_${v});`);
+  }
+  c(`}`);
+}
+
+interface PanelSource {
+  /** WGSL condition under which the operand is read as rows (vec4 along k); else as columns. */
+  rowsIf: string;
+  /** Row i's vec4 at k = 4·k4 … 4·k4 + 3. */
+  rows: (i: number) => string;
+  /** Elements 4h … 4h+3 (of the tile's rows or columns) at k = 4·k4 + kk. */
+  cols: (kk: number, h: number) => string;
+}
+
+/** One loop over k in steps of 4: load both panels, then 4·TM·TN FMAs into the register tile. */
+function step(
+  c: (s: string) => void,
+  TM: number,
+  TN: number,
+  cond: string,
+  a: PanelSource,
+  b: PanelSource,
+): void {
+  const comp = ["x", "y", "z", "w"];
+  c(`  for (var k4 = 0u; ${cond}; k4++) {`);
+  c(`    // pa{kk}_{h}: op(A) rows 4h..4h+3 at k = 4·k4 + kk; pb{kk}_{v}: op(B) columns 4v..4v+3`);
+  const load = (name: string, src: PanelSource, count: number, letter: string) => {
     for (let kk = 0; kk < 4; kk++) {
-      for (let h = 0; h < count; h++) c(`    var ${name}${kk}_${h}: vec4<f32>;`);
+      for (let h = 0; h < count / 4; h++) c(`    var ${name}${kk}_${h}: vec4<f32>;`);
     }
+    const rows = () => {
+      for (let i = 0; i < count; i++) c(`      let t${letter}${i} = ${src.rows(i)};`);
+      for (let kk = 0; kk < 4; kk++) {
+        for (let h = 0; h < count / 4; h++) {
+          c(`      ${name}${kk}_${h} = vec4<f32>(${
+            [0, 1, 2, 3].map((t) => `t${letter}${4 * h + t}.${comp[kk]}`).join(", ")
+          });`);
+        }
+      }
+    };
+    const cols = () => {
+      for (let kk = 0; kk < 4; kk++) {
+        for (let h = 0; h < count / 4; h++) c(`      ${name}${kk}_${h} = ${src.cols(kk, h)};`);
+      }
+    };
+    if (src.rowsIf === "true") {
+      c(`    {`);
+      rows();
+      c(`    }`);
+      return;
+    }
+    c(`    if (${src.rowsIf}) {`);
+    rows();
+    c(`    } else {`);
+    cols();
+    c(`    }`);
   };
-  c(`  for (var k4 = 0u; k4 < K4; k4++) {`);
-  c(`    // panels: pa{kk}_{h} = op(A) rows 4h..4h+3 at k = 4·k4 + kk; pb{kk}_{v} = op(B) columns 4v..4v+3`);
-  panels("pa", TM / 4);
-  panels("pb", TN / 4);
-  c(`    if (TRANS_A) {`);
-  for (let kk = 0; kk < 4; kk++) {
-    for (let h = 0; h < TM / 4; h++) {
-      c(`      pa${kk}_${h} = a[baseA + (k4 * 4u + ${kk}u) * (p.M / 4u) + mv${h}];`);
-    }
-  }
-  c(`    } else {`);
-  for (let i = 0; i < TM; i++) c(`      let ta${i} = a[baseA + r${i} * K4 + k4];`);
-  for (let kk = 0; kk < 4; kk++) {
-    for (let h = 0; h < TM / 4; h++) {
-      c(`      pa${kk}_${h} = vec4<f32>(${
-        [0, 1, 2, 3].map((t) => `ta${4 * h + t}.${comp[kk]}`).join(", ")
-      });`);
-    }
-  }
-  c(`    }`);
-  c(`    if (TRANS_B) {`);
-  for (let j = 0; j < TN; j++) c(`      let tb${j} = b[baseB + q${j} * K4 + k4];`);
-  for (let kk = 0; kk < 4; kk++) {
-    for (let v = 0; v < TN / 4; v++) {
-      c(`      pb${kk}_${v} = vec4<f32>(${
-        [0, 1, 2, 3].map((t) => `tb${4 * v + t}.${comp[kk]}`).join(", ")
-      });`);
-    }
-  }
-  c(`    } else {`);
-  for (let kk = 0; kk < 4; kk++) {
-    for (let v = 0; v < TN / 4; v++) {
-      c(`      pb${kk}_${v} = b[baseB + (k4 * 4u + ${kk}u) * (p.N / 4u) + nv${v}];`);
-    }
-  }
-  c(`    }`);
+  load("pa", a, TM, "a");
+  load("pb", b, TN, "b");
   for (let kk = 0; kk < 4; kk++) {
     for (let i = 0; i < TM; i++) {
       const s = `pa${kk}_${Math.floor(i / 4)}.${comp[i % 4]}`;
@@ -131,10 +167,6 @@ fn ${name}(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l
     }
   }
   c(`  }`);
-  for (let i = 0; i < TM; i++) {
-    for (let v = 0; v < TN / 4; v++) c(`  put4(baseC, m0 + ${i}u, n0 + ${4 * v}u, c${i}_${v});`);
-  }
-  c(`}`);
 }
 
 if (import.meta.main) {

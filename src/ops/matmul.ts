@@ -48,7 +48,8 @@ export function matmulRaw(args: MatmulArgs): Tensor {
   const batched = a.shape.length === 3;
   const out = Tensor.empty(batched ? [batchA, M, N] : [M, N]);
   const rt = gpu();
-  const vec4 = usesVec4(M, N, K, transA, transB);
+  const vec4 = usesVec4(M, N, K, transA, transB) &&
+    (!lowRank || (lowRank.r % 4 === 0 && (lowRank.strideR === 1 || N % 4 === 0)));
   const tile = vec4Tile(M, N);
   rt.dispatch(
     {
@@ -61,6 +62,8 @@ export function matmulRaw(args: MatmulArgs): Tensor {
         TRANS_B: transB ? 1 : 0,
         HAS_BIAS: bias ? 1 : 0,
         HAS_LOW_RANK: lowRank ? 1 : 0,
+        // The vec4 kernel reads the low-rank right operand as (N, R) rows or (R, N) columns.
+        ...(vec4 ? { LOW_RANK_ROWS: !lowRank || lowRank.strideR === 1 ? 1 : 0 } : {}),
       },
     },
     [
