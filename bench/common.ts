@@ -62,13 +62,43 @@ export function throughput(r: Row): number {
 globalThis.addEventListener("unload", () => {
   const done = rows.filter((r) => r.ms.length > 0);
   if (done.length === 0) return;
+  const median = (r: Row) => [...r.ms].sort((a, b) => a - b)[Math.floor(r.ms.length / 2)];
   console.log(`\nadapter: ${getAdapterName()}`);
   for (const r of done) {
-    const sorted = [...r.ms].sort((a, b) => a - b);
     console.log(
-      `${r.group.padEnd(10)} ${r.name.padEnd(44)} ${
-        sorted[Math.floor(sorted.length / 2)].toFixed(2).padStart(9)
-      } ms  ${throughput(r).toFixed(2).padStart(8)} ${r.unit}`,
+      `${r.group.padEnd(10)} ${r.name.padEnd(44)} ${median(r).toFixed(2).padStart(9)} ms  ${
+        throughput(r).toFixed(2).padStart(8)
+      } ${r.unit}`,
     );
   }
+  // The table per adapter, beside bench:modes' results (written when every bench of a file ran).
+  const file = new URL(
+    `./results/${getAdapterName().replace(/[^A-Za-z0-9.]+/g, "_")}_kernels.md`,
+    import.meta.url,
+  );
+  const table = [
+    `# ${getAdapterName()}: kernels`,
+    "",
+    `\`deno task bench\` on ${
+      new Date().toISOString().slice(0, 10)
+    }: BERT-base shapes, batch 16 × 32 = 512 rows; median of the timed calls, each kernel validated before it is timed.`,
+    "",
+    "| family | kernel | median ms | throughput |",
+    "| --- | --- | ---: | ---: |",
+    ...done.map((r) =>
+      `| ${r.group} | ${r.name} | ${median(r).toFixed(2)} | ${throughput(r).toFixed(2)} ${r.unit} |`
+    ),
+  ];
+  let previous = "";
+  try {
+    previous = Deno.readTextFileSync(file);
+  } catch { /* first run */ }
+  // deno bench runs each file in its own process: keep the other file's rows.
+  const keep = previous.split("\n").filter((l) =>
+    l.startsWith("| ") && !l.startsWith("| family") && !l.startsWith("| ---") &&
+    !done.some((r) => l.startsWith(`| ${r.group} | ${r.name} |`))
+  );
+  const tmp = `${file.pathname}.tmp`;
+  Deno.writeTextFileSync(tmp, [...table.slice(0, 6), ...keep, ...table.slice(6)].join("\n") + "\n");
+  Deno.renameSync(tmp, file);
 });
