@@ -131,3 +131,18 @@ export async function runTask(
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
+
+/** Labelled messages in the tiny vocabulary, both classes in every prefix of two or more. */
+export const FIXTURE_MESSAGES: [string, string][] = [
+  ["ham", "ok lar, meet you later"],
+  ["spam", "WIN a FREE prize!!! call now"],
+  ["ham", "i call you at home"],
+  ["spam", "claim your prize, txt win now"],
+  ["ham", "hello world."],
+  ["spam", "free txts! claim now"],
+  ["ham", "meeting later ok"],
+];
+
+/** The first n fixture messages as a `label<TAB>text` file. */
+export const fixtureTsv = (n = FIXTURE_MESSAGES.length) =>
+  FIXTURE_MESSAGES.slice(0, n).map(([l, t]) => `${l}\t${t}`).join("\n") + "\n";

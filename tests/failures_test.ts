@@ -2,15 +2,10 @@
 // no stack trace, and nothing already saved is lost.
 import assert from "node:assert/strict";
 import { zipSync } from "fflate";
-import { runTask, writeTinyCheckpoint } from "./bert_fixture.ts";
+import { fixtureTsv, runTask, writeTinyCheckpoint } from "./bert_fixture.ts";
 import { readSafetensors, writeSafetensors } from "../src/io/safetensors.ts";
 
-const DATA = [
-  "ham\tok lar, meet you later",
-  "spam\tWIN a FREE prize call now",
-  "ham\ti call you at home",
-  "spam\tclaim prize txt win now",
-].join("\n") + "\n";
+const DATA = fixtureTsv(4);
 
 async function setup() {
   const dir = await Deno.makeTempDir();

@@ -1,6 +1,6 @@
 // The HTML report: written by `train --report`, self-contained, and rendered by headless Chromium.
 import assert from "node:assert/strict";
-import { runTask, writeTinyCheckpoint } from "./bert_fixture.ts";
+import { fixtureTsv, runTask, writeTinyCheckpoint } from "./bert_fixture.ts";
 
 const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => {
   try {
@@ -13,15 +13,7 @@ const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => 
 Deno.test("train --mode all --report: a self-contained page with loss curves, metrics, confusion matrices and the modes side by side; Chromium renders it", async () => {
   const dir = await Deno.makeTempDir();
   await writeTinyCheckpoint(`${dir}/model`);
-  const rows = [
-    "ham\tok lar, meet you later",
-    "spam\tWIN a FREE prize call now",
-    "ham\ti call you at home",
-    "spam\tclaim prize txt win now",
-    "ham\thello world",
-    "spam\tfree txts claim now",
-  ];
-  await Deno.writeTextFile(`${dir}/data.tsv`, rows.join("\n"));
+  await Deno.writeTextFile(`${dir}/data.tsv`, fixtureTsv(6));
   const r = await runTask("train", [
     "--model",
     `${dir}/model`,

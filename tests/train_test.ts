@@ -5,26 +5,22 @@ import assert from "node:assert/strict";
 import { readSafetensors } from "../src/io/safetensors.ts";
 import { BertTokenizer } from "../src/bert/tokenizer.ts";
 import { bertForwardRef, crossEntropyRef, type RefLora } from "./reference/bert_ref.ts";
-import { refConfig, runTask, toF64, writeTinyCheckpoint } from "./bert_fixture.ts";
+import {
+  FIXTURE_MESSAGES,
+  fixtureTsv,
+  refConfig,
+  runTask,
+  toF64,
+  writeTinyCheckpoint,
+} from "./bert_fixture.ts";
 import { fdGrad, relError } from "./helpers.ts";
 
-const MESSAGES: [string, string][] = [
-  ["ham", "ok lar, meet you later"],
-  ["spam", "WIN a FREE prize!!! call now"],
-  ["ham", "i call you at home"],
-  ["spam", "claim your prize, txt win now"],
-  ["ham", "hello world."],
-  ["spam", "free txts! claim now"],
-  ["ham", "meeting later ok"],
-];
+const MESSAGES = FIXTURE_MESSAGES;
 
 async function fixture(config: Record<string, unknown> = {}) {
   const dir = await Deno.makeTempDir();
   const ck = await writeTinyCheckpoint(`${dir}/model`, { seed: 21, config });
-  await Deno.writeTextFile(
-    `${dir}/data.tsv`,
-    MESSAGES.map(([l, t]) => `${l}\t${t}`).join("\n") + "\n",
-  );
+  await Deno.writeTextFile(`${dir}/data.tsv`, fixtureTsv());
   const tok = await BertTokenizer.fromDir(`${dir}/model`);
   const enc = MESSAGES.map(([, t]) => tok.encode(t, 16));
   return {
