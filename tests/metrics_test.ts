@@ -1,6 +1,7 @@
 // Metrics against hand-computed cases.
 import assert from "node:assert/strict";
 import { auroc, computeMetrics } from "../src/train/metrics.ts";
+import { fmtTime } from "../src/train/progress.ts";
 
 Deno.test("metrics: accuracy, precision, recall, F1 and confusion matrix by hand", () => {
   // truth 1 1 1 0 0 0 0 ; predicted 1 1 0 1 0 0 0 → tp 2, fn 1, fp 1, tn 3
@@ -29,4 +30,11 @@ Deno.test("metrics: a single-class validation set reports AUROC as undefined (nu
   assert.equal(m.recall, 0);
   assert.equal(m.accuracy, 2 / 3);
   assert.equal(computeMetrics([0.9], [1]).auroc, null);
+});
+
+Deno.test("progress: times format as minutes and seconds without a 60", () => {
+  assert.equal(fmtTime(59.6), "1m00s");
+  assert.equal(fmtTime(7739.6), "129m00s");
+  assert.equal(fmtTime(42.2), "42s");
+  assert.equal(fmtTime(Infinity), "?");
 });

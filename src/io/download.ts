@@ -145,6 +145,7 @@ export async function fetchSmsZip(
   if (opts.mirror && (await exists(opts.mirror))) {
     await Deno.mkdir(cacheDir, { recursive: true });
     await Deno.copyFile(opts.mirror, incoming);
+    await Deno.chmod(incoming, 0o644); // the mirror may be read-only; the cache entry is ours
   } else {
     try {
       await downloadFile(url, incoming);

@@ -2,7 +2,8 @@
 
 function fmtTime(s: number): string {
   if (!Number.isFinite(s)) return "?";
-  const m = Math.floor(s / 60), r = Math.round(s % 60);
+  const total = Math.round(s);
+  const m = Math.floor(total / 60), r = total % 60;
   return m ? `${m}m${String(r).padStart(2, "0")}s` : `${r}s`;
 }
 
