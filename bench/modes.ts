@@ -34,23 +34,16 @@ async function sync(): Promise<void> {
   await gpu().device.queue.onSubmittedWorkDone();
 }
 
-function encodings(n: number, T: number, vocab: number): Encoding[] {
-  // Lengths vary as SMS messages do; ids are arbitrary non-special tokens.
+/** Synthetic messages: lengths vary as SMS messages do, ids are ordinary (non-special) tokens. */
+function encodings(n: number, T: number, vocab: number, cls: number, sep: number): Encoding[] {
+  const first = Math.min(1000, Math.floor(vocab / 2)); // bert's vocab: past [unused…] and specials
   return Array.from({ length: n }, (_, i) => {
-    const len = Math.min(T, 8 + ((i * 7) % (T - 7)));
-    const ids = Array.from(
-      { length: T },
-      (
-        _,
-        t,
-      ) => (t === 0
-        ? 101 % vocab
-        : t < len - 1
-        ? 1000 + ((i * 31 + t * 17) % (vocab - 1000))
-        : t === len - 1
-        ? 102 % vocab
-        : 0),
-    );
+    const len = Math.max(2, Math.min(T, 8 + ((i * 7) % Math.max(1, T - 7))));
+    const ids = Array.from({ length: T }, (_, t) => {
+      if (t === 0) return cls;
+      if (t === len - 1) return sep;
+      return t < len ? first + ((i * 31 + t * 17) % (vocab - first)) : 0;
+    });
     return { inputIds: ids, attentionMask: ids.map((_, t) => (t < len ? 1 : 0)) };
   });
 }
@@ -85,7 +78,13 @@ await run(async () => {
   console.log(
     `adapter: ${adapter}; model ${v.model}; batch ${B} × ${T}; ${steps} timed steps per mode`,
   );
-  const enc = encodings(B * (steps + 1), T, ck.config.vocabSize);
+  const enc = encodings(
+    B * (steps + 1),
+    T,
+    ck.config.vocabSize,
+    ck.tokenizer.cls,
+    ck.tokenizer.sep,
+  );
   const labels = enc.map((_, i) => i % 2);
   const modes: Record<string, ModeTiming> = {};
   for (const mode of ["full", "head", "lora"] as Mode[]) {

@@ -1,0 +1,56 @@
+// The benchmark harness keeps working: bench:modes times all three modes and the TensorFlow.js
+// peer on a tiny checkpoint, writes its JSON and results file, and re-renders from the JSON.
+import assert from "node:assert/strict";
+import { runTask, writeTinyCheckpoint } from "./bert_fixture.ts";
+
+Deno.test("bench:modes --peer on a tiny checkpoint: JSON, results file with ratios and targets, --from-json", async () => {
+  const dir = await Deno.makeTempDir();
+  await writeTinyCheckpoint(`${dir}/model`);
+  const r = await runTask("bench:modes", [
+    "--model",
+    `${dir}/model`,
+    "--steps",
+    "1",
+    "--batch-size",
+    "4",
+    "--max-length",
+    "16",
+    "--peer",
+    "--json",
+    `${dir}/b.json`,
+    "--results",
+    `${dir}/b.md`,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(await Deno.readTextFile(`${dir}/b.json`));
+  for (const mode of ["full", "head", "lora"]) {
+    for (
+      const k of ["step_ms", "epoch_s", "eval_s", "tokens_per_s", "trainable_params", "peak_bytes"]
+    ) {
+      assert.ok(
+        Number.isFinite(j.modes[mode][k]) && j.modes[mode][k] > 0,
+        `${mode}.${k} = ${j.modes[mode][k]}`,
+      );
+    }
+  }
+  assert.equal(j.modes.head.trainable_params, 18, "classifier of hidden 8, 2 labels");
+  assert.ok(j.peer.step_ms > 0 && j.peer.matmul.length === 3);
+  assert.ok(j.adapter.length > 0);
+  const md = await Deno.readTextFile(`${dir}/b.md`);
+  assert.match(md, /\| full \| .* \| 1\.00 \| 1\.00 \|/);
+  assert.match(md, /ours\/theirs \*\*\d+\.\d+\*\*/);
+  assert.match(md, /## Targets/);
+  assert.match(md, /lora step ≤ 0\.6× full: (met|missed)/);
+  const again = await runTask("bench:modes", [
+    "--from-json",
+    `${dir}/b.json`,
+    "--results",
+    `${dir}/c.md`,
+  ]);
+  assert.equal(again.code, 0, again.stderr);
+  const md2 = await Deno.readTextFile(`${dir}/c.md`);
+  assert.equal(
+    md2.replace(/`[^`]*` on \d{4}-\d\d-\d\d/, ""),
+    md.replace(/`[^`]*` on \d{4}-\d\d-\d\d/, ""),
+  );
+});
