@@ -91,16 +91,12 @@ await run(async () => {
     rt.pool.trim();
     rt.pool.resetPeak();
     const model = new BertForSequenceClassification(ck.config, ck.weights);
-    const params = trainableTensors(
-      model,
-      {
-        mode,
-        lora: { r: 8, alpha: 16, dropout: 0, targets: "all-linear" },
-        trainHead: false,
-        seed: 42,
-      } as Parameters<typeof trainableTensors>[1],
-    );
-    params.forEach((t) => (t.requiresGrad = true));
+    const params = trainableTensors(model, {
+      mode,
+      lora: { r: 8, alpha: 16, dropout: 0, targets: "all-linear" },
+      trainHead: false,
+      seed: 42,
+    });
     const opt = new AdamW(params, { lr: 5e-5 });
     const stepOnce = (s: number) => {
       const batch = makeBatch(

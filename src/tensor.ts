@@ -64,10 +64,6 @@ export class Tensor {
     return new Float32Array(await gpu().read(this.buffer, this.bytes));
   }
 
-  async readU32(): Promise<Uint32Array> {
-    return new Uint32Array(await gpu().read(this.buffer, this.bytes));
-  }
-
   /** Same data under a new shape of equal size, sharing the buffer. */
   view(shape: readonly number[]): Tensor {
     const t = new Tensor(shape, this.buffer, this.dtype, this.name);
@@ -82,9 +78,5 @@ export class Tensor {
     if (this.ownsBuffer) gpu().pool.release(this.buffer);
     this.grad?.release();
     this.grad = null;
-  }
-
-  get isReleased(): boolean {
-    return this.released;
   }
 }

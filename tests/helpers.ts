@@ -11,6 +11,15 @@ import { linear, loraLinear } from "../src/ops/linear.ts";
 
 export const XDG = Deno.env.get("XDG_RUNTIME_DIR") ?? Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
 
+/** Whether a file exists (for tests that skip when ../shared or a tool is absent). */
+export function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
 /** Deterministic uniform(-1, 1) values (mulberry32). */
 export function rng(seed: number): () => number {
   let a = seed >>> 0;

@@ -1,14 +1,9 @@
 // The HTML report: written by `train --report`, self-contained, and rendered by headless Chromium.
 import assert from "node:assert/strict";
 import { fixtureTsv, runTask, writeTinyCheckpoint } from "./bert_fixture.ts";
+import { isFile } from "./helpers.ts";
 
-const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => {
-  try {
-    return Deno.statSync(p).isFile;
-  } catch {
-    return false;
-  }
-});
+const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find(isFile);
 
 Deno.test("train --mode all --report: a self-contained page with loss curves, metrics, confusion matrices and the modes side by side; Chromium renders it", async () => {
   const dir = await Deno.makeTempDir();

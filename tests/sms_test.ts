@@ -3,15 +3,15 @@ import assert from "node:assert/strict";
 import { zipSync } from "fflate";
 import { loadSms, parseSms, stratifiedSplit } from "../src/data/sms.ts";
 import { runTask } from "./bert_fixture.ts";
+import { isFile } from "./helpers.ts";
 
 const SHARED_ZIP = new URL("../../shared/data/smsspamcollection.zip", import.meta.url).pathname;
-const haveZip = (() => {
-  try {
-    return Deno.statSync(SHARED_ZIP).isFile;
-  } catch {
-    return false;
-  }
-})();
+const haveZip = isFile(SHARED_ZIP);
+if (!haveZip) {
+  console.warn(
+    `sms_test: the UCI zip test is skipped: ${SHARED_ZIP} not found (../shared beside the checkout)`,
+  );
+}
 
 Deno.test({
   name: "sms: the UCI zip gives 5,574 messages, 4,827 ham and 747 spam",

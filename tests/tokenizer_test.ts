@@ -4,19 +4,12 @@ import assert from "node:assert/strict";
 import { Tokenizer } from "tokenizers";
 import { BertTokenizer } from "../src/bert/tokenizer.ts";
 import { loadSms } from "../src/data/sms.ts";
+import { isFile } from "./helpers.ts";
 
 const SHARED = new URL("../../shared/", import.meta.url).pathname;
 const MODEL = `${SHARED}models/bert-base-uncased`;
 const DATA = `${SHARED}data/smsspamcollection.zip`;
-const haveShared = (() => {
-  try {
-    Deno.statSync(`${MODEL}/vocab.txt`);
-    Deno.statSync(DATA);
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const haveShared = isFile(`${MODEL}/vocab.txt`) && isFile(DATA);
 if (!haveShared) {
   console.warn(
     `tokenizer_test: skipped: ${MODEL} or ${DATA} not found (../shared beside the checkout)`,

@@ -77,7 +77,3 @@ export function noGrad<T>(fn: () => T): T {
     gradEnabled = before;
   }
 }
-
-export function isGradEnabled(): boolean {
-  return gradEnabled;
-}

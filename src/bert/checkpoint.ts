@@ -6,7 +6,7 @@ import { BertTokenizer } from "./tokenizer.ts";
 import { deriveSeed, Rng } from "../nn/init.ts";
 import { type NamedTensor, readSafetensors, writeSafetensors } from "../io/safetensors.ts";
 import { writeJsonAtomic } from "../io/atomic.ts";
-import { fetchHubModel, hubCacheDir } from "../io/download.ts";
+import { exists, fetchHubModel, hubCacheDir } from "../io/download.ts";
 import type { BertForSequenceClassification } from "./model.ts";
 
 export const DEFAULT_TOKENIZER =
@@ -33,15 +33,6 @@ export function canonicalKey(key: string): string | null {
   let k = key.replace(/\.gamma$/, ".weight").replace(/\.beta$/, ".bias");
   if (/^(embeddings|encoder|pooler)\./.test(k)) k = `bert.${k}`;
   return k.startsWith("bert.") || k.startsWith("classifier.") ? k : null;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** A Hugging Face hub id such as bert-base-uncased or google/bert_uncased_L-2_H-128_A-2. */

@@ -14,9 +14,6 @@ import { epochTable, modeTable } from "../train/report.ts";
 import { BertForSequenceClassification } from "../bert/model.ts";
 import { writeHtmlReport } from "../train/html_report.ts";
 
-export const DEFAULT_DATA =
-  new URL("../../../shared/data/smsspamcollection.zip", import.meta.url).pathname;
-
 await run(async () => {
   const { values: v } = parseFlags("train", {
     model: { type: "string", default: "bert-base-uncased" },
@@ -55,6 +52,7 @@ await run(async () => {
     throw new UserError(`--optimizer must be adamw or sgd, got "${v.optimizer}"`);
   }
   const seed = intFlag("seed", v.seed, 42);
+  const command = ["deno", "task", "train", ...Deno.args].join(" ");
   const positive = (name: string, n: number) => {
     if (!(n > 0)) throw new UserError(`--${name} must be positive, got ${n}`);
     return n;
@@ -129,7 +127,7 @@ await run(async () => {
           adapter: getAdapterName(),
           model: ck.source,
           seed,
-          command: ["deno", "task", "train", ...Deno.args].join(" "),
+          command,
           trainable_params: sofar.trainableParams,
           options: { ...cfg },
           epochs: sofar.epochs,
@@ -146,7 +144,7 @@ await run(async () => {
     await writeHtmlReport(v.report, results, {
       adapter: getAdapterName(),
       model: ck.source,
-      command: ["deno", "task", "train", ...Deno.args].join(" "),
+      command,
     });
     console.log(`report: ${v.report}`);
   }

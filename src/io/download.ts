@@ -25,7 +25,7 @@ export function hubCacheDir(repoId: string): string {
   return `${hfHome()}/hub/models--${repoId.replaceAll("/", "--")}/snapshots/main`;
 }
 
-async function exists(path: string): Promise<boolean> {
+export async function exists(path: string): Promise<boolean> {
   return await Deno.stat(path).then(() => true, () => false);
 }
 

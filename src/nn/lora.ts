@@ -18,8 +18,9 @@ export const ALL_LINEAR_TARGETS = ["query", "key", "value", "dense", "classifier
 /** PEFT: an entry matches a module whose path equals it or ends with "." + it. */
 export function matchTargets(paths: string[], targets: string[] | "all-linear"): string[] {
   if (targets === "all-linear") return paths;
-  const matched = paths.filter((p) => targets.some((t) => p === t || p.endsWith(`.${t}`)));
-  const unused = targets.filter((t) => !paths.some((p) => p === t || p.endsWith(`.${t}`)));
+  const matches = (p: string, t: string) => p === t || p.endsWith(`.${t}`);
+  const matched = paths.filter((p) => targets.some((t) => matches(p, t)));
+  const unused = targets.filter((t) => !paths.some((p) => matches(p, t)));
   if (unused.length) {
     throw new UserError(`--lora-targets: no Linear module matches ${unused.join(", ")}`);
   }
@@ -33,20 +34,6 @@ export function parseTargets(value: string): string[] | "all-linear" {
     throw new UserError(`--lora-targets: expected all-linear or a comma list of module names`);
   }
   return list;
-}
-
-export function loraShapes(
-  model: { p(name: string): { shape: readonly number[] } },
-  paths: string[],
-  r: number,
-): Map<string, number[]> {
-  const shapes = new Map<string, number[]>();
-  for (const path of paths) {
-    const [outF, inF] = model.p(`${path}.weight`).shape;
-    shapes.set(`${path}.lora_A.weight`, [r, inF]);
-    shapes.set(`${path}.lora_B.weight`, [outF, r]);
-  }
-  return shapes;
 }
 
 /** A: kaiming-uniform(a=√5) from the seed, B: zeros, as PEFT initialises them; scale alpha/r. */

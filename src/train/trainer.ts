@@ -74,7 +74,20 @@ export interface TrainHooks {
   log?: (line: string) => void;
 }
 
-export function trainableTensors(model: BertForSequenceClassification, cfg: TrainConfig): Tensor[] {
+/** Attaches LoRA in lora mode, marks the mode's trainable tensors requiresGrad, and returns them. */
+export function trainableTensors(
+  model: BertForSequenceClassification,
+  cfg: Pick<TrainConfig, "mode" | "lora" | "trainHead" | "seed">,
+): Tensor[] {
+  const params = selectTrainable(model, cfg);
+  params.forEach((t) => (t.requiresGrad = true));
+  return params;
+}
+
+function selectTrainable(
+  model: BertForSequenceClassification,
+  cfg: Pick<TrainConfig, "mode" | "lora" | "trainHead" | "seed">,
+): Tensor[] {
   if (cfg.mode === "full") return [...model.params.values()];
   const head = HEAD_KEYS.map((k) => model.p(k));
   if (cfg.mode === "head") return head;
@@ -108,7 +121,6 @@ export async function trainMode(
   rt.pool.resetPeak();
   const model = new BertForSequenceClassification(ck.config, ck.weights);
   const params = trainableTensors(model, cfg);
-  params.forEach((t) => (t.requiresGrad = true));
   const trainableParams = params.reduce((n, t) => n + t.size, 0);
   const opt: Optimizer = cfg.optimizer === "sgd"
     ? new SGD(params, { lr: cfg.lr, weightDecay: cfg.weightDecay })
