@@ -45,11 +45,9 @@ export async function readShardedSafetensors(
     shards.set(shard, [...(shards.get(shard) ?? []), name]);
   }
   const dir = dirname(indexFile);
-  const out = new Map<string, SourcedTensor>();
   for (const [shard, names] of shards) {
-    const file = `${dir}/${shard}`;
     try {
-      await Deno.stat(file);
+      await Deno.stat(`${dir}/${shard}`);
     } catch {
       throw new UserError(
         `${indexFile}: shard ${shard} (holding ${names[0]}${
@@ -57,6 +55,10 @@ export async function readShardedSafetensors(
         }) is missing`,
       );
     }
+  }
+  const out = new Map<string, SourcedTensor>();
+  for (const [shard, names] of shards) {
+    const file = `${dir}/${shard}`;
     const tensors = await readSafetensorsAll(file);
     for (const name of names) {
       if (!tensors.has(name)) {
