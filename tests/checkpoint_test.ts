@@ -5,6 +5,7 @@ import { loadCheckpoint } from "../src/bert/checkpoint.ts";
 import { readSafetensors, writeSafetensors } from "../src/io/safetensors.ts";
 import { parseConfig } from "../src/bert/config.ts";
 import { isFile } from "./helpers.ts";
+import { encode, ExtensionCodec } from "@msgpack/msgpack";
 import { HEAD_KEYS } from "../src/bert/params.ts";
 import { UserError } from "../src/errors.ts";
 import { refConfig, runTask, TINY_VOCAB, toF64, writeTinyCheckpoint } from "./bert_fixture.ts";
@@ -261,13 +262,13 @@ Deno.test("checkpoint: sharded safetensors load bit-exact; a missing shard, a te
   );
 });
 
-Deno.test("checkpoint: a folder with PyTorch, TensorFlow or Flax weights only is refused with the command that converts it", async () => {
+Deno.test("checkpoint: a folder with PyTorch, TensorFlow or sharded Flax weights only is refused with the command that converts it", async () => {
   for (
     const [file, framework, flag] of [
       ["pytorch_model.bin", "PyTorch", ""],
       ["pytorch_model.bin.index.json", "PyTorch", ""],
       ["tf_model.h5", "TensorFlow", ", from_tf=True"],
-      ["flax_model.msgpack", "Flax", ", from_flax=True"],
+      ["flax_model.msgpack.index.json", "Flax", ", from_flax=True"],
     ]
   ) {
     const dir = await Deno.makeTempDir();
@@ -285,6 +286,81 @@ Deno.test("checkpoint: a folder with PyTorch, TensorFlow or Flax weights only is
       ),
     );
   }
+});
+
+/**
+ * flax_model.msgpack as flax.serialization.msgpack_serialize writes FlaxBertForSequenceClassification
+ * params: nested dicts, arrays as msgpack extension 1 = msgpack (shape, dtype name, C-order bytes),
+ * Dense kernels [in, out], LayerNorm "scale", embeddings "embedding" (names as in transformers'
+ * load_flax_weights_in_pytorch_model, read in reverse).
+ */
+function flaxBytes(
+  weights: Map<string, { shape: number[]; data: Float32Array }>,
+  dtypes = {} as Record<string, string>,
+) {
+  const codec = new ExtensionCodec();
+  codec.register({
+    type: 1,
+    encode: (v: unknown) => {
+      const a = v as { flax: true; shape: number[]; dtype: string; bytes: Uint8Array };
+      return a?.flax ? encode([a.shape, a.dtype, a.bytes]) : null;
+    },
+    decode: () => null,
+  });
+  const root: Record<string, unknown> = {};
+  for (const [name, t] of weights) {
+    const parts = name.split(".");
+    const last = parts.pop()!, parent = parts[parts.length - 1];
+    let shape = t.shape, data = t.data;
+    let leaf = last;
+    if (last === "weight" && parent === "LayerNorm") leaf = "scale";
+    else if (last === "weight" && parent.endsWith("_embeddings")) leaf = "embedding";
+    else if (last === "weight") {
+      leaf = "kernel";
+      const [o, i] = shape;
+      data = new Float32Array(o * i);
+      for (let r = 0; r < o; r++) for (let c = 0; c < i; c++) data[c * o + r] = t.data[r * i + c];
+      shape = [i, o];
+    }
+    let node = root;
+    for (const p of parts) node = (node[p] ??= {}) as Record<string, unknown>;
+    const dtype = dtypes[name] ?? "float32";
+    const bytes = dtype === "int64"
+      ? new Uint8Array(data.length * 8)
+      : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    node[leaf] = { flax: true, shape, dtype, bytes };
+  }
+  return encode(root, { extensionCodec: codec });
+}
+
+Deno.test("checkpoint: a Flax-only folder (flax_model.msgpack) loads bit-exact, as from_pretrained(from_flax=True); bad arrays are refused by name", async () => {
+  const dir = await Deno.makeTempDir();
+  const { weights } = await writeTinyCheckpoint(dir);
+  const stored = await readSafetensors(`${dir}/model.safetensors`);
+  await Deno.remove(`${dir}/model.safetensors`);
+  await Deno.writeFile(`${dir}/flax_model.msgpack`, flaxBytes(stored));
+  const ck = await loadCheckpoint(dir, quiet);
+  assert.deepEqual(ck.newlyInitialized, []);
+  for (const [k, v] of weights) assert.deepEqual(ck.weights.get(k), v, k);
+
+  await Deno.writeFile(
+    `${dir}/flax_model.msgpack`,
+    flaxBytes(stored, { "classifier.weight": "int64" }),
+  );
+  await assertLoadError(
+    dir,
+    /flax_model\.msgpack: tensor classifier\.weight has dtype I64; weights must be floating point/,
+  );
+  const short = new Map(stored);
+  const b = stored.get("bert.pooler.dense.bias")!;
+  short.set("bert.pooler.dense.bias", { shape: [9], data: b.data });
+  await Deno.writeFile(`${dir}/flax_model.msgpack`, flaxBytes(short));
+  await assertLoadError(
+    dir,
+    /flax_model\.msgpack: bert\.pooler\.dense\.bias: shape \[9\] float32 needs 36 bytes but the array holds 32/,
+  );
+  await Deno.writeFile(`${dir}/flax_model.msgpack`, new Uint8Array([0xc1]));
+  await assertLoadError(dir, /flax_model\.msgpack: not a Flax msgpack checkpoint/);
 });
 
 /** A safetensors file from raw entries (any dtype), written byte by byte. */

@@ -6,6 +6,7 @@ import { BertTokenizer } from "./tokenizer.ts";
 import { deriveSeed, Rng } from "../nn/init.ts";
 import { FLOAT_DTYPES, readSafetensorsAll, writeSafetensors } from "../io/safetensors.ts";
 import { readShardedSafetensors, type SourcedTensor } from "../io/safetensors_index.ts";
+import { readFlaxMsgpack } from "../io/flax_msgpack.ts";
 import { writeJsonAtomic } from "../io/atomic.ts";
 import { exists, fetchHubModel, hubCacheDir } from "../io/download.ts";
 import type { BertForSequenceClassification } from "./model.ts";
@@ -109,16 +110,15 @@ const FOREIGN_WEIGHTS: [file: string, framework: string, flag: string][] = [
   ["pytorch_model.bin.index.json", "PyTorch", ""],
   ["tf_model.h5", "TensorFlow", ", from_tf=True"],
   ["tf_model.h5.index.json", "TensorFlow", ", from_tf=True"],
-  ["flax_model.msgpack", "Flax", ", from_flax=True"],
   ["flax_model.msgpack.index.json", "Flax", ", from_flax=True"],
 ];
 
 /**
  * The folder's weights in transformers' order of preference: model.safetensors, then
- * model.safetensors.index.json with its shards. A folder with PyTorch, TensorFlow or Flax weights
- * only is refused with the command that converts them (no maintained npm library reads torch
- * pickles; TF and Flax would need their own name and layout mapping). Null when the folder holds
- * no weights at all.
+ * model.safetensors.index.json with its shards, then flax_model.msgpack (npm @msgpack/msgpack).
+ * A folder with PyTorch or TensorFlow weights (or sharded Flax) is refused with the command that
+ * converts them: no maintained npm library reads torch pickles, and TF's HDF5 layout would need
+ * its own mapping. Null when the folder holds no weights at all.
  */
 async function readWeightFiles(
   dir: string,
@@ -137,6 +137,13 @@ async function readWeightFiles(
         `${dir}: holds ${framework} weights only (${file}), which this engine cannot read; convert them to model.safetensors with: python -c "from transformers import AutoModelForSequenceClassification as M; M.from_pretrained('${dir}'${flag}).save_pretrained('${dir}', safe_serialization=True)"`,
       );
     }
+  }
+  // Last, as in transformers' order; read as from_pretrained(dir, from_flax=True) reads it.
+  const flax = `${dir}/flax_model.msgpack`;
+  if (await exists(flax)) {
+    const tensors = new Map<string, SourcedTensor>();
+    for (const [k, t] of await readFlaxMsgpack(flax)) tensors.set(k, { ...t, file: flax });
+    return { file: flax, tensors };
   }
   return null;
 }
