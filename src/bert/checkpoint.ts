@@ -80,7 +80,7 @@ export async function loadCheckpoint(spec: string, opts: LoadOptions): Promise<L
   const config = await readConfig(spec);
   const tokenizerDir = opts.tokenizerDir ?? spec;
   const tokenizer = await BertTokenizer.fromDir(tokenizerDir);
-  // transformers does not check this; an id past the table would read outside the embedding.
+  // transformers does not check this at load; torch then fails on the first id past the table.
   if (tokenizer.tokens.length > config.vocabSize) {
     throw new UserError(
       `${spec}/config.json: vocab_size ${config.vocabSize} is smaller than the tokenizer's ${tokenizer.tokens.length} tokens (${tokenizerDir}); ids from ${config.vocabSize} up have no embedding row`,
