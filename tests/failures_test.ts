@@ -110,7 +110,7 @@ Deno.test("failures: model folders — heads not dividing hidden size, a safeten
   await assertFails(
     "predict",
     ["--model", `${dir}/model`, "hi"],
-    /model\.safetensors: tensor classifier\.bias claims shape \[3\] F32 \(12 bytes\) but spans 8 bytes/,
+    /model\.safetensors: not a valid safetensors file: tensor classifier\.bias: shape \[3\] F32 needs 12 bytes but data_offsets \[\d+, \d+\] span 8/,
   );
 });
 
@@ -138,7 +138,8 @@ Deno.test("failures: a NaN loss stops training at its step and keeps the checkpo
   assert.equal(ok.code, 0, ok.stderr);
   const saved = await Deno.readFile(`${dir}/out/model.safetensors`);
   const tensors = await readSafetensors(`${dir}/model/model.safetensors`);
-  tensors.get("classifier.bias")!.data[1] = NaN;
+  // Finite (NaN weights are refused at load), but LayerNorm's row sum overflows: NaN at step 1.
+  tensors.get("bert.embeddings.word_embeddings.weight")!.data.fill(3e38);
   await Deno.mkdir(`${dir}/poisoned`);
   for (const f of ["config.json", "vocab.txt", "tokenizer_config.json"]) {
     await Deno.copyFile(`${dir}/model/${f}`, `${dir}/poisoned/${f}`);

@@ -4,7 +4,9 @@ import { type BertConfig, configJson, presetConfig, PRESETS, readConfig } from "
 import { HEAD_KEYS, initParam, paramShapes } from "./params.ts";
 import { BertTokenizer } from "./tokenizer.ts";
 import { deriveSeed, Rng } from "../nn/init.ts";
-import { type NamedTensor, readSafetensors, writeSafetensors } from "../io/safetensors.ts";
+import { FLOAT_DTYPES, readSafetensorsAll, writeSafetensors } from "../io/safetensors.ts";
+import { readShardedSafetensors, type SourcedTensor } from "../io/safetensors_index.ts";
+import { readFlaxMsgpack } from "../io/flax_msgpack.ts";
 import { writeJsonAtomic } from "../io/atomic.ts";
 import { exists, fetchHubModel, hubCacheDir } from "../io/download.ts";
 import type { BertForSequenceClassification } from "./model.ts";
@@ -78,45 +80,127 @@ export async function loadCheckpoint(spec: string, opts: LoadOptions): Promise<L
   const config = await readConfig(spec);
   const tokenizerDir = opts.tokenizerDir ?? spec;
   const tokenizer = await BertTokenizer.fromDir(tokenizerDir);
-  const file = `${spec}/model.safetensors`;
-  if (!(await exists(file))) {
+  // transformers does not check this at load; torch then fails on the first id past the table.
+  if (tokenizer.tokens.length > config.vocabSize) {
+    throw new UserError(
+      `${spec}/config.json: vocab_size ${config.vocabSize} is smaller than the tokenizer's ${tokenizer.tokens.length} tokens (${tokenizerDir}); ids from ${config.vocabSize} up have no embedding row`,
+    );
+  }
+  const stored = await readWeightFiles(spec);
+  if (!stored) {
     warn(
       `warning: ${spec} has no model.safetensors: every weight is randomly initialised (seed ${opts.seed})`,
     );
     return { config, tokenizer, tokenizerDir, ...randomInit(config, opts.seed), source: spec };
   }
-  const raw = await readSafetensors(file);
-  const found = new Map<string, NamedTensor>();
-  for (const [key, t] of raw) {
-    const k = canonicalKey(key);
-    if (k) found.set(k, t);
-  }
-  const weights = new Map<string, Float32Array>();
-  const newlyInitialized: string[] = [];
-  const headRng = new Rng(deriveSeed(opts.seed, "classifier"));
-  for (const [name, shape] of paramShapes(config)) {
-    const t = found.get(name);
-    if (!t) {
-      if (!HEAD_KEYS.includes(name)) throw new UserError(`${file}: missing tensor ${name}`);
-      weights.set(name, initParam(name, shape, config, headRng));
-      newlyInitialized.push(name);
-      continue;
-    }
-    if (t.shape.join(",") !== shape.join(",")) {
-      throw new UserError(
-        `${file}: tensor ${name} has shape [${t.shape}], config.json implies [${shape}]`,
-      );
-    }
-    weights.set(name, t.data);
-  }
+  const { weights, newlyInitialized } = pickWeights(stored.tensors, stored.file, config, opts.seed);
   if (newlyInitialized.length) {
     warn(
-      `note: ${file} has no classifier; newly initialised from seed ${opts.seed}: ${
+      `note: ${stored.file} has no classifier; newly initialised from seed ${opts.seed}: ${
         newlyInitialized.join(", ")
       }`,
     );
   }
   return { config, weights, tokenizer, tokenizerDir, newlyInitialized, source: spec };
+}
+
+/** Weight files transformers reads that this engine cannot, with the from_pretrained flag. */
+const FOREIGN_WEIGHTS: [file: string, framework: string, flag: string][] = [
+  ["pytorch_model.bin", "PyTorch", ""],
+  ["pytorch_model.bin.index.json", "PyTorch", ""],
+  ["tf_model.h5", "TensorFlow", ", from_tf=True"],
+  ["tf_model.h5.index.json", "TensorFlow", ", from_tf=True"],
+  ["flax_model.msgpack.index.json", "Flax", ", from_flax=True"],
+];
+
+/**
+ * The folder's weights in transformers' order of preference: model.safetensors, then
+ * model.safetensors.index.json with its shards, then flax_model.msgpack (npm @msgpack/msgpack).
+ * A folder with PyTorch or TensorFlow weights (or sharded Flax) is refused with the command that
+ * converts them: no maintained npm library reads torch pickles, and TF's HDF5 layout would need
+ * its own mapping. Null when the folder holds no weights at all.
+ */
+async function readWeightFiles(
+  dir: string,
+): Promise<{ file: string; tensors: Map<string, SourcedTensor> } | null> {
+  const single = `${dir}/model.safetensors`;
+  if (await exists(single)) {
+    const tensors = new Map<string, SourcedTensor>();
+    for (const [k, t] of await readSafetensorsAll(single)) tensors.set(k, { ...t, file: single });
+    return { file: single, tensors };
+  }
+  const index = `${dir}/model.safetensors.index.json`;
+  if (await exists(index)) return { file: index, tensors: await readShardedSafetensors(index) };
+  for (const [file, framework, flag] of FOREIGN_WEIGHTS) {
+    if (await exists(`${dir}/${file}`)) {
+      throw new UserError(
+        `${dir}: holds ${framework} weights only (${file}), which this engine cannot read; convert them to model.safetensors with: python -c "from transformers import AutoModelForSequenceClassification as M; M.from_pretrained('${dir}'${flag}).save_pretrained('${dir}', safe_serialization=True)"`,
+      );
+    }
+  }
+  // Last, as in transformers' order; read as from_pretrained(dir, from_flax=True) reads it.
+  const flax = `${dir}/flax_model.msgpack`;
+  if (await exists(flax)) {
+    const tensors = new Map<string, SourcedTensor>();
+    for (const [k, t] of await readFlaxMsgpack(flax)) tensors.set(k, { ...t, file: flax });
+    return { file: flax, tensors };
+  }
+  return null;
+}
+
+/**
+ * The model's parameters from the stored tensors, checked one by one: present (or the head,
+ * initialised from the seed), a floating-point dtype, the shape config.json implies, finite.
+ * @param source the file named in errors about a missing tensor.
+ */
+function pickWeights(
+  stored: Map<string, SourcedTensor>,
+  source: string,
+  config: BertConfig,
+  seed: number,
+) {
+  const found = new Map<string, SourcedTensor & { key: string }>();
+  for (const [key, t] of stored) {
+    const k = canonicalKey(key);
+    if (!k) continue;
+    const twin = found.get(k);
+    if (twin) {
+      throw new UserError(`${t.file}: tensors ${twin.key} and ${key} are both ${k}`);
+    }
+    found.set(k, { ...t, key });
+  }
+  const weights = new Map<string, Float32Array>();
+  const newlyInitialized: string[] = [];
+  const headRng = new Rng(deriveSeed(seed, "classifier"));
+  for (const [name, shape] of paramShapes(config)) {
+    const t = found.get(name);
+    if (!t) {
+      if (!HEAD_KEYS.includes(name)) throw new UserError(`${source}: missing tensor ${name}`);
+      weights.set(name, initParam(name, shape, config, headRng));
+      newlyInitialized.push(name);
+      continue;
+    }
+    if (!t.data) {
+      throw new UserError(
+        `${t.file}: tensor ${t.key} has dtype ${t.dtype}; weights must be floating point (${
+          FLOAT_DTYPES.join(", ")
+        })`,
+      );
+    }
+    if (t.shape.join(",") !== shape.join(",")) {
+      throw new UserError(
+        `${t.file}: tensor ${t.key} has shape [${t.shape}], config.json implies [${shape}]`,
+      );
+    }
+    const bad = t.data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      throw new UserError(
+        `${t.file}: tensor ${t.key} holds ${t.data[bad]} at element ${bad}; weights must be finite`,
+      );
+    }
+    weights.set(name, t.data);
+  }
+  return { weights, newlyInitialized };
 }
 
 function randomInit(config: BertConfig, seed: number) {

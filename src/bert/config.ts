@@ -12,6 +12,8 @@ export interface BertConfig {
   layerNormEps: number;
   hiddenDropoutProb: number;
   attentionProbsDropoutProb: number;
+  /** Dropout before the classifier: classifier_dropout, or hidden_dropout_prob when null. */
+  classifierDropout: number;
   initializerRange: number;
   numLabels: number;
   id2label: Record<string, string>;
@@ -38,24 +40,65 @@ function num(raw: Record<string, unknown>, key: string, file: string, fallback?:
   return v;
 }
 
+/** Dropout probabilities as torch.nn.Dropout takes them; 1 would zero every activation. */
+function prob(raw: Record<string, unknown>, key: string, file: string, fallback: number): number {
+  const p = num(raw, key, file, fallback);
+  if (p < 0 || p >= 1) throw new UserError(`${file}: "${key}" ${p} must be in [0, 1)`);
+  return p;
+}
+
+/**
+ * id2label decides the number of labels, as in transformers' PretrainedConfig; its keys must be
+ * 0..n-1. A num_labels that disagrees is an error here (transformers warns and overrides it).
+ */
+function labelCount(raw: Record<string, unknown>, file: string): number {
+  const id2label = raw.id2label;
+  if (id2label === undefined || id2label === null) return num(raw, "num_labels", file, 2);
+  if (typeof id2label !== "object" || Array.isArray(id2label)) {
+    throw new UserError(`${file}: "id2label" must be an object, found ${JSON.stringify(id2label)}`);
+  }
+  const keys = Object.keys(id2label);
+  const n = keys.length;
+  const want = Array.from({ length: n }, (_, i) => String(i));
+  if (n === 0 || keys.map(Number).sort((a, b) => a - b).map(String).join() !== want.join()) {
+    throw new UserError(
+      `${file}: "id2label" keys must be the label ids 0..${n - 1}, found ${JSON.stringify(keys)}`,
+    );
+  }
+  if (raw.num_labels !== undefined && raw.num_labels !== n) {
+    throw new UserError(
+      `${file}: "num_labels" ${
+        JSON.stringify(raw.num_labels)
+      } disagrees with "id2label", which has ${n} labels (transformers takes id2label)`,
+    );
+  }
+  return n;
+}
+
 export function parseConfig(raw: Record<string, unknown>, file = "config.json"): BertConfig {
+  // BertConfig's defaults are "gelu" and "absolute"; the engine implements only these.
   if (raw.hidden_act !== undefined && raw.hidden_act !== "gelu") {
     throw new UserError(
-      `${file}: hidden_act "${raw.hidden_act}" is not supported (only "gelu", exact erf)`,
+      `${file}: hidden_act ${
+        JSON.stringify(raw.hidden_act)
+      } is not implemented (only "gelu", the exact erf GELU)`,
     );
   }
   if (raw.position_embedding_type !== undefined && raw.position_embedding_type !== "absolute") {
     throw new UserError(
-      `${file}: position_embedding_type "${raw.position_embedding_type}" is not supported`,
+      `${file}: position_embedding_type ${
+        JSON.stringify(raw.position_embedding_type)
+      } is not implemented (only "absolute")`,
     );
   }
-  const id2label = (raw.id2label as Record<string, string> | undefined) ?? undefined;
-  const numLabels = num(raw, "num_labels", file, id2label ? Object.keys(id2label).length : 2);
+  const numLabels = labelCount(raw, file);
+  const id2label = raw.id2label as Record<string, string> | undefined;
   const labels = id2label && !/^LABEL_\d+$/.test(Object.values(id2label)[0] ?? "")
     ? id2label
     : numLabels === 2
     ? DEFAULT_LABELS
     : Object.fromEntries(Array.from({ length: numLabels }, (_, i) => [String(i), `LABEL_${i}`]));
+  const hiddenDropoutProb = prob(raw, "hidden_dropout_prob", file, 0.1);
   const c: BertConfig = {
     vocabSize: num(raw, "vocab_size", file),
     hiddenSize: num(raw, "hidden_size", file),
@@ -65,8 +108,12 @@ export function parseConfig(raw: Record<string, unknown>, file = "config.json"):
     maxPositionEmbeddings: num(raw, "max_position_embeddings", file, 512),
     typeVocabSize: num(raw, "type_vocab_size", file, 2),
     layerNormEps: num(raw, "layer_norm_eps", file, 1e-12),
-    hiddenDropoutProb: num(raw, "hidden_dropout_prob", file, 0.1),
-    attentionProbsDropoutProb: num(raw, "attention_probs_dropout_prob", file, 0.1),
+    hiddenDropoutProb,
+    attentionProbsDropoutProb: prob(raw, "attention_probs_dropout_prob", file, 0.1),
+    // BertForSequenceClassification: classifier_dropout if not None else hidden_dropout_prob.
+    classifierDropout: raw.classifier_dropout === null || raw.classifier_dropout === undefined
+      ? hiddenDropoutProb
+      : prob(raw, "classifier_dropout", file, 0),
     initializerRange: num(raw, "initializer_range", file, 0.02),
     numLabels,
     id2label: labels,

@@ -109,7 +109,7 @@ export class BertForSequenceClassification {
     }
     const cls = embedding(h, batch.clsRows); // the [CLS] row of each sequence, (B, H)
     const pooled = tanh(lin("bert.pooler.dense", cls));
-    return lin("classifier", drop(pooled, c.hiddenDropoutProb)); // (B, numLabels)
+    return lin("classifier", drop(pooled, c.classifierDropout)); // (B, numLabels)
   }
 
   /** Weights on the CPU under transformers' names, for saving. */

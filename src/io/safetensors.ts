@@ -1,7 +1,9 @@
 // safetensors: an 8-byte little-endian header length, a JSON header of
 // {name: {dtype, shape, data_offsets: [begin, end]}} (plus optional __metadata__), then the data.
-// F32 is read as is; F16 and BF16 are widened to F32.
+// The header is validated first (safetensors_header.ts); F32 is read as is, F16, BF16 and F64
+// are converted to F32.
 import { UserError } from "../errors.ts";
+import { parseSafetensorsHeader } from "./safetensors_header.ts";
 import { writeFileAtomic } from "./atomic.ts";
 
 export interface NamedTensor {
@@ -9,17 +11,15 @@ export interface NamedTensor {
   data: Float32Array;
 }
 
-const BYTES: Record<string, number> = {
-  F32: 4,
-  F16: 2,
-  BF16: 2,
-  F64: 8,
-  I64: 8,
-  I32: 4,
-  U8: 1,
-  I8: 1,
-  BOOL: 1,
-};
+/** A tensor as stored; data is null for dtypes the engine does not read (integers, FP8, …). */
+export interface StoredTensor {
+  dtype: string;
+  shape: number[];
+  data: Float32Array | null;
+}
+
+/** The floating-point dtypes the engine reads, widened to F32. */
+export const FLOAT_DTYPES = ["F32", "F16", "BF16", "F64"];
 
 function f16ToF32(h: number): number {
   const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, m = h & 0x3ff;
@@ -52,56 +52,36 @@ function decode(dtype: string, bytes: Uint8Array, n: number): Float32Array {
   return out;
 }
 
-/** Reads every floating-point tensor; integer tensors (e.g. position_ids buffers) are skipped. */
-export async function readSafetensors(file: string): Promise<Map<string, NamedTensor>> {
+/**
+ * Every tensor of a safetensors file, after its header passed every rule of the format
+ * (safetensors_header.ts); floating-point tensors decoded to F32, the others with data null so
+ * that the caller can name a tensor it needs but cannot use.
+ * @throws UserError when the file is missing or breaks a rule of the format.
+ */
+export async function readSafetensorsAll(file: string): Promise<Map<string, StoredTensor>> {
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(file);
   } catch {
     throw new UserError(`${file}: file not found`);
   }
-  if (bytes.length < 8) {
-    throw new UserError(`${file}: truncated (${bytes.length} bytes, no header)`);
-  }
-  const headerLen = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
-  if (headerLen > bytes.length - 8) {
-    throw new UserError(
-      `${file}: header length ${headerLen} exceeds the file size ${bytes.length}`,
-    );
-  }
-  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
-  try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLen)));
-  } catch {
-    throw new UserError(`${file}: the header is not valid JSON`);
-  }
-  const dataStart = 8 + headerLen;
-  const out = new Map<string, NamedTensor>();
-  for (const [name, info] of Object.entries(header)) {
-    if (name === "__metadata__") continue;
-    const { dtype, shape, data_offsets: [begin, end] } = info;
-    const width = BYTES[dtype];
-    if (!width) throw new UserError(`${file}: tensor ${name} has unknown dtype ${dtype}`);
+  const { dataStart, tensors } = parseSafetensorsHeader(bytes, file);
+  const out = new Map<string, StoredTensor>();
+  for (const [name, { dtype, shape, begin, end }] of tensors) {
     const n = shape.reduce((a, b) => a * b, 1);
-    if (end - begin !== n * width) {
-      throw new UserError(
-        `${file}: tensor ${name} claims shape [${shape}] ${dtype} (${n * width} bytes) but spans ${
-          end - begin
-        } bytes`,
-      );
-    }
-    if (dataStart + end > bytes.length) {
-      throw new UserError(
-        `${file}: tensor ${name} ends at byte ${
-          dataStart + end
-        }, past the end of the file (${bytes.length} bytes): truncated`,
-      );
-    }
-    if (!["F32", "F16", "BF16", "F64"].includes(dtype)) continue;
-    out.set(name, {
-      shape,
-      data: decode(dtype, bytes.subarray(dataStart + begin, dataStart + end), n),
-    });
+    const data = FLOAT_DTYPES.includes(dtype)
+      ? decode(dtype, bytes.subarray(dataStart + begin, dataStart + end), n)
+      : null;
+    out.set(name, { dtype, shape, data });
+  }
+  return out;
+}
+
+/** The floating-point tensors only; integer tensors (e.g. position_ids buffers) are skipped. */
+export async function readSafetensors(file: string): Promise<Map<string, NamedTensor>> {
+  const out = new Map<string, NamedTensor>();
+  for (const [name, t] of await readSafetensorsAll(file)) {
+    if (t.data) out.set(name, { shape: t.shape, data: t.data });
   }
   return out;
 }
@@ -123,9 +103,10 @@ export async function writeSafetensors(
     };
     offset += t.data.byteLength;
   }
-  let json = JSON.stringify(header);
-  json += " ".repeat((8 - ((json.length + 8) % 8)) % 8); // data starts 8-byte aligned
-  const headerBytes = new TextEncoder().encode(json);
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  // Data starts 8-byte aligned: the header is padded with spaces, counted in bytes (UTF-8).
+  const headerBytes = new Uint8Array(json.length + (8 - json.length % 8) % 8).fill(0x20);
+  headerBytes.set(json);
   const out = new Uint8Array(8 + headerBytes.length + offset);
   new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
   out.set(headerBytes, 8);
