@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { type BertConfig } from "../src/bert/config.ts";
 import { gpu, initGpu } from "../src/gpu/kernel.ts";
-import { windowRanges } from "../src/gpu/windows.ts";
+import { bindingWindows, windowRanges } from "../src/gpu/windows.ts";
 import { GpuError } from "../src/errors.ts";
 import { Tensor } from "../src/tensor.ts";
 import { add } from "../src/ops/add.ts";
@@ -47,6 +47,28 @@ Deno.test("windowRanges: whole units, aligned offsets, each within the limit, ev
   }
   // 64 rows of 28 bytes make the smallest 256-aligned step (1,792 bytes): over a 1,000-byte limit.
   assert.throws(() => windowRanges(1001 * 7 * 4, 7 * 4, 1000, 256), GpuError);
+});
+
+Deno.test("bindingWindows: a tensor packed at an aligned offset of a larger buffer keeps its offset", async () => {
+  const rt = await initGpu();
+  const align = rt.device.limits.minStorageBufferOffsetAlignment;
+  const buffer = rt.pool.acquire(align + 4000);
+  rt.setBindingLimitForTests(1024);
+  try {
+    const ws = bindingWindows(buffer, 4000, 4, align);
+    assert.ok(ws.length >= 4);
+    ws.forEach((w, i) => {
+      assert.equal(w.offset, align + w.first * 4);
+      assert.equal(w.offset % align, 0);
+      assert.ok(w.size <= 1024);
+      assert.equal(w.first, i === 0 ? 0 : ws[i - 1].first + ws[i - 1].count);
+    });
+    assert.equal(ws.reduce((n, w) => n + w.count, 0), 1000);
+    assert.throws(() => bindingWindows(buffer, 4000, 4, align / 2), GpuError);
+  } finally {
+    rt.setBindingLimitForTests(null);
+    rt.pool.release(buffer);
+  }
 });
 
 /** The used rows of the word table (float64) with ids renumbered into it: the reference gathers

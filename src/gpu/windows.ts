@@ -55,16 +55,31 @@ export function windowRanges(
 }
 
 /**
- * The windows through which kernels bind the first `byteLength` bytes of `buffer`, in units of
- * `unitBytes` (4 for elementwise kernels, a row's bytes for gathers). One window when the bytes fit
- * one binding; the dispatch then binds the whole buffer, so small tensors keep their single
- * dispatch and cached bind group. Tensors of equal byte length get equal windows, so an elementwise
- * kernel over several of them (parameter, gradient, AdamW's m and v) binds window i of each.
+ * The windows through which kernels bind `byteLength` bytes of `buffer` from `byteOffset` (0 for
+ * a tensor that owns its buffer; a multiple of minStorageBufferOffsetAlignment for a tensor packed
+ * into a larger buffer), in units of `unitBytes` (4 for elementwise kernels, a row's bytes for
+ * gathers). One window when the bytes fit one binding; from offset 0 the dispatch then binds the
+ * whole buffer, so small tensors keep their single dispatch and cached bind group. Tensors of equal
+ * byte length get equal windows, so an elementwise kernel over several of them (parameter,
+ * gradient, AdamW's m and v) binds window i of each together.
  */
 export function bindingWindows(
   buffer: GPUBuffer,
   byteLength: number,
   unitBytes = 4,
+  byteOffset = 0,
 ): BindingWindow[] {
-  return gpu().windows(byteLength, unitBytes).map((r) => ({ buffer, ...r }));
+  const rt = gpu();
+  const align = rt.device.limits.minStorageBufferOffsetAlignment;
+  if (byteOffset % align !== 0) {
+    throw new GpuError(
+      `a tensor at byte ${byteOffset} of its buffer cannot be bound: offsets must be multiples ` +
+        `of minStorageBufferOffsetAlignment (${align} bytes)`,
+    );
+  }
+  return rt.windows(byteLength, unitBytes).map((r) => ({
+    buffer,
+    ...r,
+    offset: byteOffset + r.offset,
+  }));
 }
