@@ -1,7 +1,7 @@
 // A command that forces one WebGPU fault through the engine and otherwise behaves as the CLI's
 // commands do (src/cli/common.ts run()): gpu_limits_test.ts runs it and checks the one-line error,
 // the exit code and that nothing was printed or saved.
-// deno run -A tests/gpu_fault_cli.ts alloc|validation|lost|save [DIR]
+// deno run -A tests/gpu_fault_cli.ts alloc|validation|pipeline|lost|save [DIR]
 import { run } from "../src/cli/common.ts";
 import { initGpu } from "../src/gpu/kernel.ts";
 import { Tensor } from "../src/tensor.ts";
@@ -23,6 +23,9 @@ await run(async () => {
     // an unscoped call, so it surfaces only at the next readback.
     const bad = { buffer: x.buffer, offset: 4, size: 8, first: 1, count: 2 };
     rt.dispatch({ shader: "add.wgsl", entry: "accumulate" }, [bad, x.buffer], [2], [], [1]);
+  } else if (mode === "pipeline") {
+    // An entry point the shader does not have: pipeline creation fails validation.
+    rt.dispatch({ shader: "add.wgsl", entry: "no_such_entry" }, [x.buffer, x.buffer], [4], [], [1]);
   } else if (mode === "lost") {
     rt.device.destroy();
   } else throw new Error(`unknown mode ${mode}`);

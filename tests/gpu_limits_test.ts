@@ -312,6 +312,9 @@ Deno.test("a WebGPU fault ends the command with one line and exit code 1", async
   await t.step("a validation error (a misaligned binding), surfacing at the readback", async () => {
     assertOneLine(await faultCommand("validation"), /WebGPU validation error: .*offset/i);
   });
+  await t.step("a pipeline that fails validation, named", async () => {
+    assertOneLine(await faultCommand("pipeline"), /creating the compute pipeline add\.wgsl/);
+  });
   await t.step("a lost device", async () => {
     assertOneLine(await faultCommand("lost"), /WebGPU device was lost/);
   });
