@@ -24,19 +24,20 @@ export class GradClipper {
     const rt = gpu();
     const count = this.slots * 256;
     rt.clear(this.partials.buffer);
-    let slot = 0;
+    let slot = 0; // slots follow params and their windows; a param without a gradient adds 0s
     for (const p of this.opt.params) {
-      for (const w of bindingWindows(p.grad?.buffer ?? rt.dummy, p.bytes)) {
-        if (p.grad) {
-          rt.dispatch(
-            { shader: "optim.wgsl", entry: "grad_sum_squares" },
-            [w, this.partials.buffer],
-            [w.count, slot, count],
-            [this.maxNorm],
-            [1],
-          );
-        }
-        slot++;
+      if (!p.grad) {
+        slot += rt.windows(p.bytes).length;
+        continue;
+      }
+      for (const w of bindingWindows(p.grad.buffer, p.bytes)) {
+        rt.dispatch(
+          { shader: "optim.wgsl", entry: "grad_sum_squares" },
+          [w, this.partials.buffer],
+          [w.count, slot++, count],
+          [this.maxNorm],
+          [1],
+        );
       }
     }
     rt.dispatch(
