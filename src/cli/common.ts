@@ -1,7 +1,8 @@
 // Shared by the commands: strict flag parsing and one-line errors with a non-zero exit.
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { UserError } from "../errors.ts";
+import { GpuError, UserError } from "../errors.ts";
 import { NoAdapterError } from "../gpu/device.ts";
+import { faultAfter } from "../gpu/faults.ts";
 import type { BertConfig } from "../bert/config.ts";
 
 if (!Deno.env.get("XDG_RUNTIME_DIR")) Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
@@ -42,13 +43,22 @@ export function maxLength(value: string | undefined, config: BertConfig): number
   return n;
 }
 
-/** Runs a command; bad input and missing files end with one line on stderr and exit code 1. */
+/**
+ * Runs a command; bad input, missing files and WebGPU faults end with one line on stderr and exit
+ * code 1.
+ */
 export async function run(fn: () => Promise<void>): Promise<void> {
   try {
     await fn();
   } catch (e) {
-    if (e instanceof UserError || e instanceof NoAdapterError) {
+    if (e instanceof UserError || e instanceof NoAdapterError || e instanceof GpuError) {
       console.error(`error: ${e.message}`);
+      Deno.exit(1);
+    }
+    // A WebGPU call that throws after a fault (a lost device) reports the fault, not a trace.
+    const fault = await faultAfter();
+    if (fault) {
+      console.error(`error: ${fault.message}`);
       Deno.exit(1);
     }
     throw e;

@@ -1,6 +1,9 @@
 // Reuses freed GPU buffers of the same size. Queue order makes reuse safe: a buffer released
 // while earlier work still reads it is only written by work submitted after that work.
 
+import { GpuError } from "../errors.ts";
+import { scoped } from "./faults.ts";
+
 const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
 export class BufferPool {
@@ -23,7 +26,18 @@ export class BufferPool {
     const list = this.free.get(size);
     this.live++;
     if (list && list.length > 0) return list.pop()!;
-    const buffer = this.device.createBuffer({ size, usage: STORAGE_USAGE });
+    const limit = this.device.limits.maxBufferSize;
+    if (size > limit) {
+      throw new GpuError(
+        `allocating a ${size}-byte tensor: over the adapter's maxBufferSize of ${limit} bytes`,
+      );
+    }
+    // Scoped, not awaited: out of memory is recorded and thrown at the next readback (faults.ts).
+    const buffer = scoped(
+      this.device,
+      `allocating a ${size}-byte tensor (maxBufferSize ${limit} bytes)`,
+      () => this.device.createBuffer({ size, usage: STORAGE_USAGE }),
+    );
     this.allocatedBytes += size;
     this.peakBytes = Math.max(this.peakBytes, this.allocatedBytes);
     return buffer;

@@ -1,5 +1,42 @@
 // The one GPU device of the process: adapter acquisition with the limits this engine needs.
 
+import { recordFault } from "./faults.ts";
+
+/** The limits of the WebGPU specification (GPUSupportedLimits). */
+const LIMIT_NAMES = [
+  "maxTextureDimension1D",
+  "maxTextureDimension2D",
+  "maxTextureDimension3D",
+  "maxTextureArrayLayers",
+  "maxBindGroups",
+  "maxBindGroupsPlusVertexBuffers",
+  "maxBindingsPerBindGroup",
+  "maxDynamicUniformBuffersPerPipelineLayout",
+  "maxDynamicStorageBuffersPerPipelineLayout",
+  "maxSampledTexturesPerShaderStage",
+  "maxSamplersPerShaderStage",
+  "maxStorageBuffersPerShaderStage",
+  "maxStorageTexturesPerShaderStage",
+  "maxUniformBuffersPerShaderStage",
+  "maxUniformBufferBindingSize",
+  "maxStorageBufferBindingSize",
+  "minUniformBufferOffsetAlignment",
+  "minStorageBufferOffsetAlignment",
+  "maxVertexBuffers",
+  "maxBufferSize",
+  "maxVertexAttributes",
+  "maxVertexBufferArrayStride",
+  "maxInterStageShaderVariables",
+  "maxColorAttachments",
+  "maxColorAttachmentBytesPerSample",
+  "maxComputeWorkgroupStorageSize",
+  "maxComputeInvocationsPerWorkgroup",
+  "maxComputeWorkgroupSizeX",
+  "maxComputeWorkgroupSizeY",
+  "maxComputeWorkgroupSizeZ",
+  "maxComputeWorkgroupsPerDimension",
+];
+
 let devicePromise: Promise<GPUDevice> | null = null;
 let adapterName = "unknown";
 
@@ -16,22 +53,31 @@ async function createDevice(): Promise<GPUDevice> {
     );
   }
   adapterName = adapter.info.description || adapter.info.vendor || "unknown adapter";
-  const l = adapter.limits;
-  const requiredLimits: Record<string, number> = {
-    maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
-    maxBufferSize: l.maxBufferSize,
-    maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
-    maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
-    maxComputeWorkgroupSizeY: l.maxComputeWorkgroupSizeY,
-    maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
-    maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
-    maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
-  };
+  // Every limit at the adapter's own value (its maximum, or for the alignment limits its minimum):
+  // read from whichever implementation answered (wgpu, Dawn), never assumed. Names the adapter
+  // does not report are left out, since requesting an unknown limit fails.
+  const supported = adapter.limits as unknown as Record<string, unknown>;
+  const requiredLimits: Record<string, number> = {};
+  for (const name of LIMIT_NAMES) {
+    const value = supported[name];
+    if (typeof value === "number") requiredLimits[name] = value;
+  }
   const requiredFeatures: GPUFeatureName[] = [];
   if (adapter.features.has("timestamp-query")) requiredFeatures.push("timestamp-query");
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+  // Errors outside an error scope (bind groups, dispatches, submits) land here; the command stops
+  // with the first of them at its next readback (faults.ts).
   device.addEventListener("uncapturederror", (e) => {
-    console.error(`webgpu error: ${(e as GPUUncapturedErrorEvent).error.message}`);
+    const error = (e as GPUUncapturedErrorEvent).error;
+    const kind = error instanceof GPUOutOfMemoryError
+      ? "out of GPU memory"
+      : error instanceof GPUValidationError
+      ? "validation error"
+      : "internal error";
+    recordFault(`WebGPU ${kind}: ${error.message}`);
+  });
+  device.lost.then((info) => {
+    recordFault(`the WebGPU device was lost (${info.reason || "unknown reason"}): ${info.message}`);
   });
   return device;
 }

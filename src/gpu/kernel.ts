@@ -2,6 +2,12 @@
 // command encoder that is submitted only when a caller needs the results (or it grows large).
 import { getDevice } from "./device.ts";
 import { BufferPool } from "./buffer_pool.ts";
+import { checkFaults, scoped } from "./faults.ts";
+import { GpuError } from "../errors.ts";
+import { type BindingWindow, windowRanges } from "./windows.ts";
+
+/** A storage binding: a whole buffer, or a window of one (see bindingWindows). */
+export type Binding = GPUBuffer | BindingWindow;
 
 export interface Kernel {
   shader: string; // file name under shaders/
@@ -26,8 +32,14 @@ class Runtime {
   dispatchCount = 0;
   /** A 16-byte buffer bound where a kernel's optional input is absent. */
   readonly dummy: GPUBuffer;
+  /** The adapter's maxStorageBufferBindingSize: a binding larger than this is refused. */
+  readonly maxBindingBytes: number;
+  /** The size tensors are split at: maxBindingBytes, or less when a test lowers it. */
+  private windowBytes: number;
 
   constructor(readonly device: GPUDevice) {
+    this.maxBindingBytes = device.limits.maxStorageBufferBindingSize;
+    this.windowBytes = this.maxBindingBytes;
     this.pool = new BufferPool(device);
     this.dummy = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE });
   }
@@ -45,14 +57,14 @@ class Runtime {
     const key = `${k.shader}:${k.entry}:${JSON.stringify(k.constants ?? {})}`;
     let p = this.pipelines.get(key);
     if (!p) {
-      const module = this.device.createShaderModule({
-        code: this.source(k.shader),
-        label: k.shader,
-      });
-      p = this.device.createComputePipeline({
-        label: key,
-        layout: "auto",
-        compute: { module, entryPoint: k.entry, constants: k.constants },
+      const code = this.source(k.shader);
+      p = scoped(this.device, `creating the compute pipeline ${key}`, () => {
+        const module = this.device.createShaderModule({ code, label: k.shader });
+        return this.device.createComputePipeline({
+          label: key,
+          layout: "auto",
+          compute: { module, entryPoint: k.entry, constants: k.constants },
+        });
       });
       this.pipelines.set(key, p);
     }
@@ -102,12 +114,29 @@ class Runtime {
   }
 
   /**
-   * Binding 0 is the uniform made of `ints` and `floats`; storage buffers follow from binding 1.
-   * Pass `null` for a binding the entry point does not use.
+   * Splits tensors at `bytes` instead of the adapter's binding limit, so a test windows small
+   * tensors as an adapter with that limit would (other buffers stay bound whole); `null` restores
+   * the adapter's limit.
+   */
+  setBindingLimitForTests(bytes: number | null): void {
+    this.windowBytes = Math.min(this.maxBindingBytes, bytes ?? Infinity);
+  }
+
+  /** How `byteLength` bytes split into bindings of whole `unitBytes` units (see windows.ts). */
+  windows(byteLength: number, unitBytes = 4): Omit<BindingWindow, "buffer">[] {
+    const align = this.device.limits.minStorageBufferOffsetAlignment;
+    return windowRanges(byteLength, unitBytes, this.windowBytes, align);
+  }
+
+  /**
+   * Binding 0 is the uniform made of `ints` and `floats`; storage bindings follow from binding 1.
+   * Pass `null` for a binding the entry point does not use. A whole buffer larger than the binding
+   * limit is refused here, naming the kernel, rather than left to fail as a validation error:
+   * kernels that touch such tensors bind them window by window (bindingWindows).
    */
   dispatch(
     k: Kernel,
-    buffers: (GPUBuffer | null)[],
+    buffers: (Binding | null)[],
     ints: number[],
     floats: number[],
     workgroups: [number, number?, number?],
@@ -116,15 +145,35 @@ class Runtime {
     if (x === 0 || y === 0 || z === 0) return;
     const pipeline = this.pipeline(k);
     const uni = this.uniform(ints, floats);
-    const key = `${pipeline.label}|${this.id(uni)}|${buffers.map((b) => b ? this.id(b) : 0)}`;
+    const key = `${pipeline.label}|${this.id(uni)}|${buffers.map((b) => this.bindingKey(b))}`;
     let group = this.bindGroups.get(key);
     if (!group) {
       if (this.bindGroups.size > 20000) this.bindGroups.clear();
       const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uni } }];
       buffers.forEach((b, i) => {
-        if (b) entries.push({ binding: i + 1, resource: { buffer: b } });
+        if (!b) return;
+        if (!(b instanceof GPUBuffer) && this.whole(b)) b = b.buffer;
+        if (b instanceof GPUBuffer) {
+          if (b.size > this.maxBindingBytes) {
+            throw new GpuError(
+              `${pipeline.label}: binding ${i + 1} is a ${b.size}-byte buffer, over the ` +
+                `adapter's maxStorageBufferBindingSize of ${this.maxBindingBytes} bytes, and ` +
+                `this kernel does not split its tensors across bindings`,
+            );
+          }
+          entries.push({ binding: i + 1, resource: { buffer: b } });
+        } else {
+          entries.push({
+            binding: i + 1,
+            resource: { buffer: b.buffer, offset: b.offset, size: b.size },
+          });
+        }
       });
-      group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+      group = this.device.createBindGroup({
+        label: pipeline.label,
+        layout: pipeline.getBindGroupLayout(0),
+        entries,
+      });
       this.bindGroups.set(key, group);
     }
     const pass = this.computePass();
@@ -133,6 +182,19 @@ class Runtime {
     pass.dispatchWorkgroups(x, y, z);
     this.dispatchCount++;
     if (++this.pending >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
+  }
+
+  /** A window from offset 0 of a buffer that fits one binding is bound as the whole buffer. */
+  private whole(w: BindingWindow): boolean {
+    return w.offset === 0 && w.buffer.size <= this.windowBytes;
+  }
+
+  private bindingKey(b: Binding | null): string | number {
+    if (!b) return 0;
+    if (b instanceof GPUBuffer || this.whole(b)) {
+      return this.id(b instanceof GPUBuffer ? b : b.buffer);
+    }
+    return `${this.id(b.buffer)}@${b.offset}+${b.size}`;
   }
 
   copy(src: GPUBuffer, dst: GPUBuffer, bytes: number, srcOffset = 0, dstOffset = 0): void {
@@ -153,16 +215,36 @@ class Runtime {
     this.pending = 0;
   }
 
-  /** The only place the CPU waits for the GPU. */
+  /**
+   * The only place the CPU waits for the GPU, and so where faults surface: a WebGPU error anywhere
+   * since the device was created throws a GpuError here, before the caller can print or save
+   * numbers computed after it.
+   */
   async read(buf: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> {
     const size = Math.ceil(bytes / 4) * 4;
-    const staging = this.device.createBuffer({
-      size: Math.max(size, 4),
-      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-    });
+    const staging = scoped(
+      this.device,
+      `allocating a ${size}-byte readback buffer`,
+      () =>
+        this.device.createBuffer({
+          size: Math.max(size, 4),
+          usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+        }),
+    );
     if (size > 0) this.copy(buf, staging, size, offset);
     this.flush();
-    await staging.mapAsync(GPUMapMode.READ);
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+    } catch (e) {
+      await checkFaults();
+      throw new GpuError(`reading ${bytes} bytes back from the GPU: ${(e as Error).message}`);
+    }
+    try {
+      await checkFaults();
+    } catch (e) {
+      staging.destroy();
+      throw e;
+    }
     const out = staging.getMappedRange().slice(0, bytes);
     staging.unmap();
     staging.destroy();

@@ -2,6 +2,7 @@
 // factor lands in the optimizer's gradScale, which its update kernels multiply in.
 import { Tensor } from "../tensor.ts";
 import { gpu } from "../gpu/kernel.ts";
+import { bindingWindows } from "../gpu/windows.ts";
 import type { Optimizer } from "./optimizer.ts";
 
 export class GradClipper {
@@ -9,26 +10,36 @@ export class GradClipper {
   /** (2): the scale and the norm before clipping, readable for logging. */
   readonly result: Tensor;
 
+  /** 256 partial sums per binding window of each gradient (one window unless it is huge). */
+  private slots: number;
+
   constructor(private opt: Optimizer, readonly maxNorm: number) {
-    this.partials = Tensor.zeros([opt.params.length * 256]);
+    this.slots = opt.params.reduce((n, p) => n + gpu().windows(p.bytes).length, 0);
+    this.partials = Tensor.zeros([this.slots * 256]);
     this.result = Tensor.zeros([2]);
   }
 
   /** Call after backward, before opt.step(). */
   clip(): void {
     const rt = gpu();
-    const count = this.opt.params.length * 256;
+    const count = this.slots * 256;
     rt.clear(this.partials.buffer);
-    this.opt.params.forEach((p, slot) => {
-      if (!p.grad) return;
-      rt.dispatch(
-        { shader: "optim.wgsl", entry: "grad_sum_squares" },
-        [p.grad.buffer, this.partials.buffer],
-        [p.size, slot, count],
-        [this.maxNorm],
-        [1],
-      );
-    });
+    let slot = 0; // slots follow params and their windows; a param without a gradient adds 0s
+    for (const p of this.opt.params) {
+      if (!p.grad) {
+        slot += rt.windows(p.bytes).length;
+        continue;
+      }
+      for (const w of bindingWindows(p.grad.buffer, p.bytes)) {
+        rt.dispatch(
+          { shader: "optim.wgsl", entry: "grad_sum_squares" },
+          [w, this.partials.buffer],
+          [w.count, slot++, count],
+          [this.maxNorm],
+          [1],
+        );
+      }
+    }
     rt.dispatch(
       { shader: "optim.wgsl", entry: "grad_clip_scale" },
       [null, this.partials.buffer, this.result.buffer],

@@ -2,6 +2,7 @@
 // into one small buffer written once per step, so pipelines and bind groups stay cached.
 import { Tensor } from "../tensor.ts";
 import { gpu, grid1d } from "../gpu/kernel.ts";
+import { bindingWindows } from "../gpu/windows.ts";
 
 export abstract class Optimizer {
   lr: number;
@@ -27,14 +28,24 @@ export abstract class Optimizer {
     });
   }
 
+  /**
+   * One dispatch per binding window: a tensor larger than one storage binding (a multilingual
+   * word embedding) is updated window by window; parameter, gradient and state have equal byte
+   * lengths, so window i of each covers the same elements.
+   */
   protected dispatch(entry: string, param: Tensor, buffers: GPUBuffer[]): void {
-    gpu().dispatch(
-      { shader: "optim.wgsl", entry },
-      [param.buffer, param.grad!.buffer, this.hyper.buffer, this.gradScale.buffer, ...buffers],
-      [param.size],
-      [],
-      grid1d(param.size, 256),
-    );
+    const all = [param.buffer, param.grad!.buffer, ...buffers];
+    const windows = all.map((b) => bindingWindows(b, param.bytes));
+    windows[0].forEach((w, i) => {
+      const [p, g, ...state] = windows.map((ws) => ws[i]);
+      gpu().dispatch(
+        { shader: "optim.wgsl", entry },
+        [p, g, this.hyper.buffer, this.gradScale.buffer, ...state],
+        [w.count],
+        [],
+        grid1d(w.count, 256),
+      );
+    });
   }
 
   zeroGrad(): void {
