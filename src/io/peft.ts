@@ -166,9 +166,13 @@ export async function loadAdapter(
 
   const lora = new Map<string, { A?: NamedTensor; B?: NamedTensor; key: string }>();
   const replace = new Map<string, { t: NamedTensor; key: string }>();
-  const put = <T>(map: Map<string, T>, k: string, v: T, key: string) => {
-    if (map.has(k)) throw new UserError(`${file}: ${key} duplicates another spelling of ${k}`);
-    map.set(k, v);
+  /** Two spellings of one parameter are fine only when they hold the same values. */
+  const put = (param: string, t: NamedTensor, key: string) => {
+    const had = replace.get(param);
+    if (had && had.t.data.some((v, i) => v !== t.data[i])) {
+      throw new UserError(`${file}: ${key} and ${had.key} are both ${param} but differ`);
+    }
+    replace.set(param, { t, key });
   };
   for (const [key, t] of tensors) {
     for (let i = 0; i < t.data.length; i++) {
@@ -209,24 +213,28 @@ export async function loadAdapter(
           `${file}: ${key}: ${base[1]} is not a LoRA-targeted module (PEFT would ignore it)`,
         );
       }
-      put(replace, `${base[1]}.${base[2]}`, { t, key }, key);
+      put(`${base[1]}.${base[2]}`, t, key);
       continue;
     }
-    const saved = name.match(/^(.+)\.modules_to_save\.default\.(.+)$/);
-    const param = saved ? `${saved[1]}.${saved[2]}` : name;
+    // A modules_to_save module M: PEFT saves M.<p>; with bias "all" its state_dict also yields
+    // M.modules_to_save.<p> (the same tensor) and M.original_module.<p> (the inactive copy of the
+    // base, which PEFT loads where it never reaches the output).
+    const wrapped = name.match(/^(.+)\.(modules_to_save(?:\.default)?|original_module)\.(.+)$/);
+    if (wrapped && !isModuleToSave(c.modulesToSave, wrapped[1])) {
+      throw new UserError(`${file}: ${key}: ${wrapped[1]} is not in modules_to_save`);
+    }
+    const param = wrapped ? `${wrapped[1]}.${wrapped[3]}` : name;
     if (!model.params.has(param)) {
       throw new UserError(`${file}: ${key} names no parameter of this model`);
     }
+    if (wrapped?.[2] === "original_module") continue;
     const owner = param.slice(0, param.lastIndexOf("."));
-    if (saved && !isModuleToSave(c.modulesToSave, saved[1])) {
-      throw new UserError(`${file}: ${key}: ${saved[1]} is not in modules_to_save`);
-    }
     if (targeted.has(owner)) {
       throw new UserError(
         `${file}: ${key}: ${owner} carries LoRA, so PEFT stores its own tensors as ${owner}.base_layer.* and would ignore this key`,
       );
     }
-    put(replace, param, { t, key }, key);
+    put(param, t, key);
   }
 
   // Every targeted module must come with both matrices: PEFT would otherwise keep its init.
