@@ -13,7 +13,14 @@ import { loadAdapter } from "../src/io/peft.ts";
 import { type NamedTensor, readSafetensors, writeSafetensors } from "../src/io/safetensors.ts";
 import { UserError } from "../src/errors.ts";
 import { bertForwardRef, type RefLora, type Weights } from "./reference/bert_ref.ts";
-import { BATCH, refConfig, runTask, toF64, writeTinyCheckpoint } from "./bert_fixture.ts";
+import {
+  BATCH,
+  fixtureTsv,
+  refConfig,
+  runTask,
+  toF64,
+  writeTinyCheckpoint,
+} from "./bert_fixture.ts";
 import { isFile, relError, rng } from "./helpers.ts";
 
 const P = "base_model.model.";
@@ -444,3 +451,40 @@ for (
 if (!isFile(`${CASES}peft/bias-all/adapter_model.safetensors`)) {
   console.log(`peft cases skipped: ${CASES}peft is absent`);
 }
+
+Deno.test("train --mode lora --lora-targets query,value: the classifier trains fully and travels with the adapter, which PEFT's rules reload exactly", async () => {
+  await Deno.writeTextFile(`${dir}/data.tsv`, fixtureTsv());
+  const out = `${dir}/trained-qv`;
+  const r = await runTask("train", [
+    ...["--model", `${dir}/base`, "--data", `${dir}/data.tsv`, "--val-data", `${dir}/data.tsv`],
+    ...["--mode", "lora", "--lora-targets", "query,value", "--optimizer", "sgd", "--lr", "1"],
+    ...["--max-steps", "1", "--batch-size", "7", "--no-shuffle", "--epochs", "1", "--out", out],
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const c = JSON.parse(await Deno.readTextFile(`${out}/adapter_config.json`));
+  assert.deepEqual(c.target_modules, ["query", "value"]);
+  assert.deepEqual(c.modules_to_save, ["classifier", "score"]);
+  for (const k of ["use_dora", "fan_in_fan_out", "use_rslora"]) assert.equal(c[k], false, k);
+  const saved = await readSafetensors(`${out}/adapter_model.safetensors`);
+  const head = saved.get(`${P}classifier.weight`)!.data;
+  assert.ok(relError(head, base.weights.get("classifier.weight")!) > 1e-3, "the head trained");
+  // The reference: the saved tensors applied by PEFT's rules (scaling alpha/r = 16/8).
+  const lora: RefLora = { r: 8, scale: 2, adapters: new Map() };
+  const w = toF64(base.weights);
+  for (const [k, t] of saved) {
+    const m = k.match(/^base_model\.model\.(.+)\.lora_A\.weight$/);
+    if (m) {
+      lora.adapters.set(m[1], {
+        A: Float64Array.from(t.data),
+        B: Float64Array.from(saved.get(k.replace("lora_A", "lora_B"))!.data),
+      });
+    } else if (!k.includes(".lora_B.")) w.set(k.slice(P.length), Float64Array.from(t.data));
+  }
+  assert.deepEqual(
+    [...lora.adapters.keys()].sort(),
+    layers.flatMap((l) => [`${l}.attention.self.query`, `${l}.attention.self.value`]).sort(),
+  );
+  const want = bertForwardRef(refConfig(base.config), w, ids, mask, lora).flatMap((r) => [...r]);
+  const got = await logits(base.config, base.weights, out);
+  assert.ok(relError(got, want) <= TOL, `reloaded adapter logits error ${relError(got, want)}`);
+});
