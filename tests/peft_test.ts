@@ -107,10 +107,11 @@ async function logits(
   c: BertConfig,
   w: Map<string, Float32Array>,
   adapter?: string,
+  warn: (m: string) => void = () => {},
 ): Promise<Float32Array> {
   await initGpu();
   const model = new BertForSequenceClassification(c, w);
-  if (adapter) await loadAdapter(adapter, model, () => {});
+  if (adapter) await loadAdapter(adapter, model, warn);
   const out = await model.forward(makeBatch(BATCH, null, c.vocabSize), { train: false }).read();
   endStep();
   model.release();
@@ -211,13 +212,14 @@ Deno.test("peft alpha_pattern: per-module alpha, the first key matching the modu
   await checkVariant("alpha-pattern", v);
 });
 
-Deno.test("peft rank_pattern with a regex target_modules: per-module r, first matching key wins", async () => {
+Deno.test("peft rank_pattern with a regex target_modules and exclude_modules: per-module r, first matching key wins", async () => {
   const v = new Variant(
     cfg({
       r: 2,
       lora_alpha: 8,
       target_modules: ".*\\.(key|dense)",
       rank_pattern: { "attention.output.dense": 1, "output.dense": 3, key: 4 },
+      exclude_modules: ["pooler.dense"],
     }),
     4,
   );
@@ -227,7 +229,6 @@ Deno.test("peft rank_pattern with a regex target_modules: per-module r, first ma
     v.linear(`${l}.intermediate.dense`, 2, 8 / 2);
     v.linear(`${l}.output.dense`, 3, 8 / 3);
   }
-  v.linear("bert.pooler.dense", 2, 8 / 2);
   v.replace("classifier.weight");
   v.replace("classifier.bias");
   await checkVariant("rank-pattern", v);
@@ -297,6 +298,29 @@ Deno.test("peft modules_to_save of non-classifier modules (either spelling), exc
   v.replace("classifier.weight");
   v.replace("classifier.bias");
   await checkVariant("modules-to-save", v);
+});
+
+Deno.test("peft: a declared modules_to_save module absent from the file keeps the base weights, with a warning", async () => {
+  const v = new Variant(
+    cfg({ r: 2, lora_alpha: 4, target_modules: ["query"], modules_to_save: ["pooler.dense"] }),
+    8,
+  );
+  for (const l of layers) v.linear(`${l}.attention.self.query`, 2, 2);
+  v.replace("classifier.weight");
+  v.replace("classifier.bias");
+  const warnings: string[] = [];
+  const got = await logits(
+    base.config,
+    base.weights,
+    await v.write("absent-mts"),
+    (m) => warnings.push(m),
+  );
+  assert.ok(relError(got, v.reference()) <= TOL, `${relError(got, v.reference())}`);
+  assert.equal(warnings.length, 1);
+  assert.match(
+    warnings[0],
+    /no weights for modules_to_save bert\.pooler\.dense: the base model's are used/,
+  );
 });
 
 const none = () => {};
