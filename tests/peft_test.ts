@@ -512,3 +512,27 @@ Deno.test("train --mode lora --lora-targets query,value: the classifier trains f
   const got = await logits(base.config, base.weights, out);
   assert.ok(relError(got, want) <= TOL, `reloaded adapter logits error ${relError(got, want)}`);
 });
+
+Deno.test("params --mode lora counts as PEFT SEQ_CLS: LoRA on every encoder Linear and the pooler, plus the whole classifier; a classifier-only target is refused", async () => {
+  const lin = [...shapes].filter(([k]) =>
+    k.endsWith(".weight") && /(query|key|value|dense)\./.test(k)
+  );
+  const want = lin.reduce((n, [, [o, i]]) => n + 8 * (o + i), 0) +
+    shapes.get("classifier.weight")!.reduce((a, b) => a * b, 1) + shapes.get("classifier.bias")![0];
+  const r = await runTask("params", ["--model", `${dir}/base`, "--mode", "lora"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`trainable parameters: ${want.toLocaleString("en-US")}\\n`));
+  const bad = await runTask("params", [
+    "--model",
+    `${dir}/base`,
+    "--mode",
+    "lora",
+    "--lora-targets",
+    "classifier",
+  ]);
+  assert.notEqual(bad.code, 0);
+  assert.match(
+    bad.stderr.trim(),
+    /^error: --lora-targets: the classifier is trained fully in lora mode/,
+  );
+});
