@@ -94,7 +94,6 @@ await run(async () => {
     const params = trainableTensors(model, {
       mode,
       lora: { r: 8, alpha: 16, dropout: 0, targets: "all-linear" },
-      trainHead: false,
       seed: 42,
     });
     const opt = new AdamW(params, { lr: 5e-5 });

@@ -90,7 +90,7 @@ Deno.test("cli: tokenize --json and params print what the README promises", asyn
     const counts: Record<string, string> = {
       full: "109,483,778",
       head: "1,538",
-      lora: "1,345,552",
+      lora: "1,340,930", // PEFT SEQ_CLS: LoRA on the encoder and pooler, classifier trained fully
     };
     for (const mode of ["full", "head", "lora"]) {
       const p = await runTask("params", ["--mode", mode]);

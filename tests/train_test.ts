@@ -106,7 +106,7 @@ Deno.test("train head, sgd lr 1, one step: the classifier moves by -gradient, ev
   }
 });
 
-Deno.test("train lora, sgd lr 1, one step: only lora_B moves, by -gradient; lora_A is independent of lr; base untouched", async () => {
+Deno.test("train lora, sgd lr 1, one step: lora_B and the classifier (PEFT modules_to_save) move by -gradient; lora_A is independent of lr", async () => {
   const f = await fixture();
   const [r1, r2] = [
     await sgdStep(f.dir, "lora", `${f.dir}/lora1`),
@@ -116,16 +116,13 @@ Deno.test("train lora, sgd lr 1, one step: only lora_B moves, by -gradient; lora
   assert.equal(r2.code, 0, r2.stderr);
   const a1 = await readSafetensors(`${f.dir}/lora1/adapter_model.safetensors`);
   const a2 = await readSafetensors(`${f.dir}/lora2/adapter_model.safetensors`);
-  assert.ok(
-    ![...a1.keys()].some((k) => k.includes("classifier.weight") && !k.includes("lora")),
-    "the base has a classifier: not saved",
-  );
   const cfg = JSON.parse(await Deno.readTextFile(`${f.dir}/lora1/adapter_config.json`));
   assert.deepEqual(Object.keys(cfg), [...Object.keys(cfg)].sort(), "config keys sorted");
   assert.equal(cfg.peft_type, "LORA");
   assert.equal(cfg.r, 8);
   assert.equal(cfg.lora_alpha, 16);
   assert.equal(cfg.task_type, "SEQ_CLS");
+  assert.deepEqual(cfg.modules_to_save, ["classifier", "score"]);
   const lora: RefLora = { r: 8, scale: 2, adapters: new Map() };
   for (const [k, t] of a1) {
     const m = k.match(/^base_model\.model\.(.+)\.lora_A\.weight$/);
@@ -136,10 +133,18 @@ Deno.test("train lora, sgd lr 1, one step: only lora_B moves, by -gradient; lora
       B: new Float64Array(a1.get(k.replace("lora_A", "lora_B"))!.data.length),
     });
   }
-  assert.equal(lora.adapters.size, 2 * 6 + 2, "every Linear of 2 layers, pooler and classifier");
+  assert.equal(lora.adapters.size, 2 * 6 + 1, "every Linear of 2 layers and the pooler");
   const ref = toF64(f.weights);
   const loss = () =>
     crossEntropyRef(bertForwardRef(refConfig(f.config), ref, f.ids, f.mask, lora), f.labels);
+  for (const k of ["classifier.weight", "classifier.bias"]) {
+    const g = fdGrad(ref.get(k)!, loss);
+    const delta = a1.get(`base_model.model.${k}`)!.data.map((v, i) => v - f.weights.get(k)![i]);
+    assert.ok(
+      relError(delta, g.map((v) => -v)) <= TOL,
+      `${k}: ${relError(delta, g.map((v) => -v))}`,
+    );
+  }
   for (const [path, ad] of lora.adapters) {
     const g = fdGrad(ad.B, loss);
     const got = a1.get(`base_model.model.${path}.lora_B.weight`)!.data;
@@ -229,7 +234,7 @@ Deno.test("lora adapter: predict --adapter and the merged checkpoint give the sa
   );
   assert.deepEqual(
     JSON.parse(await Deno.readTextFile(`${dir}/lora/adapter_config.json`)).modules_to_save,
-    ["classifier"],
+    ["classifier", "score"],
   );
   const m = await runTask("merge", [
     "--model",

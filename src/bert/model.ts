@@ -14,6 +14,14 @@ import { selfAttention } from "../nn/attention.ts";
 export interface LoraWeights {
   A: Tensor; // (r, in)
   B: Tensor; // (out, r)
+  /** This module's scaling (a loaded adapter's rank/alpha pattern); else the model's loraScale. */
+  scale?: number;
+}
+
+/** PEFT lora.Embedding, out = W[x] + scaling · (Aᵀ[x]) · Bᵀ, stored ready for that formula. */
+export interface LoraEmbedding {
+  At: Tensor; // (num_embeddings, r) = lora_embedding_Aᵀ
+  sB: Tensor; // (dim, r) = scaling · lora_embedding_B
 }
 
 export interface ForwardOptions {
@@ -26,6 +34,7 @@ export interface ForwardOptions {
 export class BertForSequenceClassification {
   readonly params = new Map<string, Tensor>();
   readonly lora = new Map<string, LoraWeights>();
+  readonly loraEmbedding = new Map<string, LoraEmbedding>();
   loraScale = 0;
   /** PEFT's lora_dropout: applied to the LoRA path's input only, in training. */
   loraDropout = 0;
@@ -52,7 +61,14 @@ export class BertForSequenceClassification {
     const w = this.p(`${path}.weight`), b = this.p(`${path}.bias`);
     const l = this.lora.get(path);
     if (!l) return linear(x, w, b);
-    return loraLinear(x, w, b, l.A, l.B, this.loraScale, drop(x, this.loraDropout));
+    return loraLinear(x, w, b, l.A, l.B, l.scale ?? this.loraScale, drop(x, this.loraDropout));
+  }
+
+  /** An embedding lookup, plus its LoRA when an adapter put one there. */
+  private embed(path: string, ids: Tensor): Tensor {
+    const out = embedding(this.p(`${path}.weight`), ids);
+    const l = this.loraEmbedding.get(path);
+    return l ? add(out, linear(embedding(l.At, ids), l.sB, null)) : out;
   }
 
   forward(batch: Batch, opts: ForwardOptions): Tensor {
@@ -66,10 +82,10 @@ export class BertForSequenceClassification {
     const e = "bert.embeddings";
     const summed = add(
       add(
-        embedding(this.p(`${e}.word_embeddings.weight`), batch.ids),
-        embedding(this.p(`${e}.position_embeddings.weight`), batch.positions),
+        this.embed(`${e}.word_embeddings`, batch.ids),
+        this.embed(`${e}.position_embeddings`, batch.positions),
       ),
-      embedding(this.p(`${e}.token_type_embeddings.weight`), batch.typeIds),
+      this.embed(`${e}.token_type_embeddings`, batch.typeIds),
     );
     let h = drop(
       layerNorm(
@@ -127,7 +143,12 @@ export class BertForSequenceClassification {
       l.A.release();
       l.B.release();
     }
+    for (const l of this.loraEmbedding.values()) {
+      l.At.release();
+      l.sB.release();
+    }
     this.params.clear();
     this.lora.clear();
+    this.loraEmbedding.clear();
   }
 }

@@ -1,11 +1,14 @@
 // deno task merge --model DIR --adapter DIR --out DIR: folds LoRA into the base weights,
-// W ← W + (alpha/r)·B·A, and writes a plain checkpoint whose predictions equal base + adapter.
+// W ← W + scaling·B·A for a Linear (scaling alpha/r, or alpha/√r with use_rslora, per module
+// under rank_pattern/alpha_pattern) and W ← W + scaling·(B·A)ᵀ for an Embedding (PEFT's
+// get_delta_weight); the adapter's biases and modules_to_save weights are already in place after
+// loading. Writes a plain checkpoint whose predictions equal base + adapter.
 import { intFlag, parseFlags, run } from "./common.ts";
 import { UserError } from "../errors.ts";
 import { initGpu } from "../gpu/kernel.ts";
 import { loadCheckpoint, saveCheckpoint } from "../bert/checkpoint.ts";
 import { BertForSequenceClassification } from "../bert/model.ts";
-import { loadAdapter } from "../io/peft.ts";
+import { loadAdapter, transpose } from "../io/peft.ts";
 import { Tensor } from "../tensor.ts";
 
 /** W (out, in) + scale · B (out, r) · A (r, in), accumulated in float64. */
@@ -46,30 +49,37 @@ await run(async () => {
   });
   await initGpu();
   const model = new BertForSequenceClassification(ck.config, ck.weights);
-  const spec = await loadAdapter(values.adapter, model);
+  const loaded = await loadAdapter(values.adapter, model);
+  const setWeight = (path: string, data: Float32Array, shape: readonly number[]) => {
+    model.p(`${path}.weight`).release();
+    model.params.set(`${path}.weight`, Tensor.from(data, shape, { name: `${path}.weight` }));
+  };
   for (const [path, l] of model.lora) {
     const w = model.p(`${path}.weight`);
-    const [outF, inF] = w.shape;
-    const merged = mergeWeight(
-      await w.read(),
-      await l.A.read(),
-      await l.B.read(),
-      outF,
-      inF,
-      spec.r,
-      model.loraScale,
-    );
-    w.release();
-    model.params.set(
-      `${path}.weight`,
-      Tensor.from(merged, [outF, inF], { name: `${path}.weight` }),
+    const [outF, inF] = w.shape, r = l.A.shape[0];
+    const a = await l.A.read(), b = await l.B.read();
+    setWeight(
+      path,
+      mergeWeight(await w.read(), a, b, outF, inF, r, l.scale ?? model.loraScale),
+      w.shape,
     );
     l.A.release();
     l.B.release();
   }
+  for (const [path, l] of model.loraEmbedding) {
+    // W (num, dim) + Aᵀ (num, r) · (scaling·B)ᵀ (r, dim): mergeWeight with Aᵀ as "B" and sBᵀ as "A".
+    const w = model.p(`${path}.weight`);
+    const [num, dim] = w.shape, r = l.At.shape[1];
+    const sBt = transpose(await l.sB.read(), dim, r);
+    setWeight(path, mergeWeight(await w.read(), sBt, await l.At.read(), num, dim, r, 1), w.shape);
+    l.At.release();
+    l.sB.release();
+  }
   model.lora.clear();
+  model.loraEmbedding.clear();
   await saveCheckpoint(values.out, model, ck.tokenizerDir);
+  const c = loaded.config;
   console.log(
-    `merged ${values.adapter} (r ${spec.r}, alpha ${spec.alpha}) into ${values.model}: ${values.out}`,
+    `merged ${values.adapter} (r ${c.r}, alpha ${c.alpha}; ${loaded.adapted.length} LoRA modules, ${loaded.replaced.length} replaced tensors) into ${values.model}: ${values.out}`,
   );
 });

@@ -14,7 +14,6 @@ await run(async () => {
     mode: { type: "string", default: "full" },
     "lora-rank": { type: "string" },
     "lora-targets": { type: "string", default: "all-linear" },
-    "train-head": { type: "boolean", default: false },
   });
   const spec = values.model;
   const config = spec in PRESETS
@@ -35,7 +34,8 @@ await run(async () => {
       const [outF, inF] = shapes.get(`${p}.weight`)!;
       return n + r * (inF + outF);
     }, 0);
-    if (values["train-head"]) trainable += countParams(HEAD_KEYS.map((k) => shapes.get(k)!));
+    // The classifier trains fully (PEFT modules_to_save for SEQ_CLS), never through LoRA.
+    trainable += countParams(HEAD_KEYS.map((k) => shapes.get(k)!));
   } else throw new UserError(`--mode must be full, head or lora, got "${values.mode}"`);
   const fmt = (n: number) => n.toLocaleString("en-US");
   console.log(`model: ${spec}`);

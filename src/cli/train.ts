@@ -37,7 +37,6 @@ await run(async () => {
     "lora-alpha": { type: "string" },
     "lora-dropout": { type: "string" },
     "lora-targets": { type: "string", default: "all-linear" },
-    "train-head": { type: "boolean", default: false },
     "eval-batch-size": { type: "string" },
     "log-every": { type: "string" },
     "skip-bad-lines": { type: "boolean", default: false },
@@ -85,7 +84,6 @@ await run(async () => {
       dropout: numFlag("lora-dropout", v["lora-dropout"], 0),
       targets: parseTargets(v["lora-targets"]),
     },
-    trainHead: v["train-head"],
     evalBatchSize: positive(
       "eval-batch-size",
       intFlag("eval-batch-size", v["eval-batch-size"], 64),
@@ -117,7 +115,6 @@ await run(async () => {
           await saveAdapter(outDir, model, {
             spec: cfg.lora,
             baseModel: randomBase ? await Deno.realPath(`${outDir}/base_model`) : ck.source,
-            saveHead: cfg.trainHead || ck.newlyInitialized.includes("classifier.weight"),
           });
         } else {
           await saveCheckpoint(outDir, model, ck.tokenizerDir);

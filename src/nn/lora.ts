@@ -12,17 +12,37 @@ export interface LoraSpec {
   targets: string[] | "all-linear";
 }
 
-/** The short names that cover all-linear, as written into adapter_config.json. */
-export const ALL_LINEAR_TARGETS = ["query", "key", "value", "dense", "classifier"];
+/**
+ * The short names that cover all-linear, as written into adapter_config.json: every Linear of
+ * the encoder and the pooler. The classifier is never a LoRA target: for SEQ_CLS, PEFT trains it
+ * fully (modules_to_save) and excludes it from all-linear and from any target list.
+ */
+export const ALL_LINEAR_TARGETS = ["query", "key", "value", "dense"];
 
-/** PEFT: an entry matches a module whose path equals it or ends with "." + it. */
+/** The Embedding modules PEFT can put LoRA on (lora_embedding_A/B); loaded, never trained here. */
+export const EMBEDDING_PATHS = [
+  "bert.embeddings.word_embeddings",
+  "bert.embeddings.position_embeddings",
+  "bert.embeddings.token_type_embeddings",
+];
+
+/**
+ * PEFT: an entry matches a module whose path equals it or ends with "." + it; the classifier
+ * (a modules_to_save module) is skipped even when an entry names it.
+ */
 export function matchTargets(paths: string[], targets: string[] | "all-linear"): string[] {
-  if (targets === "all-linear") return paths;
+  const adaptable = paths.filter((p) => p !== "classifier");
+  if (targets === "all-linear") return adaptable;
   const matches = (p: string, t: string) => p === t || p.endsWith(`.${t}`);
-  const matched = paths.filter((p) => targets.some((t) => matches(p, t)));
+  const matched = adaptable.filter((p) => targets.some((t) => matches(p, t)));
   const unused = targets.filter((t) => !paths.some((p) => matches(p, t)));
   if (unused.length) {
     throw new UserError(`--lora-targets: no Linear module matches ${unused.join(", ")}`);
+  }
+  if (!matched.length) {
+    throw new UserError(
+      `--lora-targets: the classifier is trained fully in lora mode (PEFT modules_to_save); name at least one encoder module`,
+    );
   }
   return matched;
 }
@@ -36,7 +56,10 @@ export function parseTargets(value: string): string[] | "all-linear" {
   return list;
 }
 
-/** A: kaiming-uniform(a=√5) from the seed, B: zeros, as PEFT initialises them; scale alpha/r. */
+/**
+ * A: kaiming-uniform(a=√5) from the seed, B: zeros, as PEFT initialises them; scale alpha/r.
+ * Returns the adapted paths (never the classifier, see matchTargets).
+ */
 export function attachLora(
   model: BertForSequenceClassification,
   spec: LoraSpec,

@@ -37,7 +37,6 @@ export interface TrainConfig {
   warmupRatio: number;
   maxGradNorm: number | null;
   lora: LoraSpec;
-  trainHead: boolean;
   evalBatchSize: number;
   /** Steps between loss readbacks. */
   logEvery: number;
@@ -77,7 +76,7 @@ export interface TrainHooks {
 /** Attaches LoRA in lora mode, marks the mode's trainable tensors requiresGrad, and returns them. */
 export function trainableTensors(
   model: BertForSequenceClassification,
-  cfg: Pick<TrainConfig, "mode" | "lora" | "trainHead" | "seed">,
+  cfg: Pick<TrainConfig, "mode" | "lora" | "seed">,
 ): Tensor[] {
   const params = selectTrainable(model, cfg);
   params.forEach((t) => (t.requiresGrad = true));
@@ -86,7 +85,7 @@ export function trainableTensors(
 
 function selectTrainable(
   model: BertForSequenceClassification,
-  cfg: Pick<TrainConfig, "mode" | "lora" | "trainHead" | "seed">,
+  cfg: Pick<TrainConfig, "mode" | "lora" | "seed">,
 ): Tensor[] {
   if (cfg.mode === "full") return [...model.params.values()];
   const head = HEAD_KEYS.map((k) => model.p(k));
@@ -94,7 +93,8 @@ function selectTrainable(
   attachLora(model, cfg.lora, cfg.seed);
   model.loraDropout = cfg.lora.dropout;
   const lora = [...model.lora.values()].flatMap((l) => [l.A, l.B]);
-  return cfg.trainHead ? [...lora, ...head] : lora;
+  // As PEFT for SEQ_CLS: the classifier is a modules_to_save module, trained fully.
+  return [...lora, ...head];
 }
 
 export function encodeAll(

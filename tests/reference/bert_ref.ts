@@ -1,5 +1,6 @@
 // Float64 BertForSequenceClassification written from the maths of transformers' modeling_bert
-// (eval mode: no dropout), with optional LoRA y = x·Wᵀ + b + s·(x·Aᵀ)·Bᵀ. Independent of the engine.
+// (eval mode: no dropout), with optional LoRA y = x·Wᵀ + b + s·(x·Aᵀ)·Bᵀ on Linears and PEFT's
+// lora.Embedding e = W[x] + s·(Aᵀ[x])·Bᵀ on embeddings. Independent of the engine.
 import { F32_MIN, normalCdfRef } from "./ops_ref.ts";
 
 export interface RefConfig {
@@ -54,7 +55,10 @@ const gelu = (v: number) => v * normalCdfRef(v);
 export interface RefLora {
   r: number;
   scale: number;
-  adapters: Map<string, { A: Float64Array; B: Float64Array }>;
+  /** Linear path → A (r, in), B (out, r); r and scale per module when given. */
+  adapters: Map<string, { A: Float64Array; B: Float64Array; r?: number; scale?: number }>;
+  /** Embedding path (`bert.embeddings.word_embeddings`, …) → A (r, num), B (dim, r), PEFT's layout. */
+  embeddings?: Map<string, { A: Float64Array; B: Float64Array; r: number; scale: number }>;
 }
 
 /** Logits (B, numLabels) for token ids (B, T) and attention mask (B, T). */
@@ -78,18 +82,33 @@ export function bertForwardRef(
       g(`${path}.weight`),
       g(`${path}.bias`),
       outF,
-      a && { ...a, r: lora!.r, scale: lora!.scale },
+      a && { A: a.A, B: a.B, r: a.r ?? lora!.r, scale: a.scale ?? lora!.scale },
     );
   };
   const out: Matrix = [];
   for (let b = 0; b < ids.length; b++) {
     const T = ids[b].length;
-    const word = g("bert.embeddings.word_embeddings.weight"),
-      pos = g("bert.embeddings.position_embeddings.weight");
-    const type = g("bert.embeddings.token_type_embeddings.weight");
-    let h: Matrix = ids[b].map((id, t) =>
-      Float64Array.from({ length: H }, (_, i) => word[id * H + i] + pos[t * H + i] + type[i])
-    );
+    // Row `id` of an embedding table, plus s·Σ_q A[q, id]·B[i, q] when it carries LoRA.
+    const emb = (name: string, id: number) => {
+      const table = g(`bert.embeddings.${name}.weight`);
+      const row = Float64Array.from({ length: H }, (_, i) => table[id * H + i]);
+      const l = lora?.embeddings?.get(`bert.embeddings.${name}`);
+      if (l) {
+        const num = l.A.length / l.r;
+        for (let i = 0; i < H; i++) {
+          for (let q = 0; q < l.r; q++) row[i] += l.scale * l.A[q * num + id] * l.B[i * l.r + q];
+        }
+      }
+      return row;
+    };
+    let h: Matrix = ids[b].map((id, t) => {
+      const [word, pos, type] = [
+        emb("word_embeddings", id),
+        emb("position_embeddings", t),
+        emb("token_type_embeddings", 0),
+      ];
+      return word.map((v, i) => v + pos[i] + type[i]);
+    });
     h = layerNorm(
       h,
       g("bert.embeddings.LayerNorm.weight"),
