@@ -215,6 +215,8 @@ Deno.test({
       assert.equal((await BertTokenizer.fromDir(dir)).modelMaxLength, 7);
       await cfg({ model_max_length: 1e30 });
       assert.equal((await BertTokenizer.fromDir(dir)).modelMaxLength, null, "1e30 = no limit");
+      await Deno.writeTextFile(`${dir}/special_tokens_map.json`, '{"unk_token": "[MASK]"}');
+      assert.deepEqual(await ids("zzz"), [4], "special_tokens_map.json names the unknown token");
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

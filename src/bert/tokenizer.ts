@@ -110,7 +110,19 @@ export class BertTokenizer {
         throw new UserError(`${dir}/${f}: ${(e as Error).message}`);
       }
     };
-    const config = await read("tokenizer_config.json");
+    // transformers lets special_tokens_map.json's token names override tokenizer_config.json's.
+    let config = await read("tokenizer_config.json");
+    const map = await read("special_tokens_map.json");
+    if (map !== null) {
+      let cfg: unknown, names: unknown;
+      try {
+        cfg = JSON.parse(config ?? "{}");
+        names = JSON.parse(map);
+      } catch {
+        throw new UserError(`${dir}: tokenizer_config.json or special_tokens_map.json is not JSON`);
+      }
+      config = JSON.stringify({ ...cfg as object, ...names as object });
+    }
     const json = await read("tokenizer.json");
     if (json !== null) {
       const src = `${dir}/tokenizer.json`;
