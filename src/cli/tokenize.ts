@@ -1,5 +1,5 @@
 // deno task tokenize --model DIR [--max-length N] [--json] [TEXT... | --data FILE]
-import { maxLength, parseFlags, run } from "./common.ts";
+import { intFlag, maxLength, parseFlags, run } from "./common.ts";
 import { BertTokenizer } from "../bert/tokenizer.ts";
 import { readConfig } from "../bert/config.ts";
 import { loadSms } from "../data/sms.ts";
@@ -32,7 +32,10 @@ await run(async () => {
   });
   const tok = await BertTokenizer.fromDir(values.model);
   const config = await readConfig(values.model).catch(() => null);
-  const len = config ? maxLength(values["max-length"], config) : Number(values["max-length"] ?? 32);
+  // Without config.json (a tokenizer-only folder) the limit is tokenizer_config's model_max_length.
+  const len = config
+    ? maxLength(values["max-length"], config)
+    : intFlag("max-length", values["max-length"], Math.min(32, tok.modelMaxLength ?? 32));
   const texts = values.data
     ? (await loadSms(values.data, { skipBadLines: values["skip-bad-lines"], warn: console.error }))
       .map((e) => e.text)
