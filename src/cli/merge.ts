@@ -1,6 +1,7 @@
 // deno task merge --model DIR --adapter DIR --out DIR: folds LoRA into the base weights,
 // W ← W + (alpha/r)·B·A, and writes a plain checkpoint whose predictions equal base + adapter.
-import { intFlag, parseFlags, run } from "./common.ts";
+import { runCommand } from "./common.ts";
+import type { CommandSpec, FlagTable } from "./flags.ts";
 import { UserError } from "../errors.ts";
 import { initGpu } from "../gpu/kernel.ts";
 import { loadCheckpoint, saveCheckpoint } from "../bert/checkpoint.ts";
@@ -29,19 +30,47 @@ export function mergeWeight(
   return merged;
 }
 
-await run(async () => {
-  const { values } = parseFlags("merge", {
-    model: { type: "string" },
-    adapter: { type: "string" },
-    out: { type: "string" },
-    tokenizer: { type: "string" },
-    seed: { type: "string" },
-  });
+const MERGE = {
+  name: "merge",
+  summary:
+    "Folds a LoRA adapter into its base weights (W + (alpha/r)·B·A) and writes a plain checkpoint.",
+  flags: {
+    model: {
+      type: "string",
+      arg: "DIR|PRESET|HUB_ID",
+      help: "the base model the LoRA adapter was trained on (required)",
+    },
+    adapter: {
+      type: "string",
+      arg: "DIR",
+      path: "in",
+      help: "the PEFT LoRA adapter folder (required)",
+    },
+    out: {
+      type: "string",
+      arg: "DIR",
+      path: "out-dir",
+      help: "folder for the merged checkpoint (required; new or empty)",
+    },
+    overwrite: { type: "boolean", help: "let --out replace a model saved there earlier" },
+    tokenizer: {
+      type: "string",
+      arg: "DIR",
+      path: "in",
+      defaultText: "the model folder",
+      help: "folder with vocab.txt or tokenizer.json",
+    },
+    seed: { type: "int", default: 42, help: "seeds a fresh head when the base has none" },
+  },
+  examples: ["--model bert-tiny --adapter runs/tiny/lora --out runs/tiny/merged"],
+} as const satisfies CommandSpec<FlagTable>;
+
+await runCommand(MERGE, async ({ values }) => {
   if (!values.model || !values.adapter || !values.out) {
     throw new UserError("merge: --model DIR, --adapter DIR and --out DIR are required");
   }
   const ck = await loadCheckpoint(values.model, {
-    seed: intFlag("seed", values.seed, 42),
+    seed: values.seed,
     tokenizerDir: values.tokenizer,
   });
   await initGpu();

@@ -121,7 +121,7 @@ th { background: #f3f3f3; } caption { text-align: left; font-weight: 600; paddin
 .confusion { display: inline-table; margin-right: 24px; }
 </style></head><body>
 <h1>webgpu-bert training report</h1>
-<p>model <code>${esc(meta.model)}</code> on <code>${esc(meta.adapter)}</code><br>command <code>${
+<p>model <code>${esc(meta.model)}</code> on GPU adapter <code>${esc(meta.adapter)}</code><br>command <code>${
     esc(meta.command)
   }</code></p>
 <h2>Training loss per step</h2>${lossChart(results)}
