@@ -163,9 +163,17 @@ export async function parseCommand<F extends FlagTable>(
       [name, f],
     ) => [name, { type: f.type === "boolean" ? "boolean" as const : "string" as const }]),
   );
+  // "--warmup-ratio -1" is a value, not a flag: joined as "--warmup-ratio=-1" for parseArgs.
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const f = all[args[i].replace(/^--/, "")];
+    if (args[i].startsWith("--") && f && f.type !== "boolean" && /^-\d|^-\./.test(args[i + 1])) {
+      joined.push(`${args[i]}=${args[++i]}`);
+    } else joined.push(args[i]);
+  }
   let parsed;
   try {
-    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: joined, options, allowPositionals: true, strict: true });
   } catch (e) {
     const msg = (e as Error).message.replace(/\. To specify a positional argument.*$/s, "");
     throw new UserError(`${spec.name}: ${msg} (see deno task ${spec.name} --help)`);
