@@ -2,7 +2,8 @@
 import { maxLength, runCommand } from "./common.ts";
 import type { CommandSpec, FlagTable } from "./flags.ts";
 import { initGpu } from "../gpu/kernel.ts";
-import { getAdapterName } from "../gpu/device.ts";
+import { getAdapterName, isFallbackAdapter } from "../gpu/device.ts";
+import { cpuAdapterNote, startRunClock } from "../train/progress.ts";
 import { loadCheckpoint, saveCheckpoint } from "../bert/checkpoint.ts";
 import { HEAD_KEYS } from "../bert/params.ts";
 import { defaultSmsZip, loadSms, stratifiedSplit } from "../data/sms.ts";
@@ -192,6 +193,21 @@ await runCommand(TRAIN, async ({ values: v }) => {
   };
   await initGpu();
   console.log(`GPU adapter: ${getAdapterName()}`);
+  const stepsPerMode = Math.min(
+    cfgBase.maxSteps ?? Infinity,
+    cfgBase.epochs * Math.ceil(train.length / cfgBase.batchSize),
+  );
+  startRunClock(stepsPerMode * modes.length);
+  const note = cpuAdapterNote(getAdapterName(), isFallbackAdapter(), {
+    layers: ck.config.numHiddenLayers,
+    hidden: ck.config.hiddenSize,
+    intermediate: ck.config.intermediateSize,
+    modes,
+    stepsPerMode,
+    tokensPerStep: cfgBase.batchSize * cfgBase.maxLength,
+    evalTokensPerMode: cfgBase.epochs * val.length * cfgBase.maxLength,
+  });
+  if (note) console.log(note);
   console.log(
     `model: ${ck.source} (${ck.config.numHiddenLayers} layers, hidden ${ck.config.hiddenSize}); data: ${train.length} train / ${val.length} validation messages; max length ${cfgBase.maxLength}`,
   );

@@ -2,6 +2,7 @@
 
 let devicePromise: Promise<GPUDevice> | null = null;
 let adapterName = "unknown";
+let fallbackAdapter = false;
 
 export class NoAdapterError extends Error {}
 
@@ -16,6 +17,7 @@ async function createDevice(): Promise<GPUDevice> {
     );
   }
   adapterName = adapter.info.description || adapter.info.vendor || "unknown adapter";
+  fallbackAdapter = adapter.info.isFallbackAdapter === true;
   const l = adapter.limits;
   const requiredLimits: Record<string, number> = {
     maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
@@ -43,4 +45,9 @@ export function getDevice(): Promise<GPUDevice> {
 
 export function getAdapterName(): string {
   return adapterName;
+}
+
+/** Whether the GPU adapter says it is a fallback (software, CPU) implementation. */
+export function isFallbackAdapter(): boolean {
+  return fallbackAdapter;
 }

@@ -143,6 +143,9 @@ export async function trainMode(
       const progress = new Progress(
         `[${cfg.mode}] epoch ${epoch}/${cfg.epochs}`,
         Math.min(stepsPerEpoch, totalSteps - step),
+        10,
+        undefined,
+        true,
       );
       const t0 = performance.now();
       let lossSum = 0, lossCount = 0, pending = 0, tokens = 0, epochSteps = 0;
@@ -186,7 +189,8 @@ export async function trainMode(
         epochSteps++;
         pending++;
         tokens += idx.length * cfg.maxLength;
-        if (pending === cfg.logEvery) await readLosses();
+        // The first step's loss is read at once, so the progress line shows a loss from step 1.
+        if (pending === cfg.logEvery || step === 1) await readLosses();
         const rate = tokens / ((performance.now() - t0) / 1000);
         progress.update(
           epochSteps,
