@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { fixtureTsv, runTask, writeTinyCheckpoint } from "./bert_fixture.ts";
 import { reportError } from "../src/cli/common.ts";
 import { removeStaleTemps } from "../src/io/atomic.ts";
+import { cpuAdapterNote, cpuRunSeconds } from "../src/train/progress.ts";
 
 const COMMANDS = ["train", "predict", "tokenize", "params", "merge"];
 
@@ -265,4 +266,81 @@ Deno.test("cli: killing `deno task` (SIGTERM or SIGKILL) ends the training proce
     assert.ok(!kids.some(alive), `${signal}: the training process outlived deno task`);
     await reader.cancel().catch(() => {});
   }
+});
+
+/** `git status --porcelain` of the checkout (the tracked and untracked files that changed). */
+async function gitStatus(): Promise<string> {
+  const out = await new Deno.Command("git", {
+    args: ["status", "--porcelain"],
+    cwd: new URL("..", import.meta.url).pathname,
+    stdout: "piped",
+  }).output();
+  return new TextDecoder().decode(out.stdout);
+}
+
+Deno.test("cli: the kernel bench writes results only to --out; the checkout stays as it was", async () => {
+  const task = JSON.parse(
+    await Deno.readTextFile(new URL("../deno.json", import.meta.url)),
+  ).tasks.bench as string;
+  assert.match(task, / --$/, "deno task bench passes its arguments to the bench files");
+  const before = await gitStatus();
+  const dir = await Deno.makeTempDir();
+  // One small kernel through the same harness (`deno task bench` runs them all).
+  const bench = (extra: string[]) =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["bench", "-A", "--filter", "masked forward", "bench/", "--", ...extra],
+      cwd: new URL("..", import.meta.url).pathname,
+      env: { XDG_RUNTIME_DIR: "/tmp", NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  const plain = await bench([]);
+  assert.equal(plain.code, 0, new TextDecoder().decode(plain.stderr));
+  assert.equal(await gitStatus(), before, "a bench without --out changed the checkout");
+  const asked = await bench(["--out", `${dir}/kernels.md`]);
+  assert.equal(asked.code, 0, new TextDecoder().decode(asked.stderr));
+  assert.match(await Deno.readTextFile(`${dir}/kernels.md`), /\| softmax \| masked forward/);
+  assert.equal(await gitStatus(), before, "a bench with --out changed the checkout");
+});
+
+Deno.test("cli: train shows the loss from the first step and the whole run's steps and ETA", async () => {
+  const dir = await setup();
+  const r = await runTask("train", [
+    "--model",
+    `${dir}/model`,
+    "--data",
+    `${dir}/data.tsv`,
+    "--mode",
+    "all",
+    "--max-steps",
+    "1",
+    "--epochs",
+    "1",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  // --log-every is 10; the one step's line still carries a loss value, not a placeholder.
+  assert.match(r.stdout, /\[full\] epoch 1\/1 1\/1 loss \d+\.\d{4} .*\| run 1\/3 steps, ETA/);
+  assert.match(r.stdout, /\[lora\] epoch 1\/1 1\/1 loss \d+\.\d{4} .*\| run 3\/3 steps, ETA 0s/);
+});
+
+Deno.test("cli: a CPU GPU adapter gets a note with a rough time and the bert-tiny alternative", () => {
+  // BERT-base, one full step of 16 × 32 tokens: README Benchmarks measured 33.2 s on lavapipe.
+  const base = {
+    layers: 12,
+    hidden: 768,
+    intermediate: 3072,
+    modes: ["full"],
+    stepsPerMode: 1,
+    tokensPerStep: 512,
+    evalTokensPerMode: 0,
+  };
+  const s = cpuRunSeconds(base);
+  assert.ok(s > 33.2 / 2 && s < 33.2 * 2, `estimate ${s} s for a measured 33.2 s`);
+  const note = cpuAdapterNote("llvmpipe (LLVM 15.0.6, 256 bits)", false, base);
+  assert.match(note!, /is a CPU implementation of WebGPU.*roughly \d+s.*--model bert-tiny/);
+  assert.match(cpuAdapterNote("SwiftShader Device (Subzero)", false, base)!, /CPU implementation/);
+  assert.match(cpuAdapterNote("Some adapter", true, base)!, /CPU implementation/);
+  assert.equal(cpuAdapterNote("NVIDIA GeForce RTX 4090", false, base), null);
+  const tiny = { ...base, layers: 2, hidden: 128, intermediate: 512 };
+  assert.doesNotMatch(cpuAdapterNote("llvmpipe", false, tiny)!, /bert-tiny/);
 });
