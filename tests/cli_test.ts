@@ -344,3 +344,34 @@ Deno.test("cli: a CPU GPU adapter gets a note with a rough time and the bert-tin
   const tiny = { ...base, layers: 2, hidden: 128, intermediate: 512 };
   assert.doesNotMatch(cpuAdapterNote("llvmpipe", false, tiny)!, /bert-tiny/);
 });
+
+Deno.test("cli: a first `deno task` run in a fresh checkout prints a few lines, not an npm install", async () => {
+  const root = new URL("..", import.meta.url).pathname;
+  const files = new TextDecoder().decode(
+    (await new Deno.Command("git", {
+      args: ["ls-files", "-co", "--exclude-standard"],
+      cwd: root,
+      stdout: "piped",
+    }).output()).stdout,
+  ).split("\n").filter(Boolean);
+  const copy = await Deno.makeTempDir();
+  for (const f of files) {
+    if (!/^(src|shaders|tools)\//.test(f) && !/^deno\.(json|lock)$/.test(f)) continue;
+    await Deno.mkdir(`${copy}/${f}`.replace(/\/[^/]*$/, ""), { recursive: true });
+    await Deno.copyFile(`${root}/${f}`, `${copy}/${f}`);
+  }
+  // No node_modules: npm packages come from Deno's cache (no network needed here), and only those
+  // the command imports are loaded.
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "params", "--help"],
+    cwd: copy,
+    env: { XDG_RUNTIME_DIR: "/tmp", NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, stderr);
+  const lines = stderr.split("\n").filter((l) => l.trim());
+  assert.ok(lines.length <= 5, `${lines.length} lines on stderr:\n${stderr}`);
+  assert.doesNotMatch(stderr, /tensorflow|tokenizers/);
+});
