@@ -6,7 +6,7 @@ import { presetConfig, PRESETS, readConfig } from "../bert/config.ts";
 import { countParams, HEAD_KEYS, linearPaths, paramShapes } from "../bert/params.ts";
 import { matchTargets, parseTargets } from "../nn/lora.ts";
 import { BertTokenizer } from "../bert/tokenizer.ts";
-import { DEFAULT_TOKENIZER } from "../bert/checkpoint.ts";
+import { DEFAULT_TOKENIZER, presetTokenizer } from "../bert/checkpoint.ts";
 
 const PARAMS = {
   name: "params",
@@ -49,7 +49,8 @@ await runCommand(PARAMS, async ({ values }) => {
   const config = spec in PRESETS
     ? presetConfig(
       spec,
-      (await BertTokenizer.fromDir(values.tokenizer ?? DEFAULT_TOKENIZER)).tokens.length,
+      (await BertTokenizer.fromDir(values.tokenizer ?? (await presetTokenizer(spec)))).tokens
+        .length,
     )
     : await readConfig(spec);
   const shapes = paramShapes(config);

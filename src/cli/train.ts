@@ -51,7 +51,7 @@ const TRAIN = {
       type: "string",
       default: "all",
       choices: ["full", "head", "lora", "all"],
-      help: "what trains: every weight, the classifier only, LoRA adapters, or the three in turn",
+      help: "what trains: every weight, the classifier only, LoRA matrices, or the three in turn",
     },
     epochs: { type: "int", default: 2, min: 1, help: "passes over the training data" },
     "batch-size": { type: "int", default: 16, min: 1, help: "messages per optimizer step" },
