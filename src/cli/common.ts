@@ -83,6 +83,14 @@ export function reportError(e: unknown, debug: boolean): void {
 
 let cleanupInstalled = false;
 
+function startedByDenoTask(pid: number): boolean {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").includes("task");
+  } catch {
+    return false;
+  }
+}
+
 /**
  * On SIGINT/SIGTERM, or when the parent (`deno task`) is gone, removes temporaries of writes in
  * progress and exits: a killed `deno task` never leaves a training process behind.
@@ -100,8 +108,10 @@ function installCleanup(): void {
       Deno.addSignalListener(sig, () => stop(code, sig));
     } catch { /* not supported on this platform */ }
   }
+  // Only under `deno task` (Linux /proc tells): a command started from a shell with nohup must
+  // outlive that shell.
   const parent = Deno.ppid;
-  if (parent > 1) {
+  if (parent > 1 && startedByDenoTask(parent)) {
     const timer = setInterval(() => {
       if (Deno.ppid !== parent) stop(129, "the parent process ended");
     }, 1000);
