@@ -23,7 +23,8 @@ function legend(results: ModeResult[], x: number, y: number): string {
 
 /** Training loss per step, one polyline per mode, on shared axes. */
 function lossChart(results: ModeResult[]): string {
-  const W = 640, H = 260, L = 50, B = 30, T = 10, R = 10;
+  // R leaves room for the legend right of the plot, clear of the curves.
+  const W = 720, H = 260, L = 50, B = 30, T = 10, R = 90;
   const maxSteps = Math.max(1, ...results.map((r) => r.losses.length));
   const maxLoss = Math.max(1e-6, ...results.flatMap((r) => r.losses.filter(Number.isFinite)));
   const x = (i: number) => L + (i / Math.max(1, maxSteps - 1)) * (W - L - R);
@@ -44,7 +45,7 @@ ${
   }
 <text x="${(L + W) / 2}" y="${H - 6}" text-anchor="middle">step (of ${maxSteps})</text>
 ${lines.join("\n")}
-${legend(results, W - R - 70, T + 4)}
+${legend(results, W - R + 16, T + 4)}
 </svg>`;
 }
 
