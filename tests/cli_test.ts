@@ -386,3 +386,53 @@ Deno.test("cli: a first `deno task` run in a fresh checkout prints a few lines, 
     /^error: preset bert-tiny takes its vocabulary from a BERT tokenizer folder.*pass --tokenizer DIR/m,
   );
 });
+
+Deno.test("cli: tools/readme_results.ts prints the README's Results block from the run it makes", async () => {
+  const dir = await setup();
+  await Deno.writeTextFile(`${dir}/data.tsv`, fixtureTsv(10));
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "tools/readme_results.ts",
+      "--model",
+      `${dir}/model`,
+      "--data",
+      `${dir}/data.tsv`,
+      "--epochs",
+      "1",
+      "--runs",
+      `${dir}/runs`,
+      "--out",
+      `${dir}/block.md`,
+    ],
+    cwd: new URL("..", import.meta.url).pathname,
+    env: { XDG_RUNTIME_DIR: "/tmp", NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const block = await Deno.readTextFile(`${dir}/block.md`);
+  assert.match(block, /^<!-- results:begin .*-->\n/);
+  assert.match(block, /<!-- results:end -->\n$/);
+  for (const mode of ["full", "head", "lora"]) {
+    const m = JSON.parse(await Deno.readTextFile(`${dir}/runs/${mode}/metrics.json`));
+    const last = m.epochs.at(-1).metrics;
+    const cells = [last.accuracy, last.precision, last.recall, last.f1, last.auroc]
+      .map((x: number | null) => (x === null ? "undefined" : x.toFixed(4)));
+    assert.ok(
+      block.includes(
+        `| ${mode} | ${m.trainable_params.toLocaleString("en-US")} | ${cells.join(" | ")} |`,
+      ),
+      `${mode} row does not match its metrics.json:\n${block}`,
+    );
+  }
+  assert.match(
+    block,
+    /\$ deno task predict --model \S+\/runs\/full "WINNER!! .*"\n(ham|spam) +\d\.\d{4} \d\.\d{4} /,
+  );
+  assert.match(
+    block,
+    /--adapter \S+\/runs\/lora "WINNER!! …"\n(ham|spam) +\d\.\d{4} \d\.\d{4} +WINNER!! …\n/,
+  );
+});
