@@ -15,6 +15,13 @@ interface Row {
 }
 const rows: Row[] = [];
 
+/** `--out FILE` after `deno task bench` (the task passes its arguments to the bench files). */
+function outFile(): string | null {
+  const i = Deno.args.indexOf("--out");
+  if (i >= 0 && Deno.args[i + 1]) return Deno.args[i + 1];
+  return Deno.args.find((a) => a.startsWith("--out="))?.slice(6) ?? null;
+}
+
 /** Submitted work and a wait for the queue: the time of what `fn` recorded, not of recording it. */
 async function finish(): Promise<void> {
   gpu().flush();
@@ -71,11 +78,9 @@ globalThis.addEventListener("unload", () => {
       } ${r.unit}`,
     );
   }
-  // The table per adapter, beside bench:modes' results (written when every bench of a file ran).
-  const file = new URL(
-    `./results/${getAdapterName().replace(/[^A-Za-z0-9.]+/g, "_")}_kernels.md`,
-    import.meta.url,
-  );
+  // The table goes only where asked: `deno task bench --out FILE` (never over a tracked file).
+  const file = outFile();
+  if (!file) return;
   const table = [
     `# ${getAdapterName()}: kernels`,
     "",
@@ -98,7 +103,7 @@ globalThis.addEventListener("unload", () => {
     l.startsWith("| ") && !l.startsWith("| family") && !l.startsWith("| ---") &&
     !done.some((r) => l.startsWith(`| ${r.group} | ${r.name} |`))
   );
-  const tmp = `${file.pathname}.tmp`;
+  const tmp = `${file}.${Deno.pid}.tmp`;
   Deno.writeTextFileSync(tmp, [...table.slice(0, 6), ...keep, ...table.slice(6)].join("\n") + "\n");
   Deno.renameSync(tmp, file);
 });

@@ -2,8 +2,9 @@
 // Times full, head and lora training steps (after a warm-up step) and an evaluation batch on one
 // adapter, extrapolates to an epoch of the SMS task (4,459 training messages at batch 16 → 279
 // steps; 1,115 validation messages), and with --peer runs TensorFlow.js WebGPU's full step and
-// matmuls in the same process. Results go to bench/results/<adapter>.md.
+// matmuls in the same process. Results go where --results FILE and --json FILE say, nowhere else.
 import { intFlag, parseFlags, run } from "../src/cli/common.ts";
+import { UserError } from "../src/errors.ts";
 import { gpu, initGpu } from "../src/gpu/kernel.ts";
 import { getAdapterName } from "../src/gpu/device.ts";
 import { loadCheckpoint } from "../src/bert/checkpoint.ts";
@@ -63,10 +64,8 @@ await run(async () => {
   if (v["from-json"]) {
     // Re-renders the results file from a saved run, without timing anything.
     const saved = JSON.parse(await Deno.readTextFile(v["from-json"]));
-    await writeResults(
-      v.results ?? `bench/results/${saved.adapter.replace(/[^A-Za-z0-9.]+/g, "_")}.md`,
-      saved,
-    );
+    if (!v.results) throw new UserError("bench:modes --from-json needs --results FILE");
+    await writeResults(v.results, saved);
     return;
   }
   const steps = intFlag("steps", v.steps, 3),
@@ -169,10 +168,8 @@ await run(async () => {
     peer,
   };
   if (v.json) await writeJsonAtomic(v.json, result);
-  await writeResults(
-    v.results ?? `bench/results/${adapter.replace(/[^A-Za-z0-9.]+/g, "_")}.md`,
-    result,
-  );
+  // Results go only where asked (--results FILE), never over a tracked file by default.
+  if (v.results) await writeResults(v.results, result);
 });
 
 async function runPeer(

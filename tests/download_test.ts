@@ -7,7 +7,9 @@ import { loadSms } from "../src/data/sms.ts";
 import { UserError } from "../src/errors.ts";
 import { runTask, writeTinyCheckpoint } from "./bert_fixture.ts";
 
-type Route = { body: Uint8Array; status?: number; cutAfter?: number };
+type Route = { body: Uint8Array; status?: number; cutAfter?: number; headers?: HeadersInit };
+
+const COMMIT = "0123456789abcdef0123456789abcdef01234567";
 
 function serve(routes: Map<string, Route>) {
   const seen: { path: string; auth: string | null }[] = [];
@@ -31,7 +33,10 @@ function serve(routes: Map<string, Route>) {
       });
       return new Response(stream, { headers: { "content-length": String(r.body.length) } });
     }
-    return new Response(r.body as Uint8Array<ArrayBuffer>, { status: r.status ?? 200 });
+    return new Response(r.body as Uint8Array<ArrayBuffer>, {
+      status: r.status ?? 200,
+      headers: r.headers,
+    });
   });
   const { port } = server.addr as Deno.NetAddr;
   return { url: `http://127.0.0.1:${port}`, seen, close: () => server.shutdown() };
@@ -42,7 +47,11 @@ async function tinyRepoFiles(): Promise<Map<string, Route>> {
   await writeTinyCheckpoint(dir);
   const routes = new Map<string, Route>();
   for (const f of ["config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json"]) {
-    routes.set(`/org/tiny/resolve/main/${f}`, { body: await Deno.readFile(`${dir}/${f}`) });
+    // The hub's headers: the branch's commit, and an ETag that names the blob.
+    routes.set(`/org/tiny/resolve/main/${f}`, {
+      body: await Deno.readFile(`${dir}/${f}`),
+      headers: { "x-repo-commit": COMMIT, etag: `"etag-${f.replace(".", "-")}"` },
+    });
   }
   return routes;
 }
@@ -65,8 +74,19 @@ Deno.test("download: hub files with HF_TOKEN into HF_HOME; a second run reuses t
   try {
     await withEnv({ HF_ENDPOINT: srv.url, HF_HOME: home, HF_TOKEN: "hf_secret" }, async () => {
       const dir = await fetchHubModel("org/tiny", quiet);
-      assert.equal(dir, `${home}/hub/models--org--tiny/snapshots/main`);
+      // transformers' layout: refs/main → snapshots/COMMIT/F → ../../blobs/ETAG.
+      const repo = `${home}/hub/models--org--tiny`;
+      assert.equal(dir, `${repo}/snapshots/${COMMIT}`);
+      assert.equal(await Deno.readTextFile(`${repo}/refs/main`), COMMIT);
+      assert.equal(
+        await Deno.readLink(`${dir}/model.safetensors`),
+        "../../blobs/etag-model-safetensors",
+      );
       assert.ok((await Deno.stat(`${dir}/model.safetensors`)).size > 0);
+      assert.deepEqual(
+        await Deno.readFile(`${repo}/blobs/etag-config-json`),
+        await Deno.readFile(`${dir}/config.json`),
+      );
       assert.ok(srv.seen.every((s) => s.auth === "Bearer hf_secret"), "token sent");
       assert.ok(
         srv.seen.some((s) => s.path.endsWith("tokenizer.json")),
@@ -131,14 +151,12 @@ Deno.test("download: an interrupted transfer leaves no cache entry and no partia
         () => fetchHubModel("org/tiny", quiet),
         /download of .*model\.safetensors was interrupted .*nothing was cached, run again/,
       );
-      const dir = hubCacheDir("org/tiny");
+      const repo = `${home}/hub/models--org--tiny`;
+      assert.equal(await Deno.stat(`${repo}/refs/main`).catch(() => null), null, "no ref");
+      assert.equal(await Deno.stat(`${repo}/snapshots`).catch(() => null), null, "no snapshot");
       const left = [];
-      for await (const e of Deno.readDir(dir)) left.push(e.name);
-      assert.ok(
-        !left.includes("config.json") && !left.includes("model.safetensors"),
-        `cache holds ${left}`,
-      );
-      assert.ok(!left.some((n) => n.endsWith(".part")), `partial file left: ${left}`);
+      for await (const e of Deno.readDir(`${repo}/blobs`)) left.push(e.name);
+      assert.deepEqual(left, [], `partial files left: ${left}`);
       routes.set("/org/tiny/resolve/main/model.safetensors", weights);
       const ok = await fetchHubModel("org/tiny", quiet);
       assert.equal(
@@ -179,4 +197,28 @@ Deno.test("download: the SMS zip is checked (5,574 messages) before it is cached
   } finally {
     await srv.close();
   }
+});
+
+Deno.test("download: a model transformers cached (HF_HUB_CACHE, refs/main, snapshots, blobs) is used offline", async () => {
+  const src = await Deno.makeTempDir();
+  await writeTinyCheckpoint(src);
+  const cache = await Deno.makeTempDir();
+  const repo = `${cache}/models--org--prewritten`;
+  const rev = "fedcba9876543210fedcba9876543210fedcba98";
+  await Deno.mkdir(`${repo}/blobs`, { recursive: true });
+  await Deno.mkdir(`${repo}/refs`);
+  await Deno.mkdir(`${repo}/snapshots/${rev}`, { recursive: true });
+  await Deno.writeTextFile(`${repo}/refs/main`, rev);
+  for (const f of ["config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json"]) {
+    const blob = `blob-${f.replace(".", "-")}`;
+    await Deno.copyFile(`${src}/${f}`, `${repo}/blobs/${blob}`);
+    await Deno.symlink(`../../blobs/${blob}`, `${repo}/snapshots/${rev}/${f}`);
+  }
+  const env = { HF_HUB_CACHE: cache, HF_HOME: "/nonexistent", HF_ENDPOINT: "http://127.0.0.1:9" };
+  await withEnv(env, async () => {
+    assert.equal(await fetchHubModel("org/prewritten", quiet), `${repo}/snapshots/${rev}`);
+  });
+  const r = await runTask("predict", ["--model", "org/prewritten", "--json", "hello"], env);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).text, "hello");
 });

@@ -147,7 +147,7 @@ Deno.test("failures: a NaN loss stops training at its step and keeps the checkpo
   await writeSafetensors(`${dir}/poisoned/model.safetensors`, tensors);
   await assertFails(
     "train",
-    args(`${dir}/poisoned`),
+    [...args(`${dir}/poisoned`), "--overwrite"],
     /the loss became NaN at step 1; training stopped \(lower --lr or set --max-grad-norm\); the last saved checkpoint is kept/,
   );
   assert.deepEqual(

@@ -7,9 +7,13 @@
 // Unicode-version difference in canonical decomposition or case mapping), so no difference
 // touches whitespace, punctuation, control characters, Chinese characters or casing rules.
 import assert from "node:assert/strict";
-import { bertNormalizer, bertPreTokenizer, lowercase, nfdNormalizer, Tokenizer } from "tokenizers";
+// npm specifier inline (as tests/tokenizer_test.ts): not in deno.json, so `deno task` never installs it
+// deno-lint-ignore no-import-prefix
+import * as rust from "npm:tokenizers@0.23.2";
 import { BertTokenizer } from "../src/bert/tokenizer.ts";
 import { specFromTokenizerJson } from "../src/bert/tokenizer_spec.ts";
+
+const { bertNormalizer, bertPreTokenizer, lowercase, nfdNormalizer, Tokenizer } = rust;
 import { BertNormalizer, bertPreTokenize } from "../src/bert/normalizer.ts";
 import { loadSms } from "../src/data/sms.ts";
 import { isFile } from "./helpers.ts";

@@ -1,7 +1,9 @@
 // Token ids must equal Hugging Face's BertTokenizer exactly. The expected ids come from Hugging
 // Face's own Rust tokenizer (npm `tokenizers`) run on bert-base-uncased's tokenizer.json.
 import assert from "node:assert/strict";
-import { Tokenizer } from "tokenizers";
+// Inline, not a deno.json import: `deno task` installs every deno.json import before any command.
+// deno-lint-ignore no-import-prefix
+import { Tokenizer } from "npm:tokenizers@0.23.2";
 import { BertTokenizer } from "../src/bert/tokenizer.ts";
 import { specFromTokenizerJson } from "../src/bert/tokenizer_spec.ts";
 import { loadSms } from "../src/data/sms.ts";

@@ -187,7 +187,7 @@ Deno.test("train: the same command twice saves identical weights (seeded init, s
   assert.equal(metrics.epochs.length, 2);
   assert.equal(metrics.seed, 42);
   assert.equal(metrics.mode, "full");
-  assert.ok(metrics.adapter.length > 0);
+  assert.ok(metrics.gpu_adapter.length > 0);
   const c = await runTask("train", [...args, "--out", `${f.dir}/c`, "--seed", "7"]);
   assert.equal(c.code, 0, c.stderr);
   assert.notDeepEqual(

@@ -4,12 +4,15 @@
 // the SMS messages, every code point c assigned in the JS engine's Unicode as the word "a" c "b",
 // and a few added-token texts. Ids without special tokens are compared. Run:
 //   deno run -A tools/compare_tokenizers.ts [../shared/models/bert-base-uncased] [sms.zip]
-import { Tokenizer as RustTokenizer } from "tokenizers";
+// npm specifier inline (as tests/tokenizer_test.ts): not in deno.json, so `deno task` never installs it
+// deno-lint-ignore no-import-prefix
+import { Tokenizer as RustTokenizer } from "npm:tokenizers@0.23.2";
 import { BertTokenizer } from "../src/bert/tokenizer.ts";
 import { specFromTokenizerJson } from "../src/bert/tokenizer_spec.ts";
 import { loadSms } from "../src/data/sms.ts";
 
 // Imported here only (not in deno.json): nothing in the engine uses it.
+// deno-lint-ignore no-import-prefix
 const { Tokenizer: JsTokenizer } = await import("npm:@huggingface/tokenizers@0.2.0");
 
 const model = Deno.args[0] ?? "../shared/models/bert-base-uncased";

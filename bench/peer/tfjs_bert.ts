@@ -1,9 +1,14 @@
 // The peer: the same BertForSequenceClassification and AdamW step in TensorFlow.js on its WebGPU
 // backend, on the same adapter, so step times compare engine to engine.
-import * as tf from "@tensorflow/tfjs-core";
-import "@tensorflow/tfjs-backend-webgpu";
+// Inline npm specifiers, not deno.json imports: `deno task` installs every deno.json import before
+// any command runs, and TensorFlow.js (~70 packages) is needed by this peer bench only.
+// deno-lint-ignore no-import-prefix
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+// deno-lint-ignore no-import-prefix
+import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
 // The union package registers the gradient functions tfjs-core ships separately.
-import "@tensorflow/tfjs";
+// deno-lint-ignore no-import-prefix
+import "npm:@tensorflow/tfjs@4.22.0";
 import type { BertConfig } from "../../src/bert/config.ts";
 import { paramShapes } from "../../src/bert/params.ts";
 

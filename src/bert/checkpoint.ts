@@ -49,6 +49,21 @@ async function resolveHubModel(repoId: string, log: (m: string) => void): Promis
   return await fetchHubModel(repoId, log);
 }
 
+/**
+ * A preset's vocabulary: bert-base-uncased's beside the checkout, else from the hub cache, else a
+ * one-line error saying how to get one.
+ */
+export async function presetTokenizer(preset: string): Promise<string> {
+  if (await exists(DEFAULT_TOKENIZER)) return DEFAULT_TOKENIZER;
+  const cached = hubCacheDir("bert-base-uncased");
+  if (await exists(`${cached}/vocab.txt`)) return cached;
+  throw new UserError(
+    `preset ${preset} takes its vocabulary from a BERT tokenizer folder, and neither ` +
+      `${DEFAULT_TOKENIZER} nor the hub cache has bert-base-uncased: pass --tokenizer DIR (a ` +
+      `folder with vocab.txt), or run once with --model bert-base-uncased to download it`,
+  );
+}
+
 export interface LoadOptions {
   seed: number;
   tokenizerDir?: string;
@@ -58,7 +73,7 @@ export interface LoadOptions {
 export async function loadCheckpoint(spec: string, opts: LoadOptions): Promise<LoadedCheckpoint> {
   const warn = opts.warn ?? ((m: string) => console.error(m));
   if (spec in PRESETS && !(await exists(spec))) {
-    const tokenizerDir = opts.tokenizerDir ?? DEFAULT_TOKENIZER;
+    const tokenizerDir = opts.tokenizerDir ?? (await presetTokenizer(spec));
     const tokenizer = await BertTokenizer.fromDir(tokenizerDir);
     const config = presetConfig(spec, tokenizer.tokens.length);
     return {

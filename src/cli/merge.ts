@@ -3,7 +3,8 @@
 // under rank_pattern/alpha_pattern) and W ← W + scaling·(B·A)ᵀ for an Embedding (PEFT's
 // get_delta_weight); the adapter's biases and modules_to_save weights are already in place after
 // loading. Writes a plain checkpoint whose predictions equal base + adapter.
-import { intFlag, parseFlags, run } from "./common.ts";
+import { runCommand } from "./common.ts";
+import type { CommandSpec, FlagTable } from "./flags.ts";
 import { UserError } from "../errors.ts";
 import { initGpu } from "../gpu/kernel.ts";
 import { loadCheckpoint, saveCheckpoint } from "../bert/checkpoint.ts";
@@ -32,19 +33,47 @@ export function mergeWeight(
   return merged;
 }
 
-await run(async () => {
-  const { values } = parseFlags("merge", {
-    model: { type: "string" },
-    adapter: { type: "string" },
-    out: { type: "string" },
-    tokenizer: { type: "string" },
-    seed: { type: "string" },
-  });
+const MERGE = {
+  name: "merge",
+  summary:
+    "Folds a LoRA adapter into its base weights (W + (alpha/r)·B·A) and writes a plain checkpoint.",
+  flags: {
+    model: {
+      type: "string",
+      arg: "DIR|PRESET|HUB_ID",
+      help: "the base model the LoRA adapter was trained on (required)",
+    },
+    adapter: {
+      type: "string",
+      arg: "DIR",
+      path: "in",
+      help: "the PEFT LoRA adapter folder (required)",
+    },
+    out: {
+      type: "string",
+      arg: "DIR",
+      path: "out-dir",
+      help: "folder for the merged checkpoint (required; new or empty)",
+    },
+    overwrite: { type: "boolean", help: "let --out replace a model saved there earlier" },
+    tokenizer: {
+      type: "string",
+      arg: "DIR",
+      path: "in",
+      defaultText: "the model folder",
+      help: "folder with vocab.txt or tokenizer.json",
+    },
+    seed: { type: "int", default: 42, help: "seeds a fresh head when the base has none" },
+  },
+  examples: ["--model bert-tiny --adapter runs/tiny/lora --out runs/tiny/merged"],
+} as const satisfies CommandSpec<FlagTable>;
+
+await runCommand(MERGE, async ({ values }) => {
   if (!values.model || !values.adapter || !values.out) {
     throw new UserError("merge: --model DIR, --adapter DIR and --out DIR are required");
   }
   const ck = await loadCheckpoint(values.model, {
-    seed: intFlag("seed", values.seed, 42),
+    seed: values.seed,
     tokenizerDir: values.tokenizer,
   });
   await initGpu();

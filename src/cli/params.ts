@@ -1,25 +1,55 @@
 // deno task params --model DIR|PRESET --mode full|head|lora [--lora-rank R] [--lora-targets ...]
-import { intFlag, parseFlags, run } from "./common.ts";
+import { runCommand } from "./common.ts";
+import type { CommandSpec, FlagTable } from "./flags.ts";
 import { UserError } from "../errors.ts";
 import { presetConfig, PRESETS, readConfig } from "../bert/config.ts";
 import { countParams, HEAD_KEYS, linearPaths, paramShapes } from "../bert/params.ts";
 import { matchTargets, parseTargets } from "../nn/lora.ts";
 import { BertTokenizer } from "../bert/tokenizer.ts";
-import { DEFAULT_TOKENIZER } from "../bert/checkpoint.ts";
+import { DEFAULT_TOKENIZER, presetTokenizer } from "../bert/checkpoint.ts";
 
-await run(async () => {
-  const { values } = parseFlags("params", {
-    model: { type: "string", default: DEFAULT_TOKENIZER },
-    tokenizer: { type: "string" },
-    mode: { type: "string", default: "full" },
-    "lora-rank": { type: "string" },
-    "lora-targets": { type: "string", default: "all-linear" },
-  });
+const PARAMS = {
+  name: "params",
+  summary: "Counts a model's total and trainable parameters in full, head or lora mode.",
+  flags: {
+    model: {
+      type: "string",
+      default: DEFAULT_TOKENIZER,
+      arg: "DIR|PRESET",
+      help:
+        "a model folder (config.json) or a preset (bert-tiny, bert-mini, bert-small, bert-base)",
+    },
+    tokenizer: {
+      type: "string",
+      arg: "DIR",
+      path: "in",
+      defaultText: "../shared/models/bert-base-uncased",
+      help: "the vocabulary a preset takes its size from",
+    },
+    mode: {
+      type: "string",
+      default: "full",
+      choices: ["full", "head", "lora"],
+      help: "which parameters train",
+    },
+    "lora-rank": { type: "int", default: 8, min: 1, help: "LoRA rank r" },
+    "lora-targets": {
+      type: "string",
+      default: "all-linear",
+      arg: "NAMES",
+      help: "all-linear, or module names such as query,value",
+    },
+  },
+  examples: ["--model ../shared/models/bert-base-uncased --mode lora --lora-rank 8"],
+} as const satisfies CommandSpec<FlagTable>;
+
+await runCommand(PARAMS, async ({ values }) => {
   const spec = values.model;
   const config = spec in PRESETS
     ? presetConfig(
       spec,
-      (await BertTokenizer.fromDir(values.tokenizer ?? DEFAULT_TOKENIZER)).tokens.length,
+      (await BertTokenizer.fromDir(values.tokenizer ?? (await presetTokenizer(spec)))).tokens
+        .length,
     )
     : await readConfig(spec);
   const shapes = paramShapes(config);
@@ -28,7 +58,7 @@ await run(async () => {
   if (values.mode === "full") trainable = total;
   else if (values.mode === "head") trainable = countParams(HEAD_KEYS.map((k) => shapes.get(k)!));
   else if (values.mode === "lora") {
-    const r = intFlag("lora-rank", values["lora-rank"], 8);
+    const r = values["lora-rank"];
     const paths = matchTargets(linearPaths(config), parseTargets(values["lora-targets"]));
     trainable = paths.reduce((n, p) => {
       const [outF, inF] = shapes.get(`${p}.weight`)!;

@@ -1,5 +1,6 @@
 // deno task tokenize --model DIR [--max-length N] [--json] [TEXT... | --data FILE]
-import { intFlag, maxLength, parseFlags, run } from "./common.ts";
+import { maxLength, runCommand } from "./common.ts";
+import type { CommandSpec, FlagTable } from "./flags.ts";
 import { BertTokenizer } from "../bert/tokenizer.ts";
 import { readConfig } from "../bert/config.ts";
 import { loadSms } from "../data/sms.ts";
@@ -22,20 +23,50 @@ function table(tok: BertTokenizer, ids: number[], mask: number[]): string {
   ].join("\n");
 }
 
-await run(async () => {
-  const { values, positionals } = parseFlags("tokenize", {
-    model: { type: "string", default: DEFAULT_TOKENIZER },
-    "max-length": { type: "string" },
-    json: { type: "boolean", default: false },
-    data: { type: "string" },
-    "skip-bad-lines": { type: "boolean", default: false },
-  });
+const TOKENIZE = {
+  name: "tokenize",
+  summary:
+    "Prints BERT WordPiece tokens, ids and attention masks (as Hugging Face's BertTokenizer with padding and truncation to --max-length).",
+  positionals: { name: "[TEXT...]", help: "texts to tokenize (or --data FILE)" },
+  flags: {
+    model: {
+      type: "string",
+      default: DEFAULT_TOKENIZER,
+      arg: "DIR",
+      path: "in",
+      help: "folder with vocab.txt or tokenizer.json (and config.json for the length limit)",
+    },
+    "max-length": {
+      type: "int",
+      min: 2,
+      defaultText: "32, or the model's max_position_embeddings when smaller",
+      help: "tokens per text, padded or truncated",
+    },
+    json: {
+      type: "boolean",
+      help: 'one JSON line per text: {"input_ids": [...], "attention_mask": [...]}',
+    },
+    data: {
+      type: "string",
+      arg: "FILE",
+      path: "in",
+      help: "tokenize every message of a UCI zip or label<TAB>text file",
+    },
+    "skip-bad-lines": { type: "boolean", help: "skip malformed data lines instead of failing" },
+  },
+  examples: [
+    '--model ../shared/models/bert-base-uncased "Ok lar... Joking wif u oni..."',
+    "--json --data ../shared/data/smsspamcollection.zip > ids.jsonl",
+  ],
+} as const satisfies CommandSpec<FlagTable>;
+
+await runCommand(TOKENIZE, async ({ values, positionals }) => {
   const tok = await BertTokenizer.fromDir(values.model);
   const config = await readConfig(values.model).catch(() => null);
   // Without config.json (a tokenizer-only folder) the limit is tokenizer_config's model_max_length.
   const len = config
     ? maxLength(values["max-length"], config)
-    : intFlag("max-length", values["max-length"], Math.min(32, tok.modelMaxLength ?? 32));
+    : values["max-length"] ?? Math.min(32, tok.modelMaxLength ?? 32);
   const texts = values.data
     ? (await loadSms(values.data, { skipBadLines: values["skip-bad-lines"], warn: console.error }))
       .map((e) => e.text)

@@ -1,8 +1,9 @@
 // deno task train --model DIR|PRESET --data FILE [--val-data FILE] --mode full|head|lora|all [options] [--out DIR]
-import { intFlag, maxLength, numFlag, parseFlags, run } from "./common.ts";
-import { UserError } from "../errors.ts";
+import { maxLength, runCommand } from "./common.ts";
+import type { CommandSpec, FlagTable } from "./flags.ts";
 import { initGpu } from "../gpu/kernel.ts";
-import { getAdapterName } from "../gpu/device.ts";
+import { getAdapterName, isFallbackAdapter } from "../gpu/device.ts";
+import { cpuAdapterNote, startRunClock } from "../train/progress.ts";
 import { loadCheckpoint, saveCheckpoint } from "../bert/checkpoint.ts";
 import { HEAD_KEYS } from "../bert/params.ts";
 import { defaultSmsZip, loadSms, stratifiedSplit } from "../data/sms.ts";
@@ -14,84 +15,197 @@ import { epochTable, modeTable } from "../train/report.ts";
 import { BertForSequenceClassification } from "../bert/model.ts";
 import { writeHtmlReport } from "../train/html_report.ts";
 
-await run(async () => {
-  const { values: v } = parseFlags("train", {
-    model: { type: "string", default: "bert-base-uncased" },
-    tokenizer: { type: "string" },
-    data: { type: "string" },
-    "val-data": { type: "string" },
-    mode: { type: "string", default: "all" },
-    epochs: { type: "string" },
-    "batch-size": { type: "string" },
-    "max-length": { type: "string" },
-    lr: { type: "string" },
-    optimizer: { type: "string", default: "adamw" },
-    "weight-decay": { type: "string" },
-    seed: { type: "string" },
-    "val-ratio": { type: "string" },
-    "max-steps": { type: "string" },
-    "no-shuffle": { type: "boolean", default: false },
-    "warmup-ratio": { type: "string" },
-    "max-grad-norm": { type: "string" },
-    "lora-rank": { type: "string" },
-    "lora-alpha": { type: "string" },
-    "lora-dropout": { type: "string" },
-    "lora-targets": { type: "string", default: "all-linear" },
-    "eval-batch-size": { type: "string" },
-    "log-every": { type: "string" },
-    "skip-bad-lines": { type: "boolean", default: false },
-    out: { type: "string" },
-    report: { type: "string" },
-  });
+const TRAIN = {
+  name: "train",
+  summary:
+    "Fine-tunes a BERT encoder for ham/spam classification in full, head or LoRA mode (or all three from the same initial weights) and compares the modes.",
+  flags: {
+    model: {
+      type: "string",
+      default: "bert-base-uncased",
+      arg: "DIR|PRESET|HUB_ID",
+      help:
+        "a Hugging Face model folder, a hub id, or a random-init preset (bert-tiny, bert-mini, bert-small, bert-base)",
+    },
+    tokenizer: {
+      type: "string",
+      arg: "DIR",
+      path: "in",
+      defaultText: "the model folder; ../shared/models/bert-base-uncased for presets",
+      help: "folder with vocab.txt or tokenizer.json",
+    },
+    data: {
+      type: "string",
+      arg: "FILE",
+      path: "in",
+      defaultText: "the UCI SMS Spam Collection zip (cached)",
+      help: "the UCI zip or a label<TAB>text file (ham → 0, spam → 1)",
+    },
+    "val-data": {
+      type: "string",
+      arg: "FILE",
+      path: "in",
+      help: "validation set; then --data is all training data, no split",
+    },
+    mode: {
+      type: "string",
+      default: "all",
+      choices: ["full", "head", "lora", "all"],
+      help: "what trains: every weight, the classifier only, LoRA matrices, or the three in turn",
+    },
+    epochs: { type: "int", default: 2, min: 1, help: "passes over the training data" },
+    "batch-size": { type: "int", default: 16, min: 1, help: "messages per optimizer step" },
+    "max-length": {
+      type: "int",
+      min: 2,
+      defaultText: "32, or the model's max_position_embeddings when smaller",
+      help: "tokens per message, [CLS] and [SEP] included (padded or truncated)",
+    },
+    lr: { type: "number", default: 5e-5, min: 0, minExclusive: true, help: "learning rate" },
+    optimizer: {
+      type: "string",
+      default: "adamw",
+      choices: ["adamw", "sgd"],
+      help: "torch.optim.AdamW (betas 0.9/0.999, eps 1e-8) or plain SGD",
+    },
+    "weight-decay": {
+      type: "number",
+      min: 0,
+      defaultText: "0.01 (0 for sgd)",
+      help: "decoupled weight decay (AdamW) or L2 (SGD)",
+    },
+    seed: {
+      type: "int",
+      default: 42,
+      help: "seeds the split, shuffling, dropout, a fresh head and LoRA A",
+    },
+    "val-ratio": {
+      type: "number",
+      default: 0.2,
+      min: 0,
+      max: 1,
+      minExclusive: true,
+      maxExclusive: true,
+      help: "share of --data held out (stratified) for validation",
+    },
+    "max-steps": { type: "int", min: 1, help: "stop after N optimizer steps across epochs" },
+    "no-shuffle": { type: "boolean", help: "batches in file order" },
+    "warmup-ratio": {
+      type: "number",
+      default: 0,
+      min: 0,
+      max: 1,
+      maxExclusive: true,
+      help: "linear warmup over this share of the steps, then linear decay to 0 (0: constant lr)",
+    },
+    "max-grad-norm": {
+      type: "number",
+      min: 0,
+      minExclusive: true,
+      help: "clip the global gradient norm as torch.nn.utils.clip_grad_norm_ (default off)",
+    },
+    "lora-rank": { type: "int", default: 8, min: 1, help: "LoRA rank r" },
+    "lora-alpha": {
+      type: "number",
+      default: 16,
+      min: 0,
+      minExclusive: true,
+      help: "LoRA alpha; the update is scaled by alpha/r as PEFT",
+    },
+    "lora-dropout": {
+      type: "number",
+      default: 0,
+      min: 0,
+      max: 1,
+      maxExclusive: true,
+      help: "dropout on the LoRA branch's input",
+    },
+    "lora-targets": {
+      type: "string",
+      default: "all-linear",
+      arg: "NAMES",
+      help: "all-linear, or module names such as query,value (PEFT matching)",
+    },
+    "eval-batch-size": { type: "int", default: 64, min: 1, help: "messages per evaluation batch" },
+    "log-every": {
+      type: "int",
+      default: 10,
+      min: 1,
+      help: "steps between loss readbacks (the first step is always shown)",
+    },
+    "skip-bad-lines": {
+      type: "boolean",
+      help: "skip malformed data lines (reported with line numbers) instead of failing",
+    },
+    out: {
+      type: "string",
+      arg: "DIR",
+      path: "out-dir",
+      help:
+        "save the model (or LoRA adapter) after every epoch; with --mode all in DIR/full, DIR/head, DIR/lora",
+    },
+    overwrite: { type: "boolean", help: "let --out replace what an earlier run saved there" },
+    report: {
+      type: "string",
+      arg: "FILE.html",
+      path: "out-file",
+      help: "write a self-contained HTML report (loss curves, metrics, confusion matrices)",
+    },
+  },
+  examples: [
+    "--model bert-tiny --mode all --epochs 3 --lr 5e-4 --out runs/tiny --report runs/tiny.html",
+    "--model path/to/bert --data my.tsv --val-data my_val.tsv --mode lora --lora-targets query,value",
+  ],
+} as const satisfies CommandSpec<FlagTable>;
+
+await runCommand(TRAIN, async ({ values: v }) => {
   const modes: Mode[] = v.mode === "all" ? ["full", "head", "lora"] : [v.mode as Mode];
-  if (!["full", "head", "lora", "all"].includes(v.mode)) {
-    throw new UserError(`--mode must be full, head, lora or all, got "${v.mode}"`);
-  }
-  if (v.optimizer !== "adamw" && v.optimizer !== "sgd") {
-    throw new UserError(`--optimizer must be adamw or sgd, got "${v.optimizer}"`);
-  }
-  const seed = intFlag("seed", v.seed, 42);
+  const seed = v.seed;
   const command = ["deno", "task", "train", ...Deno.args].join(" ");
-  const positive = (name: string, n: number) => {
-    if (!(n > 0)) throw new UserError(`--${name} must be positive, got ${n}`);
-    return n;
-  };
   const loadOpts = { skipBadLines: v["skip-bad-lines"], warn: console.error };
   const all = await loadSms(v.data ?? (await defaultSmsZip()), loadOpts);
   const { train, val } = v["val-data"]
     ? { train: all, val: await loadSms(v["val-data"], loadOpts) }
-    : stratifiedSplit(all, numFlag("val-ratio", v["val-ratio"], 0.2), seed);
+    : stratifiedSplit(all, v["val-ratio"], seed);
   const ck = await loadCheckpoint(v.model, { seed, tokenizerDir: v.tokenizer });
   const cfgBase = {
-    epochs: positive("epochs", intFlag("epochs", v.epochs, 2)),
-    batchSize: positive("batch-size", intFlag("batch-size", v["batch-size"], 16)),
+    epochs: v.epochs,
+    batchSize: v["batch-size"],
     maxLength: maxLength(v["max-length"], ck.config),
-    lr: positive("lr", numFlag("lr", v.lr, 5e-5)),
+    lr: v.lr,
     optimizer: v.optimizer as "adamw" | "sgd",
-    weightDecay: numFlag("weight-decay", v["weight-decay"], v.optimizer === "sgd" ? 0 : 0.01),
+    weightDecay: v["weight-decay"] ?? (v.optimizer === "sgd" ? 0 : 0.01),
     seed,
-    maxSteps: v["max-steps"] === undefined
-      ? null
-      : positive("max-steps", intFlag("max-steps", v["max-steps"], 0)),
+    maxSteps: v["max-steps"] ?? null,
     shuffle: !v["no-shuffle"],
-    warmupRatio: numFlag("warmup-ratio", v["warmup-ratio"], 0),
-    maxGradNorm: v["max-grad-norm"] === undefined
-      ? null
-      : positive("max-grad-norm", numFlag("max-grad-norm", v["max-grad-norm"], 0)),
+    warmupRatio: v["warmup-ratio"],
+    maxGradNorm: v["max-grad-norm"] ?? null,
     lora: {
-      r: intFlag("lora-rank", v["lora-rank"], 8),
-      alpha: numFlag("lora-alpha", v["lora-alpha"], 16),
-      dropout: numFlag("lora-dropout", v["lora-dropout"], 0),
+      r: v["lora-rank"],
+      alpha: v["lora-alpha"],
+      dropout: v["lora-dropout"],
       targets: parseTargets(v["lora-targets"]),
     },
-    evalBatchSize: positive(
-      "eval-batch-size",
-      intFlag("eval-batch-size", v["eval-batch-size"], 64),
-    ),
-    logEvery: positive("log-every", intFlag("log-every", v["log-every"], 10)),
+    evalBatchSize: v["eval-batch-size"],
+    logEvery: v["log-every"],
   };
   await initGpu();
-  console.log(`adapter: ${getAdapterName()}`);
+  console.log(`GPU adapter: ${getAdapterName()}`);
+  const stepsPerMode = Math.min(
+    cfgBase.maxSteps ?? Infinity,
+    cfgBase.epochs * Math.ceil(train.length / cfgBase.batchSize),
+  );
+  startRunClock(stepsPerMode * modes.length);
+  const note = cpuAdapterNote(getAdapterName(), isFallbackAdapter(), {
+    layers: ck.config.numHiddenLayers,
+    hidden: ck.config.hiddenSize,
+    intermediate: ck.config.intermediateSize,
+    modes,
+    stepsPerMode,
+    tokensPerStep: cfgBase.batchSize * cfgBase.maxLength,
+    evalTokensPerMode: cfgBase.epochs * val.length * cfgBase.maxLength,
+  });
+  if (note) console.log(note);
   console.log(
     `model: ${ck.source} (${ck.config.numHiddenLayers} layers, hidden ${ck.config.hiddenSize}); data: ${train.length} train / ${val.length} validation messages; max length ${cfgBase.maxLength}`,
   );
@@ -121,7 +235,7 @@ await run(async () => {
         }
         await writeJsonAtomic(`${outDir}/metrics.json`, {
           mode,
-          adapter: getAdapterName(),
+          gpu_adapter: getAdapterName(),
           model: ck.source,
           seed,
           command,
@@ -136,7 +250,7 @@ await run(async () => {
     results.push(result);
     console.log(`\n[${mode}] epochs\n${epochTable(result)}\n`);
   }
-  console.log(`modes compared (adapter: ${getAdapterName()})\n${modeTable(results)}`);
+  console.log(`modes compared (GPU adapter: ${getAdapterName()})\n${modeTable(results)}`);
   if (v.report) {
     await writeHtmlReport(v.report, results, {
       adapter: getAdapterName(),

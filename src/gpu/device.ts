@@ -39,6 +39,7 @@ const LIMIT_NAMES = [
 
 let devicePromise: Promise<GPUDevice> | null = null;
 let adapterName = "unknown";
+let fallbackAdapter = false;
 
 export class NoAdapterError extends Error {}
 
@@ -53,6 +54,7 @@ async function createDevice(): Promise<GPUDevice> {
     );
   }
   adapterName = adapter.info.description || adapter.info.vendor || "unknown adapter";
+  fallbackAdapter = adapter.info.isFallbackAdapter === true;
   // Every limit at the adapter's own value (its maximum, or for the alignment limits its minimum):
   // read from whichever implementation answered (wgpu, Dawn), never assumed. Names the adapter
   // does not report are left out, since requesting an unknown limit fails.
@@ -89,4 +91,9 @@ export function getDevice(): Promise<GPUDevice> {
 
 export function getAdapterName(): string {
   return adapterName;
+}
+
+/** Whether the GPU adapter says it is a fallback (software, CPU) implementation. */
+export function isFallbackAdapter(): boolean {
+  return fallbackAdapter;
 }

@@ -17,6 +17,12 @@ export interface Kernel {
 
 const MAX_DISPATCHES_PER_SUBMIT = 4096;
 const MAX_WORKGROUPS_X = 65535;
+/**
+ * Uniforms are cached by content, and some contents change every step (AdamW's bias corrections,
+ * dropout seeds, a scheduled learning rate): past this many the caches start again, so host memory
+ * stays flat over a long run instead of growing by a few uniforms and bind groups per step.
+ */
+const MAX_UNIFORMS = 1024;
 
 class Runtime {
   readonly pool: BufferPool;
@@ -85,6 +91,7 @@ class Runtime {
     const key = `${ints.join(",")}|${floats.join(",")}`;
     let buf = this.uniforms.get(key);
     if (!buf) {
+      if (this.uniforms.size >= MAX_UNIFORMS) this.dropUniforms();
       const words = Math.max(4, Math.ceil((ints.length + floats.length) / 4) * 4);
       buf = this.device.createBuffer({
         size: words * 4,
@@ -98,6 +105,17 @@ class Runtime {
       this.uniforms.set(key, buf);
     }
     return buf;
+  }
+
+  /**
+   * Submits what was recorded, then destroys every cached uniform and forgets the bind groups that
+   * use them; WebGPU keeps a destroyed buffer alive for work already submitted.
+   */
+  private dropUniforms(): void {
+    this.flush();
+    for (const b of this.uniforms.values()) b.destroy();
+    this.uniforms.clear();
+    this.bindGroups.clear();
   }
 
   private computePass(): GPUComputePassEncoder {

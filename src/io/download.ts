@@ -1,7 +1,17 @@
-// Downloads with a cache: Hugging Face hub model files (HF_ENDPOINT, HF_TOKEN, HF_HOME) and the
-// UCI SMS Spam Collection. Every file goes to a temporary name and is renamed only when complete,
-// so an interrupted download never leaves a corrupt cache entry.
+// Downloads with a cache: Hugging Face hub model files (HF_ENDPOINT, HF_TOKEN, HF_HUB_CACHE or
+// HF_HOME) and the UCI SMS Spam Collection. Every file goes to a temporary name and is renamed only
+// when complete, so an interrupted download never leaves a corrupt cache entry.
+//
+// The hub cache has transformers' (huggingface_hub's) layout, so both tools share one cache:
+//   models--ORG--NAME/refs/main            the commit the branch pointed at
+//   models--ORG--NAME/snapshots/COMMIT/F   a relative symlink to ../../blobs/ETAG
+//   models--ORG--NAME/blobs/ETAG           the file's bytes, named by its ETag (or SHA-256)
+// (@huggingface/hub's downloadFileToCacheDir was considered: it needs the hub's /api/…/paths-info
+// endpoint, which mirrors serving only resolve/ URLs lack, and files its snapshots per file commit
+// rather than per branch commit as transformers does; so this module writes the layout itself.)
+import { createHash } from "node:crypto";
 import { UserError } from "../errors.ts";
+import { writeFileAtomic } from "./atomic.ts";
 import { Progress } from "../train/progress.ts";
 
 export const SMS_URL =
@@ -21,8 +31,23 @@ export function hfHome(): string {
   return Deno.env.get("HF_HOME") ?? `${Deno.env.get("HOME") ?? "."}/.cache/huggingface`;
 }
 
+/** HF_HUB_CACHE, else HF_HOME/hub, as huggingface_hub resolves it. */
+export function hubCache(): string {
+  return Deno.env.get("HF_HUB_CACHE") ?? `${hfHome()}/hub`;
+}
+
+export function hubRepoDir(repoId: string): string {
+  return `${hubCache()}/models--${repoId.replaceAll("/", "--")}`;
+}
+
+/** The snapshot folder refs/main points at (snapshots/main when there is no ref yet). */
 export function hubCacheDir(repoId: string): string {
-  return `${hfHome()}/hub/models--${repoId.replaceAll("/", "--")}/snapshots/main`;
+  const repo = hubRepoDir(repoId);
+  let rev = "main";
+  try {
+    rev = Deno.readTextFileSync(`${repo}/refs/main`).trim() || "main";
+  } catch { /* not cached yet */ }
+  return `${repo}/snapshots/${rev}`;
 }
 
 export async function exists(path: string): Promise<boolean> {
@@ -35,12 +60,19 @@ export class HttpStatusError extends UserError {
   }
 }
 
-/** Streams url to file via file.tmp; returns false on 404 when `optional`. */
+/** What a completed download says about the file: its ETag, SHA-256 and the repo commit. */
+export interface Downloaded {
+  etag: string | null;
+  sha256: string;
+  commit: string | null;
+}
+
+/** Streams url to file via a temporary; returns null on 404 when `optional`. */
 export async function downloadFile(
   url: string,
   file: string,
   opts: { token?: string; optional?: boolean; quiet?: boolean } = {},
-): Promise<boolean> {
+): Promise<Downloaded | null> {
   let res: Response;
   try {
     res = await fetch(url, {
@@ -51,7 +83,7 @@ export async function downloadFile(
   }
   if (res.status === 404 && opts.optional) {
     await res.body?.cancel();
-    return false;
+    return null;
   }
   if (!res.ok || !res.body) {
     await res.body?.cancel();
@@ -63,9 +95,11 @@ export async function downloadFile(
   const out = await Deno.open(tmp, { write: true, create: true, truncate: true });
   const bar = opts.quiet ? null : new Progress(`download ${url.split("/").pop()}`, total || 1);
   let received = 0;
+  const hash = createHash("sha256");
   try {
     for await (const chunk of res.body) {
       await out.write(chunk);
+      hash.update(chunk);
       received += chunk.length;
       bar?.update(Math.min(received, total || received), `${(received / 2 ** 20).toFixed(1)} MiB`);
     }
@@ -84,51 +118,61 @@ export async function downloadFile(
   }
   bar?.finish();
   await Deno.rename(tmp, file);
-  return true;
+  // The hub sends X-Linked-Etag (LFS files' SHA-256) and X-Repo-Commit, as huggingface_hub reads.
+  const etag = (res.headers.get("x-linked-etag") ?? res.headers.get("etag"))
+    ?.replace(/^W\//, "").replaceAll('"', "") ?? null;
+  return { etag, sha256: hash.digest("hex"), commit: res.headers.get("x-repo-commit") };
 }
 
-/** A hub model id resolved to a cached folder, downloading what is missing. */
+/** A hub model id resolved to a cached snapshot folder, downloading what is missing. */
 export async function fetchHubModel(
   repoId: string,
   log: (m: string) => void = console.error,
 ): Promise<string> {
-  const dir = hubCacheDir(repoId);
-  if (await exists(`${dir}/config.json`)) return dir;
+  const cached = hubCacheDir(repoId);
+  if (await exists(`${cached}/config.json`)) return cached;
   const endpoint = (Deno.env.get("HF_ENDPOINT") ?? "https://huggingface.co").replace(/\/$/, "");
   const token = Deno.env.get("HF_TOKEN") ?? undefined;
-  log(`downloading ${repoId} from ${endpoint} into ${dir}`);
-  for (const f of [...MODEL_FILES.optional, "config.json"]) {
-    await Deno.remove(`${dir}/${f}.incoming`).catch(() => {});
-  }
+  const repo = hubRepoDir(repoId);
+  log(`downloading ${repoId} from ${endpoint} into ${repo}`);
+  await Deno.mkdir(`${repo}/blobs`, { recursive: true });
+  const got = new Map<string, Downloaded>();
+  const incoming = (f: string) => `${repo}/blobs/${f}.incoming`;
   try {
-    for (const f of MODEL_FILES.optional) {
-      await downloadFile(`${endpoint}/${repoId}/resolve/main/${f}`, `${dir}/${f}.incoming`, {
+    // config.json last: its presence in the snapshot marks a complete cache entry.
+    for (const f of [...MODEL_FILES.optional, "config.json"]) {
+      await Deno.remove(incoming(f)).catch(() => {});
+      const d = await downloadFile(`${endpoint}/${repoId}/resolve/main/${f}`, incoming(f), {
         token,
-        optional: true,
+        optional: f !== "config.json",
       });
+      if (d) got.set(f, d);
     }
-    // config.json last: its presence marks a complete cache entry.
-    await downloadFile(
-      `${endpoint}/${repoId}/resolve/main/config.json`,
-      `${dir}/config.json.incoming`,
-      { token },
-    );
   } catch (e) {
+    for (const f of got.keys()) await Deno.remove(incoming(f)).catch(() => {});
     const reason = e instanceof HttpStatusError && e.status === 404
       ? `${repoId} was not found on ${endpoint}`
       : (e as Error).message;
     throw new UserError(
       `${reason}; to work offline, download ${
         MODEL_FILES.required.concat(MODEL_FILES.optional).join(", ")
-      } of ${repoId} into ${dir} or pass --model DIR`,
+      } of ${repoId} into ${cached} or pass --model DIR`,
     );
   }
+  const commit = got.get("config.json")!.commit ?? "main";
+  const snapshot = `${repo}/snapshots/${commit}`;
+  await Deno.mkdir(snapshot, { recursive: true });
   for (const f of [...MODEL_FILES.optional, "config.json"]) {
-    if (await exists(`${dir}/${f}.incoming`)) {
-      await Deno.rename(`${dir}/${f}.incoming`, `${dir}/${f}`);
-    }
+    const d = got.get(f);
+    if (!d) continue;
+    const blob = d.etag && /^[\w-]+$/.test(d.etag) ? d.etag : d.sha256;
+    await Deno.rename(incoming(f), `${repo}/blobs/${blob}`);
+    await Deno.remove(`${snapshot}/${f}`).catch(() => {});
+    await Deno.symlink(`../../blobs/${blob}`, `${snapshot}/${f}`);
   }
-  return dir;
+  await Deno.mkdir(`${repo}/refs`, { recursive: true });
+  await writeFileAtomic(`${repo}/refs/main`, commit);
+  return snapshot;
 }
 
 export const SMS_MESSAGES = 5574;

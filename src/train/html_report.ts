@@ -7,9 +7,24 @@ const esc = (s: string) =>
   s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
 const f = (v: number | null, d = 4) => (v === null ? "undefined" : v.toFixed(d));
 
+/**
+ * A legend: a swatch filled with each mode's colour and its name. The swatch is a <rect>, whose
+ * fill attribute no text rule of the page's CSS overrides (a coloured <text> turned grey).
+ */
+function legend(results: ModeResult[], x: number, y: number): string {
+  return `<g class="legend">${
+    results.map((r, i) =>
+      `<rect x="${x}" y="${y + 16 * i}" width="12" height="12" fill="${
+        COLORS[r.mode] ?? "#555"
+      }"/><text x="${x + 18}" y="${y + 10 + 16 * i}">${r.mode}</text>`
+    ).join("")
+  }</g>`;
+}
+
 /** Training loss per step, one polyline per mode, on shared axes. */
 function lossChart(results: ModeResult[]): string {
-  const W = 640, H = 260, L = 50, B = 30, T = 10, R = 10;
+  // R leaves room for the legend right of the plot, clear of the curves.
+  const W = 720, H = 260, L = 50, B = 30, T = 10, R = 90;
   const maxSteps = Math.max(1, ...results.map((r) => r.losses.length));
   const maxLoss = Math.max(1e-6, ...results.flatMap((r) => r.losses.filter(Number.isFinite)));
   const x = (i: number) => L + (i / Math.max(1, maxSteps - 1)) * (W - L - R);
@@ -30,11 +45,7 @@ ${
   }
 <text x="${(L + W) / 2}" y="${H - 6}" text-anchor="middle">step (of ${maxSteps})</text>
 ${lines.join("\n")}
-${
-    results.map((r, i) =>
-      `<text x="${W - R - 60}" y="${T + 14 + 16 * i}" fill="${COLORS[r.mode]}">■ ${r.mode}</text>`
-    ).join("")
-  }
+${legend(results, W - R + 16, T + 4)}
 </svg>`;
 }
 
@@ -45,7 +56,7 @@ function metricBars(results: ModeResult[]): string {
     H = 220,
     B = 30,
     T = 10,
-    groupW = (W - 40) / metrics.length,
+    groupW = (W - 120) / metrics.length,
     barW = groupW / (results.length + 1);
   const bars = metrics.flatMap((m, g) =>
     results.map((r, i) => {
@@ -70,7 +81,8 @@ function metricBars(results: ModeResult[]): string {
       `<text x="32" y="${H - B - t * (H - T - B) + 4}" text-anchor="end">${t}</text>`
     ).join("")
   }
-${bars.join("\n")}${labels.join("")}</svg>`;
+${bars.join("\n")}${labels.join("")}
+${legend(results, W - 70, T)}</svg>`;
 }
 
 function confusion(r: ModeResult): string {
@@ -121,9 +133,9 @@ th { background: #f3f3f3; } caption { text-align: left; font-weight: 600; paddin
 .confusion { display: inline-table; margin-right: 24px; }
 </style></head><body>
 <h1>webgpu-bert training report</h1>
-<p>model <code>${esc(meta.model)}</code> on <code>${esc(meta.adapter)}</code><br>command <code>${
-    esc(meta.command)
-  }</code></p>
+<p>model <code>${esc(meta.model)}</code> on GPU adapter <code>${
+    esc(meta.adapter)
+  }</code><br>command <code>${esc(meta.command)}</code></p>
 <h2>Training loss per step</h2>${lossChart(results)}
 <h2>Validation metrics (last epoch)</h2>${metricBars(results)}
 <h2>Modes side by side</h2>

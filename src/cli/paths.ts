@@ -1,0 +1,99 @@
+// Paths checked before any work starts: inputs exist, outputs can be written, and an output folder
+// that already holds a model or a LoRA adapter is replaced only with --overwrite.
+import { UserError } from "../errors.ts";
+import { removeStaleTemps } from "../io/atomic.ts";
+
+async function statOrNull(path: string): Promise<Deno.FileInfo | null> {
+  try {
+    return await Deno.stat(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    if (e instanceof Deno.errors.NotADirectory) return null;
+    throw e;
+  }
+}
+
+function parentOf(path: string): string {
+  const trimmed = path.replace(/\/+$/, "");
+  const i = trimmed.lastIndexOf("/");
+  return i < 0 ? "." : i === 0 ? "/" : trimmed.slice(0, i);
+}
+
+/** Why `dir` cannot take a new file, or null when it can (a probe file, made and removed). */
+async function unwritable(dir: string): Promise<string | null> {
+  try {
+    const probe = await Deno.makeTempFile({ dir, prefix: ".write-probe-" });
+    await Deno.remove(probe);
+    return null;
+  } catch (e) {
+    return (e as Error).message.replace(/:? ?\(os error \d+\).*$/s, "").split(",")[0]
+      .toLowerCase();
+  }
+}
+
+export async function checkInputPath(label: string, path: string): Promise<void> {
+  if (!(await statOrNull(path))) throw new UserError(`${path}: file not found (${label})`);
+}
+
+/** The nearest folder that exists at or above `path`; a file on the way is an error. */
+async function existingAncestor(label: string, path: string): Promise<string> {
+  let p = path;
+  for (;;) {
+    const st = await statOrNull(p);
+    if (st?.isDirectory) return p;
+    if (st) throw new UserError(`${label} ${path}: ${p} is a file, not a folder`);
+    const up = parentOf(p);
+    if (up === p) return p;
+    p = up;
+  }
+}
+
+const MODEL_FILES = ["model.safetensors", "config.json"];
+const ADAPTER_FILES = ["adapter_model.safetensors", "adapter_config.json"];
+const MODE_DIRS = ["full", "head", "lora"];
+
+/** What a non-empty folder holds, in words for the refusal. */
+function describe(names: string[]): string {
+  if (names.some((n) => ADAPTER_FILES.includes(n))) return "a LoRA adapter";
+  if (names.some((n) => MODEL_FILES.includes(n))) return "a trained model";
+  if (names.some((n) => MODE_DIRS.includes(n))) return "an earlier run (full/head/lora)";
+  return `files (${names.slice(0, 3).join(", ")}${names.length > 3 ? ", …" : ""})`;
+}
+
+/**
+ * An output folder: created later by the command; here it must be a folder (or not exist) that can
+ * be written, and empty unless `overwrite`. Temporary files an interrupted run left are removed.
+ */
+export async function checkOutputDir(label: string, dir: string, overwrite: boolean) {
+  const st = await statOrNull(dir);
+  if (st && !st.isDirectory) throw new UserError(`${label} ${dir}: is a file, not a folder`);
+  const base = st ? dir : await existingAncestor(label, dir);
+  const why = await unwritable(base);
+  if (why) throw new UserError(`${label} ${dir}: cannot write in ${base} (${why})`);
+  if (!st) return;
+  await removeStaleTemps(dir);
+  for (const m of MODE_DIRS) {
+    if ((await statOrNull(`${dir}/${m}`))?.isDirectory) await removeStaleTemps(`${dir}/${m}`);
+  }
+  const names: string[] = [];
+  for await (const e of Deno.readDir(dir)) names.push(e.name);
+  if (names.length > 0 && !overwrite) {
+    throw new UserError(
+      `${label} ${dir} already holds ${
+        describe(names.sort())
+      }; pass --overwrite to replace it, or choose another folder`,
+    );
+  }
+}
+
+/** An output file: not a folder, in a folder that exists and can be written. */
+export async function checkOutputFile(label: string, file: string): Promise<void> {
+  const st = await statOrNull(file);
+  if (st?.isDirectory) throw new UserError(`${label} ${file}: is a folder, not a file`);
+  const dir = parentOf(file);
+  const pst = await statOrNull(dir);
+  if (!pst) throw new UserError(`${label} ${file}: the folder ${dir} does not exist`);
+  if (!pst.isDirectory) throw new UserError(`${label} ${file}: ${dir} is a file, not a folder`);
+  const why = await unwritable(dir);
+  if (why) throw new UserError(`${label} ${file}: cannot write in ${dir} (${why})`);
+}
