@@ -28,7 +28,14 @@ Deno.test("train --mode all --report: a self-contained page with loss curves, me
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /modes compared/);
   const html = await Deno.readTextFile(`${dir}/report.html`);
-  assert.equal((html.match(/<polyline/g) ?? []).length, 3, "one loss curve per mode");
+  for (const mode of ["full", "head", "lora"]) {
+    assert.equal(
+      html.split(`<title>${mode}</title></polyline>`).length,
+      2,
+      `${mode}: one loss curve`,
+    );
+  }
+  assert.equal((html.match(/<polyline class="smoothed"/g) ?? []).length, 3, "smoothed over raw");
   for (const mode of ["full", "head", "lora"]) {
     assert.match(html, new RegExp(`${mode}: confusion matrix`));
   }

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { fixtureTsv, runTask, writeTinyCheckpoint } from "./bert_fixture.ts";
 import { readSafetensors, writeSafetensors } from "../src/io/safetensors.ts";
+import { latestCheckpoint, recoverDir, writeDirAtomic } from "../src/train/checkpointing.ts";
 
 async function fixture() {
   const dir = await Deno.makeTempDir();
@@ -129,4 +130,27 @@ Deno.test("resume: a folder without checkpoints is an error naming it", async ()
   ]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /^error: .*empty: no checkpoint-<step> folder to resume from\n$/);
+});
+
+Deno.test("checkpoint folders: a half-written (killed) save is never picked; a failed fill leaves nothing; a swap interrupted between its renames is undone", async () => {
+  const dir = await Deno.makeTempDir();
+  for (const name of ["checkpoint-3", "checkpoint-5", "checkpoint-9.tmp-123-4", "checkpoint-12x"]) {
+    await Deno.mkdir(`${dir}/${name}`);
+  }
+  assert.equal(await latestCheckpoint(dir), `${dir}/checkpoint-5`);
+  assert.equal(await latestCheckpoint(`${dir}/nothing-here`), null);
+  await assert.rejects(() =>
+    writeDirAtomic(`${dir}/best`, async (tmp) => {
+      await Deno.writeTextFile(`${tmp}/a`, "half");
+      throw new Error("disk full");
+    })
+  );
+  assert.deepEqual([...Deno.readDirSync(dir)].filter((e) => e.name.startsWith("best")), []);
+  await writeDirAtomic(`${dir}/best`, (tmp) => Deno.writeTextFile(`${tmp}/old`, "1"));
+  await writeDirAtomic(`${dir}/best`, (tmp) => Deno.writeTextFile(`${tmp}/new`, "2"));
+  assert.deepEqual([...Deno.readDirSync(`${dir}/best`)].map((e) => e.name), ["new"]);
+  // A crash after `best` was renamed aside and before the new one took its place.
+  await Deno.rename(`${dir}/best`, `${dir}/best.old-77-1`);
+  await recoverDir(`${dir}/best`);
+  assert.equal(await Deno.readTextFile(`${dir}/best/new`), "2");
 });
