@@ -149,8 +149,47 @@ Deno.test("checkpoint folders: a half-written (killed) save is never picked; a f
   await writeDirAtomic(`${dir}/best`, (tmp) => Deno.writeTextFile(`${tmp}/old`, "1"));
   await writeDirAtomic(`${dir}/best`, (tmp) => Deno.writeTextFile(`${tmp}/new`, "2"));
   assert.deepEqual([...Deno.readDirSync(`${dir}/best`)].map((e) => e.name), ["new"]);
+  await Deno.mkdir(`${dir}/best.tmp-1-2`); // left by a killed save: removed by the next one
+  await writeDirAtomic(`${dir}/best`, (tmp) => Deno.writeTextFile(`${tmp}/new`, "2"));
+  assert.deepEqual([...Deno.readDirSync(dir)].filter((e) => e.name.startsWith("best.")), []);
   // A crash after `best` was renamed aside and before the new one took its place.
   await Deno.rename(`${dir}/best`, `${dir}/best.old-77-1`);
   await recoverDir(`${dir}/best`);
   assert.equal(await Deno.readTextFile(`${dir}/best/new`), "2");
+});
+
+Deno.test("resume after SIGKILL during the second save: the final weights equal the uninterrupted run's bytes", async () => {
+  const dir = await fixture();
+  const out = `${dir}/killed`;
+  // The process itself (not `deno task`, whose child would outlive the kill).
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "src/cli/train.ts", ...args(dir, "full", out)],
+    cwd: new URL("..", import.meta.url).pathname,
+    env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp", NO_COLOR: "1" },
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  // checkpoint-4 (temporary or whole) appears only once checkpoint-3 is complete.
+  const started = () => {
+    try {
+      return [...Deno.readDirSync(out)].some((e) => e.name.startsWith("checkpoint-4"));
+    } catch {
+      return false;
+    }
+  };
+  while (!started()) await new Promise((r) => setTimeout(r, 2));
+  child.kill("SIGKILL");
+  const status = await child.status;
+  assert.equal(status.signal, "SIGKILL", "killed before it finished");
+  const resumed = await runTask("train", [...args(dir, "full", out), "--resume", out]);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stdout, /resumed from .*checkpoint-(3|4): step (3|4) of 12/);
+  const whole = await runTask("train", args(dir, "full", `${dir}/whole`));
+  assert.equal(whole.code, 0, whole.stderr);
+  assert.deepEqual(
+    await Deno.readFile(`${out}/model.safetensors`),
+    await Deno.readFile(`${dir}/whole/model.safetensors`),
+  );
+  const left = [...Deno.readDirSync(out)].map((e) => e.name).filter((n) => n.includes(".tmp-"));
+  assert.deepEqual(left, [], "leftovers of the killed save are removed");
 });

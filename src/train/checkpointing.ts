@@ -57,6 +57,13 @@ export async function writeDirAtomic(
 ): Promise<void> {
   const tag = `${Deno.pid}-${Date.now()}`;
   const tmp = `${dir}.tmp-${tag}`, old = `${dir}.old-${tag}`;
+  const parent = dir.replace(/\/[^/]*$/, "") || ".", base = dir.slice(parent.length + 1);
+  for await (const e of readDirOrEmpty(parent)) {
+    // What a killed save left behind.
+    if (e.name.startsWith(`${base}.tmp-`)) {
+      await Deno.remove(`${parent}/${e.name}`, { recursive: true });
+    }
+  }
   await Deno.mkdir(tmp, { recursive: true });
   try {
     await fill(tmp);
