@@ -189,9 +189,16 @@ interface Series {
 /** Lines on axes from 0 to xMax and 0 to 1 (metrics, rates), with a legend. */
 function lineChart(
   series: Series[],
-  o: { xMax: number; xLabel: string; yLabel: string; label: string; diagonal?: boolean },
+  o: {
+    xMax: number;
+    xLabel: string;
+    yLabel: string;
+    label: string;
+    square?: boolean;
+    diagonal?: boolean;
+  },
 ): string {
-  const W = o.diagonal ? 320 : 640, H = o.diagonal ? 300 : 240, L = 44, B = 34, T = 10, R = 10;
+  const W = o.square ? 320 : 640, H = o.square ? 300 : 240, L = 44, B = 34, T = 10, R = 10;
   const x = (v: number) => L + (v / Math.max(1e-12, o.xMax)) * (W - L - R);
   const y = (v: number) => T + (1 - v) * (H - T - B);
   const line = (s: Series) =>
@@ -211,20 +218,26 @@ function lineChart(
     [0, 0.5, 1].map((t) => `<text x="${L - 6}" y="${y(t) + 4}" text-anchor="end">${t}</text>`)
       .join("")
   }${
+    [0, 0.5, 1].map((t) =>
+      `<text x="${x(t * o.xMax)}" y="${H - B + 14}" text-anchor="middle">${
+        o.xMax === 1 ? t : Math.round(t * o.xMax)
+      }</text>`
+    ).join("")
+  }${
     o.diagonal
       ? `<line x1="${x(0)}" y1="${y(0)}" x2="${x(o.xMax)}" y2="${
         y(1)
       }" stroke="#ccc" stroke-dasharray="4"/>`
       : ""
   }
-<text x="${(L + W) / 2}" y="${H - 6}" text-anchor="middle">${esc(o.xLabel)}</text>
+<text x="${(L + W) / 2}" y="${H - 2}" text-anchor="middle">${esc(o.xLabel)}</text>
 <text x="12" y="${(T + H - B) / 2}" text-anchor="middle" transform="rotate(-90 12 ${
     (T + H - B) / 2
   })">${esc(o.yLabel)}</text>
 ${series.map(line).join("\n")}
 ${
     series.map((s, i) =>
-      `<text x="${W - R - 4}" y="${T + 12 + 14 * i}" text-anchor="end" fill="${s.color}">■ ${
+      `<text x="${W - R - 4}" y="${T + 12 + 14 * i}" text-anchor="end" style="fill: ${s.color}">■ ${
         esc(s.name)
       }</text>`
     ).join("")
@@ -281,6 +294,7 @@ function curveCharts(results: ModeResult[]): string {
       xLabel: "false positive rate",
       yLabel: "true positive rate",
       label: "ROC curve",
+      square: true,
       diagonal: true,
     })
   }${
@@ -289,7 +303,7 @@ function curveCharts(results: ModeResult[]): string {
       xLabel: "recall",
       yLabel: "precision",
       label: "precision-recall curve",
-      diagonal: false,
+      square: true,
     })
   }`;
 }
@@ -326,19 +340,23 @@ function confusionHeatmap(r: ModeResult, labels: string[]): string {
         (0.05 + 0.9 * a).toFixed(2)
       })"><title>true ${name(i)}, predicted ${name(j)}: ${v}</title></rect><text x="${
         L + j * cell + cell / 2
-      }" y="${T + i * cell + cell / 2 + 4}" text-anchor="middle" fill="${
+      }" y="${T + i * cell + cell / 2 + 4}" text-anchor="middle" style="fill: ${
         a > 0.6 ? "#fff" : "#222"
       }">${v}</text>`;
     })
   );
   const W = L + n * cell + 10, H = T + n * cell + 10;
   return `<svg class="chart" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${r.mode}: confusion matrix">
-<text x="${L + (n * cell) / 2}" y="14" text-anchor="middle">${r.mode}: predicted →</text>
+<text x="${
+    L + (n * cell) / 2
+  }" y="14" text-anchor="middle">${r.mode}: true (rows) × predicted (columns)</text>
 ${
     c.map((_, j) =>
-      `<text x="${L + j * cell + cell / 2}" y="${T - 8}" text-anchor="end" transform="rotate(-40 ${
-        L + j * cell + cell / 2
-      } ${T - 8})">${name(j)}</text>`
+      `<text x="${L + j * cell + cell / 2}" y="${
+        T - 8
+      }" text-anchor="start" transform="rotate(-40 ${L + j * cell + cell / 2} ${T - 8})">${
+        name(j)
+      }</text>`
     ).join("")
   }${
     c.map((_, i) =>
@@ -373,7 +391,8 @@ function perClassBars(r: ModeResult, labels: string[]): string {
       `<text x="${L - 8}" y="${H - B - t * (H - T - B) + 4}" text-anchor="end">${t}</text>`
     ).join("")
   }${
-    keys.map((m, i) => `<text x="${L + 70 * i}" y="14" fill="${PALETTE[i]}">■ ${m}</text>`).join("")
+    keys.map((m, i) => `<text x="${L + 70 * i}" y="14" style="fill: ${PALETTE[i]}">■ ${m}</text>`)
+      .join("")
   }
 ${bars.join("\n")}${
     c.map((_, k) =>
