@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import { prCurve, rocCurve } from "../src/train/curves.ts";
 import { auroc } from "../src/train/metrics.ts";
-import { perClassScores, renderReport, smoothLosses } from "../src/train/html_report.ts";
+import { renderReport } from "../src/train/html_report.ts";
+import { perClassScores, smoothLosses } from "../src/train/report_charts.ts";
 import type { ModeResult } from "../src/train/trainer.ts";
 import { rng } from "./helpers.ts";
 
