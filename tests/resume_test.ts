@@ -1,8 +1,9 @@
 // --resume: a run ended right after a save (the process exits there, as a crash would) and resumed
 // ends with the same bytes as the run that was never interrupted, mid-epoch and at an epoch's end,
-// in full and LoRA modes, with shuffling, dropout, warmup-decay and clipping all in play. The
+// in full, LoRA and head modes, with shuffling, dropout, warmup-decay and clipping all in play. The
 // resumed process does only the remaining steps, and zeroed AdamW moments in the checkpoint change
-// the result (the saved optimizer state is what it continues from, not a replay).
+// the result (the saved optimizer state is what it continues from, not a replay). Head mode uses
+// SGD, whose checkpoint holds no moments.
 import assert from "node:assert/strict";
 import { fixtureTsv, runTask, writeTinyCheckpoint } from "./bert_fixture.ts";
 import { readSafetensors, writeSafetensors } from "../src/io/safetensors.ts";
@@ -45,6 +46,8 @@ const args = (dir: string, mode: string, out: string) => [
   "0.1",
   "--out",
   out,
+  // Head mode runs plain SGD: a checkpoint without optimizer moments.
+  ...(mode === "head" ? ["--optimizer", "sgd"] : []),
 ];
 
 const weightsFile = (mode: string) =>
@@ -60,7 +63,7 @@ async function interruptedThenResumed(dir: string, mode: string, out: string, sa
   return resumed.stdout;
 }
 
-for (const mode of ["full", "lora"]) {
+for (const mode of ["full", "lora", "head"]) {
   Deno.test(`resume ${mode}: stopped after a save mid-epoch and at an epoch's end, resumed, the final weights equal the uninterrupted run's bytes`, async () => {
     const dir = await fixture();
     const whole = await runTask("train", args(dir, mode, `${dir}/whole`));
