@@ -20,7 +20,7 @@ const rss = [];
 await trainMode(ck, ex, ex.slice(0, 2), {
   mode: "full", epochs: 500, batchSize: 8, maxLength: 8, lr: 1e-3, optimizer: "adamw",
   weightDecay: 0.01, seed: 1, maxSteps: null, shuffle: true, warmupRatio: 0.5, maxGradNorm: 1,
-  lora: { r: 2, alpha: 4, dropout: 0, targets: parseTargets("all-linear") }, trainHead: false,
+  lora: { r: 2, alpha: 4, dropout: 0, targets: parseTargets("all-linear") },
   evalBatchSize: 8, logEvery: 10,
 }, { log: () => {}, onEpoch: async (_m, r) => { if (r.epoch % 100 === 0) rss.push(Deno.memoryUsage().rss); } });
 console.log(JSON.stringify(rss));

@@ -74,6 +74,29 @@ Deno.test("crossEntropy 19 rows x 3 classes: forward (mean), dLogits", async () 
   lab.release();
 });
 
+Deno.test("crossEntropy with class weights, 23 rows x 5 classes (one absent): weighted mean, dLogits", async () => {
+  await initGpu();
+  // Class 3 never occurs: its weight must not enter the denominator.
+  const labels = Array.from({ length: 23 }, (_, i) => [0, 1, 2, 4][(i * 5) % 4]);
+  const weights = [0.5, 2.25, 1, 7, 0.125];
+  const lab = Tensor.from(labels, [23], { dtype: "u32" });
+  const w = Tensor.from(weights, [5]);
+  await checkOp({
+    inputs: [{ data: vec(23 * 5, 6), shape: [23, 5], grad: true }],
+    gpu: ([l]) => crossEntropy(l, lab, w),
+    forward: ([l]) => Float64Array.of(R.weightedCrossEntropyForwardRef(l, labels, 5, weights)),
+    backward: ([l], d) => [R.weightedCrossEntropyBackwardRef(l, labels, 5, weights, d[0])],
+  });
+  // All-equal weights give the unweighted mean (torch: weight=ones == no weight).
+  const ones = Tensor.from([3, 3, 3, 3, 3], [5]);
+  const logits = Tensor.from(vec(23 * 5, 6), [23, 5]);
+  const a = await crossEntropy(logits, lab, ones).read();
+  const b = await crossEntropy(logits, lab).read();
+  assert.ok(Math.abs(a[0] - b[0]) <= 1e-6 * Math.abs(b[0]), `${a[0]} vs ${b[0]}`);
+  endStep();
+  [lab, w, ones, logits].forEach((t) => t.release());
+});
+
 Deno.test("dropout p 0.3 over 5003 values: forward and dX regenerate the same mask", () =>
   checkOp({
     inputs: [{ data: vec(5003), shape: [5003], grad: true }],

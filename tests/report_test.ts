@@ -90,7 +90,15 @@ Deno.test("train --mode all --report: a self-contained page with loss curves, me
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /modes compared/);
   const html = await Deno.readTextFile(`${dir}/report.html`);
-  assert.equal((html.match(/<polyline/g) ?? []).length, 3, "one loss curve per mode");
+  const lossSvg = html.match(/<svg[^>]*aria-label="training loss per step"[\s\S]*?<\/svg>/)![0];
+  for (const mode of ["full", "head", "lora"]) {
+    assert.equal(
+      lossSvg.split(`<title>${mode}</title></polyline>`).length,
+      2,
+      `${mode}: one curve`,
+    );
+  }
+  assert.equal((lossSvg.match(/<polyline class="smoothed"/g) ?? []).length, 3, "smoothed over raw");
   for (const mode of ["full", "head", "lora"]) {
     assert.match(html, new RegExp(`${mode}: confusion matrix`));
   }

@@ -13,7 +13,8 @@ import {
   toF64,
   writeTinyCheckpoint,
 } from "./bert_fixture.ts";
-import { fdGrad, relError } from "./helpers.ts";
+import { fdGrad, isFile, relError } from "./helpers.ts";
+import { balancedClassWeights } from "../src/train/class_weights.ts";
 
 const MESSAGES = FIXTURE_MESSAGES;
 
@@ -278,4 +279,133 @@ Deno.test("lora adapter: predict --adapter and the merged checkpoint give the sa
     la.some((row) => Math.abs(row[0] - row[1]) > 1e-4),
     "the adapter changed the predictions",
   );
+});
+
+// ---- The training loop of issue 11: the best checkpoint, early stopping, class weights.
+
+const loopArgs = (dir: string, out: string, extra: string[]) => [
+  "--model",
+  `${dir}/model`,
+  "--data",
+  `${dir}/data.tsv`,
+  "--val-data",
+  `${dir}/data.tsv`,
+  "--mode",
+  "full",
+  "--batch-size",
+  "2",
+  "--epochs",
+  "3",
+  "--out",
+  out,
+  ...extra,
+];
+
+interface Evaluation {
+  step: number;
+  epoch: number;
+  metrics: Record<string, number | null>;
+}
+
+Deno.test("train --eval-steps: best checkpoint = the evaluation metrics.json names; its metric is the max and OUT/best holds that step's weights", async () => {
+  const f = await fixture({ hidden_dropout_prob: 0.1 });
+  // Constant lr (no warmup), so a run cut at the best step with --max-steps trains identically.
+  const extra = ["--lr", "0.05", "--eval-steps", "2", "--metric-for-best", "auroc"];
+  const r = await runTask("train", loopArgs(f.dir, `${f.dir}/run`, extra));
+  assert.equal(r.code, 0, r.stderr);
+  const m = JSON.parse(await Deno.readTextFile(`${f.dir}/run/metrics.json`));
+  const evs: Evaluation[] = m.evaluations;
+  // 4 steps an epoch: every 2 steps, the epoch ends included once each.
+  assert.deepEqual(evs.map((e) => e.step), [2, 4, 6, 8, 10, 12]);
+  assert.deepEqual(evs.map((e) => e.epoch), [0.5, 1, 1.5, 2, 2.5, 3]);
+  const values = evs.map((e) => e.metrics.auroc!);
+  const max = Math.max(...values), first = values.indexOf(max);
+  assert.equal(m.best.metric, "auroc");
+  assert.equal(m.best.value, max);
+  assert.equal(m.best.step, evs[first].step, "ties keep the earlier evaluation");
+  assert.equal(m.best.epoch, evs[first].epoch);
+  assert.equal(m.best.dir, "best");
+  assert.ok(m.best.step < 12, `the best should not be the last evaluation here: ${values}`);
+  const cut = await runTask("train", [
+    ...loopArgs(f.dir, `${f.dir}/cut`, extra),
+    "--max-steps",
+    String(m.best.step),
+  ]);
+  assert.equal(cut.code, 0, cut.stderr);
+  assert.deepEqual(
+    await Deno.readFile(`${f.dir}/run/best/model.safetensors`),
+    await Deno.readFile(`${f.dir}/cut/model.safetensors`),
+  );
+  assert.notDeepEqual(
+    await Deno.readFile(`${f.dir}/run/best/model.safetensors`),
+    await Deno.readFile(`${f.dir}/run/model.safetensors`),
+  );
+  assert.ok(isFile(`${f.dir}/run/best/config.json`), "best is a loadable model folder");
+  const bad = await runTask("train", loopArgs(f.dir, `${f.dir}/bad`, ["--metric-for-best", "f2"]));
+  assert.equal(bad.code, 1);
+  assert.match(
+    bad.stderr,
+    /^error: --metric-for-best f2: no such metric; the metrics are .*f1.*\n$/,
+  );
+});
+
+Deno.test("train --early-stopping-patience 2: stops after two evaluations without improvement (EarlyStoppingCallback)", async () => {
+  const f = await fixture();
+  // A learning rate this small leaves F1 where it starts, so no evaluation improves on the first.
+  const extra = ["--lr", "1e-6", "--eval-steps", "1", "--early-stopping-patience", "2"];
+  const r = await runTask("train", loopArgs(f.dir, `${f.dir}/run`, extra));
+  assert.equal(r.code, 0, r.stderr);
+  const m = JSON.parse(await Deno.readTextFile(`${f.dir}/run/metrics.json`));
+  const values: number[] = m.evaluations.map((e: Evaluation) => e.metrics.f1);
+  // The callback's rule from its definition: strictly better resets the counter, else +1.
+  let best = -Infinity, counter = 0, stopAt = -1;
+  for (let i = 0; i < values.length && stopAt < 0; i++) {
+    if (values[i] > best) [best, counter] = [values[i], 0];
+    else if (++counter >= 2) stopAt = i;
+  }
+  assert.ok(stopAt >= 0, `never stopped: ${values}`);
+  assert.equal(values.length, stopAt + 1, "no evaluation after the stop");
+  assert.equal(m.stopped_early_at_step, m.evaluations[stopAt].step);
+  assert.ok(m.stopped_early_at_step < 12);
+  assert.match(r.stdout, /early stopping at step \d+: f1 did not improve/);
+});
+
+Deno.test("balancedClassWeights: n_samples / (n_classes · bincount); an absent class is named", () => {
+  const labels = [0, 0, 0, 2, 1, 0, 2];
+  assert.deepEqual(balancedClassWeights(labels, 3), [7 / (3 * 4), 7 / (3 * 1), 7 / (3 * 2)]);
+  assert.throws(
+    () => balancedClassWeights([0, 0, 2], 3, ["a", "b", "c"]),
+    /training data has no example of b/,
+  );
+});
+
+Deno.test("train head --class-weights balanced, sgd lr 1, one step: the classifier moves by -gradient of the weighted loss", async () => {
+  const f = await fixture();
+  const r = await sgdStep(f.dir, "head", `${f.dir}/head`, "1", ["--class-weights", "balanced"]);
+  assert.equal(r.code, 0, r.stderr);
+  const saved = await readSafetensors(`${f.dir}/head/model.safetensors`);
+  const n = f.labels.length, count = [0, 1].map((c) => f.labels.filter((l) => l === c).length);
+  const w = count.map((k) => n / (2 * k));
+  assert.notEqual(w[0], w[1], "the fixture is imbalanced");
+  const ref = toF64(f.weights);
+  // torch's CrossEntropyLoss(weight=w), reduction mean: Σ w_y·nll / Σ w_y.
+  const loss = () => {
+    const logits = bertForwardRef(refConfig(f.config), ref, f.ids, f.mask);
+    let num = 0, den = 0;
+    logits.forEach((row, i) => {
+      const mx = Math.max(...row);
+      const nll = mx + Math.log(row.reduce((s, v) => s + Math.exp(v - mx), 0)) - row[f.labels[i]];
+      num += w[f.labels[i]] * nll;
+      den += w[f.labels[i]];
+    });
+    return num / den;
+  };
+  for (const name of ["classifier.weight", "classifier.bias"]) {
+    const g = fdGrad(ref.get(name)!, loss);
+    const delta = saved.get(name)!.data.map((v, i) => v - f.weights.get(name)![i]);
+    assert.ok(
+      relError(delta, g.map((v) => -v)) <= TOL,
+      `${name}: ${relError(delta, g.map((v) => -v))}`,
+    );
+  }
 });

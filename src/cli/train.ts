@@ -1,5 +1,6 @@
 // deno task train --model DIR|PRESET --data FILE [--val-data FILE] --mode full|head|lora|all [options] [--out DIR]
 import { maxLength, runCommand } from "./common.ts";
+import { UserError } from "../errors.ts";
 import type { CommandSpec, FlagTable } from "./flags.ts";
 import { initGpu } from "../gpu/kernel.ts";
 import { getAdapterName, isFallbackAdapter } from "../gpu/device.ts";
@@ -10,7 +11,14 @@ import { defaultSmsZip, loadSms, stratifiedSplit } from "../data/sms.ts";
 import { parseTargets } from "../nn/lora.ts";
 import { saveAdapter } from "../io/peft.ts";
 import { writeJsonAtomic } from "../io/atomic.ts";
-import { type Mode, type ModeResult, type TrainConfig, trainMode } from "../train/trainer.ts";
+import {
+  defaultMetricForBest,
+  type Mode,
+  type ModeResult,
+  type TrainConfig,
+  trainMode,
+} from "../train/trainer.ts";
+import { latestCheckpoint, recoverDir, writeDirAtomic } from "../train/checkpointing.ts";
 import { epochTable, modeTable } from "../train/report.ts";
 import { BertForSequenceClassification } from "../bert/model.ts";
 import { writeHtmlReport } from "../train/html_report.ts";
@@ -126,6 +134,36 @@ const TRAIN = {
       arg: "NAMES",
       help: "all-linear, or module names such as query,value (PEFT matching)",
     },
+    // Training loop (issue 11): evaluation every N steps, the best checkpoint in OUT/best, early
+    // stopping, resuming from OUT's checkpoint-<step>/, class-weighted loss.
+    "eval-steps": {
+      type: "int",
+      min: 1,
+      help:
+        "also evaluate (and save, with --out) every N optimizer steps; epochs always end with one",
+    },
+    "metric-for-best": {
+      type: "string",
+      arg: "KEY",
+      defaultText: "f1 for two labels, macro_f1 otherwise",
+      help: "the validation metric that picks OUT/best (greater is better unless it ends in loss)",
+    },
+    "early-stopping-patience": {
+      type: "int",
+      min: 1,
+      help: "stop after N evaluations without improvement of --metric-for-best",
+    },
+    resume: {
+      type: "string",
+      arg: "DIR",
+      path: "in",
+      help: "continue an interrupted run from DIR's newest checkpoint-<step>/ (the same options)",
+    },
+    "class-weights": {
+      type: "string",
+      choices: ["balanced"],
+      help: "weight the loss per class as scikit-learn's compute_class_weight('balanced')",
+    },
     "eval-batch-size": { type: "int", default: 64, min: 1, help: "messages per evaluation batch" },
     "log-every": {
       type: "int",
@@ -168,6 +206,15 @@ await runCommand(TRAIN, async ({ values: v }) => {
     ? { train: all, val: await loadSms(v["val-data"], loadOpts) }
     : stratifiedSplit(all, v["val-ratio"], seed);
   const ck = await loadCheckpoint(v.model, { seed, tokenizerDir: v.tokenizer });
+  if (v.resume !== undefined) {
+    if (v.out !== undefined && v.out !== v.resume) {
+      throw new UserError(`--resume ${v.resume} continues in that folder; drop --out ${v.out}`);
+    }
+    if (!(await Deno.stat(v.resume).then((s) => s.isDirectory, () => false))) {
+      throw new UserError(`--resume ${v.resume}: no such folder`);
+    }
+    v.out = v.resume;
+  }
   const cfgBase = {
     epochs: v.epochs,
     batchSize: v["batch-size"],
@@ -188,6 +235,10 @@ await runCommand(TRAIN, async ({ values: v }) => {
     },
     evalBatchSize: v["eval-batch-size"],
     logEvery: v["log-every"],
+    evalSteps: v["eval-steps"] ?? null,
+    metricForBest: v["metric-for-best"] ?? defaultMetricForBest(ck.config.numLabels),
+    earlyStoppingPatience: v["early-stopping-patience"] ?? null,
+    classWeights: v["class-weights"] === "balanced" ? "balanced" as const : null,
   };
   await initGpu();
   console.log(`GPU adapter: ${getAdapterName()}`);
@@ -215,24 +266,36 @@ await runCommand(TRAIN, async ({ values: v }) => {
     const cfg: TrainConfig = { ...cfgBase, mode };
     const outDir = v.out ? (modes.length > 1 ? `${v.out}/${mode}` : v.out) : null;
     let baseSaved = false;
-    const { result, model } = await trainMode(ck, train, val, cfg, {
-      onEpoch: async (model, _r, sofar) => {
-        if (!outDir) return;
-        if (mode === "lora") {
-          // A randomly initialised base cannot be fetched again: it travels with the adapter.
-          if (randomBase && !baseSaved) {
-            const base = new BertForSequenceClassification(ck.config, ck.weights);
-            await saveCheckpoint(`${outDir}/base_model`, base, ck.tokenizerDir);
-            base.release();
-            baseSaved = true;
-          }
-          await saveAdapter(outDir, model, {
-            spec: cfg.lora,
-            baseModel: randomBase ? await Deno.realPath(`${outDir}/base_model`) : ck.source,
-          });
-        } else {
-          await saveCheckpoint(outDir, model, ck.tokenizerDir);
+    const saveModel = async (model: BertForSequenceClassification, dir: string) => {
+      if (mode === "lora") {
+        // A randomly initialised base cannot be fetched again: it travels with the adapter.
+        if (randomBase && !baseSaved) {
+          const base = new BertForSequenceClassification(ck.config, ck.weights);
+          await saveCheckpoint(`${outDir}/base_model`, base, ck.tokenizerDir);
+          base.release();
+          baseSaved = true;
         }
+        await saveAdapter(dir, model, {
+          spec: cfg.lora,
+          baseModel: randomBase ? await Deno.realPath(`${outDir}/base_model`) : ck.source,
+        });
+      } else {
+        await saveCheckpoint(dir, model, ck.tokenizerDir);
+      }
+    };
+    const resume = v.resume !== undefined && outDir !== null &&
+      (modes.length === 1 || (await latestCheckpoint(outDir)) !== null);
+    if (v.resume !== undefined && !resume) {
+      console.log(`[${mode}] ${outDir} holds no checkpoint: this mode starts from step 0`);
+    }
+    if (outDir) await recoverDir(`${outDir}/best`);
+    const { result, model } = await trainMode(ck, train, val, cfg, {
+      checkpointDir: outDir ?? undefined,
+      resume,
+      onEvaluate: async (model, _ev, sofar, improved) => {
+        if (!outDir) return;
+        await saveModel(model, outDir);
+        if (improved) await writeDirAtomic(`${outDir}/best`, (tmp) => saveModel(model, tmp));
         await writeJsonAtomic(`${outDir}/metrics.json`, {
           mode,
           gpu_adapter: getAdapterName(),
@@ -242,10 +305,21 @@ await runCommand(TRAIN, async ({ values: v }) => {
           trainable_params: sofar.trainableParams,
           options: { ...cfg },
           epochs: sofar.epochs,
+          evaluations: sofar.evaluations,
+          best: sofar.best ? { ...sofar.best, dir: "best" } : null,
+          stopped_early_at_step: sofar.stoppedEarlyAtStep,
           losses: sofar.losses,
         });
       },
     });
+    if (result.best) {
+      const b = result.best;
+      console.log(
+        `[${mode}] best ${b.metric} ${b.value.toFixed(4)} at step ${b.step} (epoch ${
+          b.epoch.toFixed(2)
+        })${outDir ? `: ${outDir}/best` : ""}`,
+      );
+    }
     model.release();
     results.push(result);
     console.log(`\n[${mode}] epochs\n${epochTable(result)}\n`);
@@ -256,6 +330,10 @@ await runCommand(TRAIN, async ({ values: v }) => {
       adapter: getAdapterName(),
       model: ck.source,
       command,
+      labels: Array.from(
+        { length: ck.config.numLabels },
+        (_, i) => ck.config.id2label[i] ?? String(i),
+      ),
     });
     console.log(`report: ${v.report}`);
   }

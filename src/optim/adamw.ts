@@ -35,6 +35,19 @@ export class AdamW extends Optimizer {
     this.dispatch("adamw_step", param, [this.state[i].m.buffer, this.state[i].v.buffer]);
   }
 
+  /** torch's exp_avg and exp_avg_sq of parameter i (as its shape), null before its first step. */
+  moments(i: number): { m: Tensor; v: Tensor } | null {
+    return this.state[i] ?? null;
+  }
+
+  /** Restores parameter i's moments (resuming a run); stepCount is restored by the caller. */
+  setMoments(i: number, m: Float32Array, v: Float32Array): void {
+    const shape = this.params[i].shape;
+    this.state[i]?.m.release();
+    this.state[i]?.v.release();
+    this.state[i] = { m: Tensor.from(m, shape), v: Tensor.from(v, shape) };
+  }
+
   override release(): void {
     super.release();
     for (const s of this.state) {

@@ -1,6 +1,7 @@
 // A self-contained HTML training report: inline SVG charts, no scripts, no network.
 import type { ModeResult } from "./trainer.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
+import { evaluationSections, smoothedLines } from "./report_charts.ts";
 
 const COLORS: Record<string, string> = { full: "#1f77b4", head: "#ff7f0e", lora: "#2ca02c" };
 const esc = (s: string) =>
@@ -31,7 +32,9 @@ function lossChart(results: ModeResult[]): string {
   const y = (v: number) => T + (1 - v / maxLoss) * (H - T - B);
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((t) => t * maxLoss);
   const lines = results.map((r) =>
-    `<polyline fill="none" stroke="${COLORS[r.mode] ?? "#555"}" stroke-width="1.5" points="${
+    `<polyline fill="none" stroke="${
+      COLORS[r.mode] ?? "#555"
+    }" stroke-width="1" stroke-opacity="0.35" points="${
       r.losses.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(" ")
     }"><title>${r.mode}</title></polyline>`
   );
@@ -45,6 +48,7 @@ ${
   }
 <text x="${(L + W) / 2}" y="${H - 6}" text-anchor="middle">step (of ${maxSteps})</text>
 ${lines.join("\n")}
+${smoothedLines(results, x, y, COLORS)}
 ${legend(results, W - R + 16, T + 4)}
 </svg>`;
 }
@@ -87,7 +91,7 @@ ${legend(results, W - 70, T)}</svg>`;
 
 function confusion(r: ModeResult): string {
   const c = r.epochs[r.epochs.length - 1]?.metrics.confusion;
-  if (!c) return "";
+  if (!c || c.length !== 2) return "";
   const max = Math.max(1, ...c.flat());
   const cell = (v: number) =>
     `<td style="background: rgba(31,119,180,${(0.1 + 0.8 * v / max).toFixed(2)})">${v}</td>`;
@@ -112,7 +116,7 @@ function epochRows(r: ModeResult): string {
 
 export function renderReport(
   results: ModeResult[],
-  meta: { adapter: string; model: string; command: string },
+  meta: { adapter: string; model: string; command: string; labels?: string[] },
 ): string {
   const modes = results.map((r) => {
     const per = r.epochs.reduce((s, e) => s + e.trainSeconds, 0) / Math.max(1, r.epochs.length);
@@ -146,6 +150,7 @@ th { background: #f3f3f3; } caption { text-align: left; font-weight: 600; paddin
 <table><tr><th>mode</th><th>epoch</th><th>train loss</th><th>accuracy</th><th>precision</th><th>recall</th><th>F1</th><th>AUROC</th><th>train s</th><th>eval s</th><th>tokens/s</th></tr>
 ${results.map(epochRows).join("\n")}</table>
 <h2>Confusion matrices</h2>${results.map(confusion).join("")}
+${evaluationSections(results, meta.labels, COLORS)}
 </body></html>
 `;
 }
@@ -153,7 +158,7 @@ ${results.map(epochRows).join("\n")}</table>
 export function writeHtmlReport(
   file: string,
   results: ModeResult[],
-  meta: { adapter: string; model: string; command: string },
+  meta: { adapter: string; model: string; command: string; labels?: string[] },
 ): Promise<void> {
   return writeFileAtomic(file, renderReport(results, meta));
 }

@@ -1,5 +1,6 @@
 // One training run in one mode: the notebook's loop on the GPU, with the loss read every few
-// steps (a readback waits for the GPU) and whole-set validation after each epoch.
+// steps (a readback waits for the GPU) and whole-set validation after each epoch (and every
+// --eval-steps), tracking the best evaluation, stopping early, and saving resume state.
 import { Tensor } from "../tensor.ts";
 import { gpu } from "../gpu/kernel.ts";
 import { backward, endStep } from "../autograd/tape.ts";
@@ -20,6 +21,16 @@ import { computeMetrics, type Metrics } from "./metrics.ts";
 import { predictLogits, softmax } from "./inference.ts";
 import { Progress } from "./progress.ts";
 import { UserError } from "../errors.ts";
+import { balancedClassWeights } from "./class_weights.ts";
+import { type BestCheckpoint, improves, metricValue } from "./selection.ts";
+import { prCurve, rocCurve } from "./curves.ts";
+import {
+  type EpochAccumulators,
+  latestCheckpoint,
+  loadResumeState,
+  saveResumeState,
+  type TrainerState,
+} from "./checkpointing.ts";
 
 export type Mode = "full" | "head" | "lora";
 
@@ -49,11 +60,34 @@ export interface TrainConfig {
   evalBatchSize: number;
   /** Steps between loss readbacks. */
   logEvery: number;
+  /** Also evaluate every N optimizer steps (each epoch's end is always evaluated). */
+  evalSteps?: number | null;
+  /** Key into the metrics object that picks the best evaluation (default defaultMetricForBest). */
+  metricForBest?: string;
+  /** Stop after this many evaluations in a row without improvement. */
+  earlyStoppingPatience?: number | null;
+  /** "balanced": cross-entropy weighted by n / (classes · count), as compute_class_weight. */
+  classWeights?: "balanced" | null;
+}
+
+/** F1 for two labels, macro-F1 otherwise (the key the N-class metrics use). */
+export const defaultMetricForBest = (numLabels: number) => (numLabels === 2 ? "f1" : "macro_f1");
+
+/** One validation pass: after `step` optimizer steps, `epoch` fractional as transformers logs. */
+export interface EvalResult {
+  step: number;
+  epoch: number;
+  /** Mean training loss since the previous evaluation. */
+  trainLoss: number;
+  metrics: Metrics;
+  evalSeconds: number;
 }
 
 export interface EpochResult {
   epoch: number;
   steps: number;
+  /** Optimizer steps done at the end of this epoch. */
+  step?: number;
   trainLoss: number;
   metrics: Metrics;
   trainSeconds: number;
@@ -68,6 +102,14 @@ export interface ModeResult {
   epochs: EpochResult[];
   /** Per-step training losses, for charts. */
   losses: number[];
+  /** Every evaluation, epoch ends and --eval-steps alike. */
+  evaluations?: EvalResult[];
+  /** The best evaluation by the metric for best (what OUT/best holds). */
+  best?: BestCheckpoint | null;
+  /** Set when early stopping ended the run: after this many steps. */
+  stoppedEarlyAtStep?: number | null;
+  /** Two labels: ROC (fpr, tpr) and precision-recall (recall, precision) of the last evaluation. */
+  curves?: { roc: [number, number][]; pr: [number, number][] } | null;
 }
 
 export class LossIsNaN extends UserError {}
@@ -79,6 +121,20 @@ export interface TrainHooks {
     result: EpochResult,
     sofar: ModeResult,
   ) => Promise<void>;
+  /**
+   * After every evaluation, before its resume state is saved (so a crash here redoes the steps):
+   * save the model, and the best one when `improved`.
+   */
+  onEvaluate?: (
+    model: BertForSequenceClassification,
+    evaluation: EvalResult,
+    sofar: ModeResult,
+    improved: boolean,
+  ) => Promise<void>;
+  /** Where checkpoint-<step>/ resume state goes at every evaluation (usually --out). */
+  checkpointDir?: string;
+  /** Continue from the newest checkpoint-<step>/ in checkpointDir. */
+  resume?: boolean;
   log?: (line: string) => void;
 }
 
@@ -106,6 +162,33 @@ function selectTrainable(
   return [...lora, ...head];
 }
 
+/** Each trainable tensor under a stable name: its parameter name, or `<module>.lora_A|B`. */
+export function trainableNames(
+  model: BertForSequenceClassification,
+  params: Tensor[],
+): Map<string, Tensor> {
+  const byTensor = new Map<Tensor, string>();
+  for (const [k, t] of model.params) byTensor.set(t, k);
+  for (const [path, l] of model.lora) {
+    byTensor.set(l.A, `${path}.lora_A`).set(l.B, `${path}.lora_B`);
+  }
+  return new Map(params.map((t) => [byTensor.get(t)!, t]));
+}
+
+/** FNV-1a over the examples, so a resume on other data is refused rather than silently mixed. */
+function dataHash(examples: Example[]): string {
+  let h = 2166136261;
+  for (const e of examples) {
+    for (const ch of `${e.label}\t${e.text}\n`) h = Math.imul(h ^ ch.charCodeAt(0), 16777619);
+  }
+  return (h >>> 0).toString(16);
+}
+
+/** Binary metrics from logits (the one place the trainer turns logits into metrics). */
+function evaluationMetrics(logits: ArrayLike<number>[], labels: number[]): Metrics {
+  return computeMetrics(logits.map((l) => softmax(l)[1]), labels);
+}
+
 export function encodeAll(
   ck: LoadedCheckpoint,
   examples: Example[],
@@ -125,11 +208,16 @@ export async function trainMode(
     throw new UserError(`the model has ${ck.config.numLabels} labels; ham/spam needs 2`);
   }
   const log = hooks.log ?? console.log;
+  const numLabels = ck.config.numLabels;
+  const metricKey = cfg.metricForBest ?? defaultMetricForBest(numLabels);
+  // An unknown metric name fails now, not after the first stretch of training.
+  metricValue(evaluationMetrics([new Array(numLabels).fill(0)], [0]), metricKey);
   const rt = gpu();
   rt.pool.trim();
   rt.pool.resetPeak();
   const model = new BertForSequenceClassification(ck.config, ck.weights);
   const params = trainableTensors(model, cfg);
+  const named = trainableNames(model, params);
   const trainableParams = params.reduce((n, t) => n + t.size, 0);
   const opt: Optimizer = cfg.optimizer === "sgd"
     ? new SGD(params, { lr: cfg.lr, weightDecay: cfg.weightDecay })
@@ -138,26 +226,156 @@ export async function trainMode(
 
   const trainEnc = encodeAll(ck, train, cfg.maxLength), valEnc = encodeAll(ck, val, cfg.maxLength);
   const trainLabels = train.map((e) => e.label), valLabels = val.map((e) => e.label);
+  const labelNames = Array.from({ length: numLabels }, (_, i) => ck.config.id2label[i] ?? `${i}`);
+  const weights = cfg.classWeights === "balanced"
+    ? balancedClassWeights(trainLabels, numLabels, labelNames)
+    : null;
+  const classWeights = weights ? Tensor.from(weights, [numLabels]) : null;
+  if (weights) {
+    log(`[${cfg.mode}] class weights ${labelNames.map((l, i) => `${l} ${weights[i]}`).join(", ")}`);
+  }
   const stepsPerEpoch = Math.ceil(train.length / cfg.batchSize);
   const totalSteps = Math.min(cfg.maxSteps ?? Infinity, cfg.epochs * stepsPerEpoch);
   const warmup = Math.ceil(cfg.warmupRatio * totalSteps);
   const lossLog = Tensor.zeros([cfg.logEvery]);
-  const result: ModeResult = { mode: cfg.mode, trainableParams, epochs: [], losses: [] };
-  let step = 0;
+  let result: ModeResult = {
+    mode: cfg.mode,
+    trainableParams,
+    epochs: [],
+    losses: [],
+    evaluations: [],
+    best: null,
+    stoppedEarlyAtStep: null,
+    curves: null,
+  };
+  // What must not change between a run and its resumption (the model is the caller's --model).
+  const fingerprint: Record<string, unknown> = {
+    mode: cfg.mode,
+    epochs: cfg.epochs,
+    batchSize: cfg.batchSize,
+    maxLength: cfg.maxLength,
+    lr: cfg.lr,
+    optimizer: cfg.optimizer,
+    weightDecay: cfg.weightDecay,
+    seed: cfg.seed,
+    maxSteps: cfg.maxSteps,
+    shuffle: cfg.shuffle,
+    warmupRatio: cfg.warmupRatio,
+    maxGradNorm: cfg.maxGradNorm,
+    lora: cfg.mode === "lora" ? cfg.lora : null,
+    evalSteps: cfg.evalSteps ?? null,
+    metricForBest: metricKey,
+    earlyStoppingPatience: cfg.earlyStoppingPatience ?? null,
+    classWeights: cfg.classWeights ?? null,
+    trainData: `${train.length} examples, FNV-1a ${dataHash(train)}`,
+    valData: `${val.length} examples, FNV-1a ${dataHash(val)}`,
+  };
+  const epochOrder = (epoch: number) => {
+    const order = [...train.keys()];
+    if (cfg.shuffle) new Rng(deriveSeed(cfg.seed, `shuffle-${epoch}`)).shuffle(order);
+    return order;
+  };
+  const freshSums = (): EpochAccumulators => ({
+    lossSum: 0,
+    lossCount: 0,
+    tokens: 0,
+    epochSteps: 0,
+    trainMs: 0,
+  });
+
+  let step = 0, startEpoch = 1, patience = 0, stopped = false, saves = 0;
+  let resumed: TrainerState | null = null;
+  if (hooks.resume) {
+    const dir = hooks.checkpointDir ? await latestCheckpoint(hooks.checkpointDir) : null;
+    if (!dir) {
+      throw new UserError(`${hooks.checkpointDir}: no checkpoint-<step> folder to resume from`);
+    }
+    resumed = await loadResumeState(dir, named, opt, fingerprint);
+    ({ step, epoch: startEpoch, patienceCounter: patience, stopped } = resumed);
+    result = resumed.result;
+    log(`[${cfg.mode}] resumed from ${dir}: step ${step} of ${totalSteps}, epoch ${startEpoch}`);
+  }
+
+  const evaluate = async (epoch: number, sums: { loss: number; count: number }) => {
+    const t1 = performance.now();
+    const evalProgress = new Progress(`[${cfg.mode}] eval`, val.length);
+    const logits = await predictLogits(
+      model,
+      valEnc,
+      cfg.evalBatchSize,
+      (d) => evalProgress.update(d),
+    );
+    evalProgress.finish();
+    if (numLabels === 2) {
+      const scores = logits.map((l) => softmax(l)[1]);
+      result.curves = { roc: rocCurve(scores, valLabels), pr: prCurve(scores, valLabels) };
+    }
+    return {
+      step,
+      epoch,
+      trainLoss: sums.loss / Math.max(1, sums.count),
+      metrics: evaluationMetrics(logits, valLabels),
+      evalSeconds: (performance.now() - t1) / 1000,
+    } satisfies EvalResult;
+  };
+  /** Best and early-stopping bookkeeping, the caller's save, then the resume state. */
+  const afterEvaluation = async (
+    ev: EvalResult,
+    next: Pick<TrainerState, "epoch" | "order" | "batchStart" | "accumulators">,
+  ): Promise<boolean> => {
+    result.evaluations!.push(ev);
+    const value = metricValue(ev.metrics, metricKey);
+    const improved = improves(value, result.best?.value, metricKey);
+    if (improved) {
+      result.best = { metric: metricKey, value: value!, step: ev.step, epoch: ev.epoch };
+      patience = 0;
+    } else patience++;
+    const stop = cfg.earlyStoppingPatience != null && patience >= cfg.earlyStoppingPatience;
+    if (stop) {
+      result.stoppedEarlyAtStep = step;
+      log(
+        `[${cfg.mode}] early stopping at step ${step}: ${metricKey} did not improve on ${
+          f4(result.best?.value ?? null)
+        } (step ${result.best?.step}) for ${patience} evaluations`,
+      );
+    }
+    await hooks.onEvaluate?.(model, ev, result, improved);
+    if (hooks.checkpointDir) {
+      await saveResumeState(hooks.checkpointDir, named, opt, {
+        version: 1,
+        mode: cfg.mode,
+        step,
+        ...next,
+        optimizer: { type: cfg.optimizer, stepCount: opt.stepCount, lr: opt.lr },
+        schedule: { warmup, totalSteps },
+        rng: { seed: cfg.seed, dropoutSeedOfNextStep: deriveSeed(cfg.seed, `dropout-${step}`) },
+        patienceCounter: patience,
+        stopped: stop,
+        result,
+        fingerprint,
+      });
+      // Test hook: end the process right after the Nth save, as a crash there would.
+      if (++saves === Number(Deno.env.get("WEBGPU_BERT_EXIT_AFTER_SAVE"))) Deno.exit(75);
+    }
+    return stop;
+  };
 
   try {
-    for (let epoch = 1; epoch <= cfg.epochs && step < totalSteps; epoch++) {
-      const order = [...train.keys()];
-      if (cfg.shuffle) new Rng(deriveSeed(cfg.seed, `shuffle-${epoch}`)).shuffle(order);
+    for (let epoch = startEpoch; epoch <= cfg.epochs && step < totalSteps && !stopped; epoch++) {
+      // A resume mid-epoch continues that epoch's order where its last save left it.
+      const mid = resumed?.epoch === epoch && resumed.order ? resumed : null;
+      const order = mid ? mid.order! : epochOrder(epoch);
+      const acc = mid ? { ...mid.accumulators } : freshSums();
+      const since = { loss: 0, count: 0 };
+      let b = mid ? mid.batchStart : 0;
       const progress = new Progress(
         `[${cfg.mode}] epoch ${epoch}/${cfg.epochs}`,
-        Math.min(stepsPerEpoch, totalSteps - step),
+        acc.epochSteps + Math.min(Math.ceil((order.length - b) / cfg.batchSize), totalSteps - step),
         10,
         undefined,
         true,
       );
-      const t0 = performance.now();
-      let lossSum = 0, lossCount = 0, pending = 0, tokens = 0, epochSteps = 0;
+      let t0 = performance.now(), pending = 0;
       const readLosses = async () => {
         if (pending === 0) return;
         const values = (await lossLog.read()).subarray(0, pending);
@@ -169,13 +387,15 @@ export async function trainMode(
               }; training stopped (lower --lr or set --max-grad-norm); the last saved checkpoint is kept`,
             );
           }
-          lossSum += values[i];
+          acc.lossSum += values[i];
+          since.loss += values[i];
           result.losses.push(values[i]);
         }
-        lossCount += values.length;
+        acc.lossCount += values.length;
+        since.count += values.length;
         pending = 0;
       };
-      for (let b = 0; b < order.length && step < totalSteps; b += cfg.batchSize) {
+      for (; b < order.length && step < totalSteps; b += cfg.batchSize) {
         const idx = order.slice(b, b + cfg.batchSize);
         const batch = makeBatch(
           idx.map((i) => trainEnc[i]),
@@ -186,7 +406,7 @@ export async function trainMode(
           train: true,
           dropoutSeed: deriveSeed(cfg.seed, `dropout-${step}`),
         });
-        const loss = crossEntropy(logits, batch.labels!);
+        const loss = crossEntropy(logits, batch.labels!, classWeights ?? undefined);
         rt.copy(loss.buffer, lossLog.buffer, 4, 0, pending * 4);
         backward(loss);
         clipper?.clip();
@@ -196,47 +416,57 @@ export async function trainMode(
         endStep();
         step++;
         if (step % 100 === 0) collectGarbage();
-        epochSteps++;
+        acc.epochSteps++;
         pending++;
-        tokens += idx.length * cfg.maxLength;
+        acc.tokens += idx.length * cfg.maxLength;
         // The first step's loss is read at once, so the progress line shows a loss from step 1.
         if (pending === cfg.logEvery || step === 1) await readLosses();
-        const rate = tokens / ((performance.now() - t0) / 1000);
+        const rate = acc.tokens / ((acc.trainMs + performance.now() - t0) / 1000);
         progress.update(
-          epochSteps,
-          `loss ${lossCount ? (lossSum / lossCount).toFixed(4) : "…"} ${rate.toFixed(0)} tok/s`,
+          acc.epochSteps,
+          `loss ${acc.lossCount ? (acc.lossSum / acc.lossCount).toFixed(4) : "…"} ${
+            rate.toFixed(0)
+          } tok/s`,
         );
+        const epochEnds = b + cfg.batchSize >= order.length || step >= totalSteps;
+        if (cfg.evalSteps && step % cfg.evalSteps === 0 && !epochEnds) {
+          await readLosses();
+          acc.trainMs += performance.now() - t0;
+          const ev = await evaluate(epoch - 1 + acc.epochSteps / stepsPerEpoch, since);
+          log(evalLine(cfg.mode, ev));
+          since.loss = since.count = 0;
+          const next = { epoch, order, batchStart: b + cfg.batchSize, accumulators: { ...acc } };
+          stopped = await afterEvaluation(ev, next);
+          t0 = performance.now();
+          if (stopped) break;
+        }
       }
       await readLosses();
       progress.finish();
-      const trainSeconds = (performance.now() - t0) / 1000;
-      const t1 = performance.now();
-      const evalProgress = new Progress(`[${cfg.mode}] eval`, val.length);
-      const logits = await predictLogits(
-        model,
-        valEnc,
-        cfg.evalBatchSize,
-        (d) => evalProgress.update(d),
-      );
-      evalProgress.finish();
-      const evalSeconds = (performance.now() - t1) / 1000;
-      const metrics = computeMetrics(logits.map((l) => softmax(l)[1]), valLabels);
+      acc.trainMs += performance.now() - t0;
+      if (stopped) break;
+      const ev = await evaluate(epoch - 1 + acc.epochSteps / stepsPerEpoch, since);
+      const trainSeconds = acc.trainMs / 1000;
       const r: EpochResult = {
         epoch,
-        steps: epochSteps,
-        trainLoss: lossSum / Math.max(1, lossCount),
-        metrics,
+        steps: acc.epochSteps,
+        step,
+        trainLoss: acc.lossSum / Math.max(1, acc.lossCount),
+        metrics: ev.metrics,
         trainSeconds,
-        evalSeconds,
-        tokensPerSecond: tokens / trainSeconds,
+        evalSeconds: ev.evalSeconds,
+        tokensPerSecond: acc.tokens / trainSeconds,
         peakBytes: rt.pool.peakBytes,
       };
       result.epochs.push(r);
       log(epochLine(cfg.mode, cfg.epochs, r));
       await hooks.onEpoch?.(model, r, result);
+      const next = { epoch: epoch + 1, order: null, batchStart: 0, accumulators: freshSums() };
+      stopped = await afterEvaluation(ev, next);
     }
   } finally {
     lossLog.release();
+    classWeights?.release();
     clipper?.release();
     opt.release();
   }
@@ -257,4 +487,13 @@ export function epochLine(mode: string, epochs: number, r: EpochResult): string 
   }]] | train ${r.trainSeconds.toFixed(1)} s, eval ${r.evalSeconds.toFixed(1)} s | ${
     r.tokensPerSecond.toFixed(0)
   } tok/s | peak ${mib(r.peakBytes)}`;
+}
+
+export function evalLine(mode: string, ev: EvalResult): string {
+  const m = ev.metrics;
+  return `[${mode}] step ${ev.step} (epoch ${ev.epoch.toFixed(2)}): train loss ${
+    f4(ev.trainLoss)
+  } | val acc ${f4(m.accuracy)} precision ${f4(m.precision)} recall ${f4(m.recall)} f1 ${
+    f4(m.f1)
+  } auroc ${f4(m.auroc)} | eval ${ev.evalSeconds.toFixed(1)} s`;
 }

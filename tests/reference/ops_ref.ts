@@ -450,3 +450,43 @@ export function attentionBackwardRef(
   const g = attentionHeads(q, k, v, mask, B, T, heads, dO);
   return [g.dQ, g.dK, g.dV];
 }
+
+/** torch's F.cross_entropy(weight=w, reduction="mean"): Σ_n w[y_n]·nll_n / Σ_n w[y_n]. */
+export function weightedCrossEntropyForwardRef(
+  logits: Vec,
+  labels: number[],
+  classes: number,
+  weights: number[],
+): number {
+  let total = 0, wsum = 0;
+  labels.forEach((y, r) => {
+    const row = logits.subarray(r * classes, (r + 1) * classes);
+    const mx = Math.max(...row);
+    const lse = mx + Math.log(row.reduce((s, v) => s + Math.exp(v - mx), 0));
+    total += weights[y] * (lse - row[y]);
+    wsum += weights[y];
+  });
+  return total / wsum;
+}
+
+/** d/dlogits of the weighted mean: w[y_n]·(softmax - onehot)/Σ w[y]. */
+export function weightedCrossEntropyBackwardRef(
+  logits: Vec,
+  labels: number[],
+  classes: number,
+  weights: number[],
+  dLoss: number,
+): Vec {
+  const wsum = labels.reduce((s, y) => s + weights[y], 0);
+  const d = new Float64Array(logits.length);
+  labels.forEach((y, r) => {
+    const row = logits.subarray(r * classes, (r + 1) * classes);
+    const mx = Math.max(...row);
+    const e = Array.from(row, (v) => Math.exp(v - mx));
+    const sum = e.reduce((s, v) => s + v, 0);
+    for (let c = 0; c < classes; c++) {
+      d[r * classes + c] = dLoss * weights[y] * (e[c] / sum - (c === y ? 1 : 0)) / wsum;
+    }
+  });
+  return d;
+}
