@@ -160,12 +160,12 @@ Deno.test("failures: a NaN loss stops training at its step and keeps the checkpo
   assert.ok(!left.some((n) => n.endsWith(".tmp")), `temporary files left: ${left}`);
 });
 
-Deno.test("failures: no WebGPU adapter gives one line with the fix", async () => {
+Deno.test("failures: no GPU adapter gives one line with the fix", async () => {
   const dir = await setup();
   await assertFails(
     "predict",
     ["--model", `${dir}/model`, "hi"],
-    /no WebGPU adapter found: install a GPU driver with Vulkan support, or Mesa lavapipe .*apt-get install mesa-vulkan-drivers/,
+    /no GPU adapter found \(WebGPU\): install a GPU driver with Vulkan support, or Mesa lavapipe .*apt-get install mesa-vulkan-drivers/,
     {
       DENO_WEBGPU_BACKEND: "vulkan",
       VK_ICD_FILENAMES: "/nonexistent.json",

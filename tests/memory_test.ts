@@ -31,7 +31,16 @@ Deno.test("memory: RSS stays flat over 500 training steps after warm-up", async 
   await Deno.writeTextFile(file, PROBE);
   // --expose-gc as the train task runs: the trainer collects every 100 steps.
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", "--v8-flags=--expose-gc", file],
+    // The probe lives outside the project: name its deno.json for the import map.
+    args: [
+      "run",
+      "-A",
+      "--quiet",
+      "--v8-flags=--expose-gc",
+      "--config",
+      new URL("../deno.json", import.meta.url).pathname,
+      file,
+    ],
     cwd: new URL("..", import.meta.url).pathname,
     env: { XDG_RUNTIME_DIR: "/tmp" },
     stdout: "piped",

@@ -200,7 +200,8 @@ export async function parseCommand<F extends FlagTable>(
       if (f.type !== "string" || !f.path || typeof v !== "string") continue;
       if (f.path === "in") await checkInputPath(`--${name}`, v);
       else if (f.path === "out-file") await checkOutputFile(`--${name}`, v);
-      else await checkOutputDir(`--${name}`, v, values.overwrite === true);
+      // A run resumed in its own --out folder continues what is there rather than replacing it.
+      else await checkOutputDir(`--${name}`, v, values.overwrite === true || values.resume === v);
     }
   }
   return { values: values as Values<F>, positionals: parsed.positionals, help, debug };

@@ -49,7 +49,7 @@ async function createDevice(): Promise<GPUDevice> {
   const adapter = gpu ? await gpu.requestAdapter({ powerPreference: "high-performance" }) : null;
   if (!adapter) {
     throw new NoAdapterError(
-      "no WebGPU adapter found: install a GPU driver with Vulkan support, or Mesa lavapipe on " +
+      "no GPU adapter found (WebGPU): install a GPU driver with Vulkan support, or Mesa lavapipe on " +
         "a CPU-only Linux box (apt-get install mesa-vulkan-drivers libvulkan1)",
     );
   }
