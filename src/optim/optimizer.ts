@@ -31,9 +31,9 @@ export abstract class Optimizer {
     gpu().dispatch(
       { shader: "optim.wgsl", entry },
       [param.buffer, param.grad!.buffer, this.hyper.buffer, this.gradScale.buffer, ...buffers],
-      [param.size],
+      [Math.ceil(param.size / 4)],
       [],
-      grid1d(param.size, 256),
+      grid1d(Math.ceil(param.size / 4), 256),
     );
   }
 
