@@ -9,7 +9,11 @@ import { crossEntropy } from "../src/ops/cross_entropy.ts";
 import { dropout } from "../src/ops/dropout.ts";
 import { AdamW } from "../src/optim/adamw.ts";
 import { SGD } from "../src/optim/sgd.ts";
-import { backward, endStep } from "../src/autograd/tape.ts";
+import { backward, endStep, tidy } from "../src/autograd/tape.ts";
+import { gpu } from "../src/gpu/kernel.ts";
+import { gelu } from "../src/ops/activation.ts";
+import { add } from "../src/ops/add.ts";
+import { layerNorm } from "../src/ops/layer_norm.ts";
 import { linear } from "../src/ops/linear.ts";
 import { GradClipper } from "../src/optim/clip.ts";
 import { linearWarmupDecay } from "../src/optim/schedule.ts";
@@ -207,4 +211,43 @@ Deno.test("schedule: linear warmup then linear decay to zero, as transformers", 
     0.125,
     0,
   ]);
+});
+
+// A small residual block, linear → gelu → linear → + x → LayerNorm, with frozen weights.
+function block(x: Tensor, w1: Tensor, w2: Tensor, g: Tensor, b: Tensor): Tensor {
+  return layerNorm(add(linear(gelu(linear(x, w1, null)), w2, null), x), g, b, 1e-5);
+}
+
+Deno.test("tidy: a block with nothing to backpropagate keeps only its result; with a trainable input it frees what no backward reads and the gradient is unchanged", async () => {
+  const rt = await initGpu();
+  const [R, C, F] = [6, 8, 12];
+  const w1 = Tensor.from(f32(vec(F * C)), [F, C]), w2 = Tensor.from(f32(vec(C * F)), [C, F]);
+  const g = Tensor.from(f32(vec(C)), [C]), b = Tensor.from(f32(vec(C)), [C]);
+  const xData = f32(vec(R * C)), dOutData = f32(vec(R * C));
+
+  const frozen = Tensor.from(xData, [R, C]);
+  const before = rt.pool.live;
+  const y = tidy(() => block(frozen, w1, w2, g, b));
+  assert.equal(rt.pool.live - before, 1, "only the result is live after a frozen block");
+  const yFrozen = await y.read();
+  endStep();
+
+  const run = async (scoped: boolean) => {
+    const x = Tensor.from(xData, [R, C], { requiresGrad: true });
+    const start = gpu().pool.live;
+    const out = scoped ? tidy(() => block(x, w1, w2, g, b)) : block(x, w1, w2, g, b);
+    const live = gpu().pool.live - start;
+    const yv = await out.read();
+    backward(out, Tensor.from(dOutData, [R, C]));
+    const dX = await x.grad!.read();
+    endStep();
+    x.release();
+    return { live, yv, dX };
+  };
+  const plain = await run(false), scoped = await run(true);
+  assert.ok(scoped.live < plain.live, `live buffers ${scoped.live} (tidy) vs ${plain.live}`);
+  assert.deepEqual(scoped.yv, plain.yv);
+  assert.deepEqual(scoped.yv, yFrozen);
+  assert.deepEqual(scoped.dX, plain.dX, "dX identical with and without tidy");
+  [w1, w2, g, b, frozen].forEach((t) => t.release());
 });

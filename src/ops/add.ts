@@ -17,5 +17,5 @@ export function add(a: Tensor, b: Tensor): Tensor {
   return record(y, [a, b], (dOut) => {
     if (a.requiresGrad) accumulateGrad(a, copyOf(dOut));
     if (b.requiresGrad) accumulateGrad(b, copyOf(dOut));
-  });
+  }, []);
 }

@@ -34,7 +34,7 @@ export function biasAdd(x: Tensor, bias: Tensor): Tensor {
   return record(y, [x, bias], (dOut) => {
     if (x.requiresGrad) accumulateGrad(x, copyOf(dOut));
     if (bias.requiresGrad) accumulateGrad(bias, biasGrad(dOut));
-  });
+  }, []);
 }
 
 /** A fresh tensor with t's contents (gradients handed to two inputs must not share a buffer). */

@@ -29,5 +29,5 @@ export function crossEntropy(logits: Tensor, labels: Tensor): Tensor {
       [Math.ceil(rows / 64)],
     );
     accumulateGrad(logits, dLogits);
-  });
+  }, [logits, labels]);
 }

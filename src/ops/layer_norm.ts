@@ -56,5 +56,5 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps: number):
       if (bias.requiresGrad) accumulateGrad(bias, dBias);
       else dBias.release();
     }
-  });
+  }, [x, weight, mean, rstd]);
 }

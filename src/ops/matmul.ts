@@ -119,5 +119,5 @@ export function matmul(a: Tensor, b: Tensor, transA = false, transB = false): Te
           : matmulRaw({ a, b: dC, transA: !transA }),
       );
     }
-  });
+  }, [...(b.requiresGrad ? [a] : []), ...(a.requiresGrad ? [b] : [])]);
 }

@@ -5,5 +5,5 @@ import { copyOf } from "./bias_add.ts";
 
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const y = x.view(shape);
-  return record(y, [x], (dOut) => accumulateGrad(x, copyOf(dOut, x.shape)));
+  return record(y, [x], (dOut) => accumulateGrad(x, copyOf(dOut, x.shape)), []);
 }

@@ -42,5 +42,5 @@ export function maskedSoftmax(scores: Tensor, mask: Tensor, scale: number): Tens
       launch,
     );
     accumulateGrad(scores, dScores);
-  });
+  }, [probs]);
 }

@@ -18,5 +18,5 @@ function transpose12Raw(x: Tensor, [a, b, c, d]: readonly number[]): Tensor {
 export function transpose12(x: Tensor): Tensor {
   if (x.shape.length !== 4) throw new Error(`transpose12: expected 4-D, got [${x.shape}]`);
   const y = transpose12Raw(x, x.shape);
-  return record(y, [x], (dOut) => accumulateGrad(x, transpose12Raw(dOut, dOut.shape)));
+  return record(y, [x], (dOut) => accumulateGrad(x, transpose12Raw(dOut, dOut.shape)), []);
 }
