@@ -32,8 +32,8 @@ export function biasAdd(x: Tensor, bias: Tensor): Tensor {
     grid1d(x.size, 256),
   );
   return record(y, [x, bias], (dOut) => {
-    if (x.requiresGrad) accumulateGrad(x, copyOf(dOut));
     if (bias.requiresGrad) accumulateGrad(bias, biasGrad(dOut));
+    if (x.requiresGrad) accumulateGrad(x, dOut.movable ? dOut.moveTo(x.shape) : copyOf(dOut));
   }, []);
 }
 
