@@ -20,7 +20,7 @@ import { matmulRaw } from "../src/ops/matmul.ts";
 import { Tensor } from "../src/tensor.ts";
 import type { BertConfig } from "../src/bert/config.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../src/io/atomic.ts";
-import { isCpuAdapter, rowReductionLayout } from "../src/ops/variants.ts";
+import { isCpuAdapter, rowReductionLayout, transposedALayout } from "../src/ops/variants.ts";
 
 const TRAIN_MESSAGES = 4459, VAL_MESSAGES = 1115;
 
@@ -110,12 +110,14 @@ await run(async () => {
     `adapter: ${adapter}; model ${v.model}; batch ${B} × ${T}; ${steps} timed steps per mode`,
   );
   // Kernel shapes chosen for this adapter (src/ops/variants.ts): by adapter kind, not timed.
+  const kind = isCpuAdapter() ? "CPU adapter" : "GPU adapter";
   const tuning = {
-    row_reductions: `${rowReductionLayout()} per row (${
-      isCpuAdapter() ? "CPU adapter" : "GPU adapter"
-    } default)`,
+    row_reductions: `${rowReductionLayout()} per row (${kind} default)`,
+    transposed_a: `${transposedALayout()} (${kind} default)`,
   };
-  console.log(`kernel choices: row reductions ${tuning.row_reductions}`);
+  console.log(
+    `kernel choices: row reductions ${tuning.row_reductions}; Aᵀ·B ${tuning.transposed_a}`,
+  );
   const enc = encodings(
     B * (steps + 1),
     T,

@@ -3,7 +3,7 @@ import { Tensor } from "../tensor.ts";
 import { gpu, grid1d } from "../gpu/kernel.ts";
 import { accumulateGrad, record } from "../autograd/tape.ts";
 
-function transpose12Raw(x: Tensor, [a, b, c, d]: readonly number[]): Tensor {
+export function transpose12Raw(x: Tensor, [a, b, c, d]: readonly number[]): Tensor {
   const y = Tensor.empty([a, c, b, d]);
   gpu().dispatch(
     { shader: "transpose.wgsl", entry: "transpose12_forward" },
