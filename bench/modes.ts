@@ -20,7 +20,9 @@ import { matmulRaw } from "../src/ops/matmul.ts";
 import { Tensor } from "../src/tensor.ts";
 import type { BertConfig } from "../src/bert/config.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../src/io/atomic.ts";
-import { isCpuAdapter, rowReductionLayout, transposedALayout } from "../src/ops/variants.ts";
+import { isCpuAdapter } from "../src/ops/variants.ts";
+import { UserError } from "../src/errors.ts";
+import { tuneKernels, type TuneLevel } from "../src/ops/tune.ts";
 
 const TRAIN_MESSAGES = 4459, VAL_MESSAGES = 1115;
 
@@ -89,6 +91,7 @@ await run(async () => {
     peer: { type: "boolean", default: false },
     results: { type: "string" },
     "from-json": { type: "string" },
+    tune: { type: "string", default: "quick" },
   });
   if (v["from-json"]) {
     // Re-renders the results file from a saved run, without timing anything.
@@ -110,10 +113,19 @@ await run(async () => {
     `adapter: ${adapter}; model ${v.model}; batch ${B} × ${T}; ${steps} timed steps per mode`,
   );
   // Kernel shapes chosen for this adapter (src/ops/variants.ts): by adapter kind, not timed.
+  if (!["off", "quick", "full"].includes(v.tune)) {
+    throw new UserError(`--tune must be off, quick or full, got "${v.tune}"`);
+  }
+  const k = await tuneKernels(
+    v.tune as TuneLevel,
+    B * T,
+    ck.config.hiddenSize,
+  );
   const kind = isCpuAdapter() ? "CPU adapter" : "GPU adapter";
+  const how = k.source === "default" ? `${kind} default` : `${k.source}, --tune ${v.tune}`;
   const tuning = {
-    row_reductions: `${rowReductionLayout()} per row (${kind} default)`,
-    transposed_a: `${transposedALayout()} (${kind} default)`,
+    row_reductions: `${k.rowReductions} per row (${how})`,
+    transposed_a: `${k.transposedA} (${how})`,
   };
   console.log(
     `kernel choices: row reductions ${tuning.row_reductions}; Aᵀ·B ${tuning.transposed_a}`,

@@ -11,7 +11,13 @@ import { AdamW } from "../src/optim/adamw.ts";
 import { SGD } from "../src/optim/sgd.ts";
 import { backward, endStep, tidy } from "../src/autograd/tape.ts";
 import { gpu } from "../src/gpu/kernel.ts";
-import { transposedALayout } from "../src/ops/variants.ts";
+import {
+  setRowReductionLayout,
+  setTransposedALayout,
+  transposedALayout,
+} from "../src/ops/variants.ts";
+import { kernelCacheFile, tuneKernels } from "../src/ops/tune.ts";
+import { getAdapterName } from "../src/gpu/device.ts";
 import { gelu } from "../src/ops/activation.ts";
 import { add } from "../src/ops/add.ts";
 import { layerNorm } from "../src/ops/layer_norm.ts";
@@ -253,4 +259,39 @@ Deno.test("tidy: a block with nothing to backpropagate keeps only its result; wi
   assert.deepEqual(scoped.yv, yFrozen);
   assert.deepEqual(scoped.dX, plain.dX, "dX identical with and without tidy");
   [w1, w2, g, b, frozen].forEach((t) => t.release());
+});
+
+Deno.test("tuneKernels: quick times both shapes once and caches the choice per adapter, then reuses it; full re-times; off takes the defaults", async () => {
+  const rt = await initGpu();
+  const before = Deno.env.get("XDG_CACHE_HOME");
+  const dir = await Deno.makeTempDir();
+  Deno.env.set("XDG_CACHE_HOME", dir);
+  try {
+    const first = await tuneKernels("quick", 64, 32);
+    assert.equal(first.source, "timed");
+    assert.ok(["thread", "workgroup"].includes(first.rowReductions));
+    assert.ok(["in-kernel", "materialize"].includes(first.transposedA));
+    assert.equal(kernelCacheFile(), `${dir}/webgpu-bert/kernel_choices.json`);
+    const cache = JSON.parse(await Deno.readTextFile(kernelCacheFile()));
+    const key = Object.keys(cache)[0];
+    assert.ok(key.startsWith(getAdapterName()), `cache key ${key} names the adapter`);
+    assert.deepEqual(cache[key], {
+      rowReductions: first.rowReductions,
+      transposedA: first.transposedA,
+    });
+    const d0 = rt.dispatchCount;
+    const second = await tuneKernels("quick", 64, 32);
+    assert.equal(second.source, "cached");
+    assert.equal(rt.dispatchCount, d0, "a cached choice times nothing");
+    assert.equal(transposedALayout(), first.transposedA);
+    assert.equal((await tuneKernels("full", 64, 32)).source, "timed");
+    assert.ok(rt.dispatchCount > d0, "full times again");
+    assert.equal((await tuneKernels("off", 64, 32)).source, "default");
+  } finally {
+    if (before === undefined) Deno.env.delete("XDG_CACHE_HOME");
+    else Deno.env.set("XDG_CACHE_HOME", before);
+    setRowReductionLayout(null);
+    setTransposedALayout(null);
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -2,6 +2,7 @@
 import { intFlag, maxLength, numFlag, parseFlags, run } from "./common.ts";
 import { UserError } from "../errors.ts";
 import { initGpu } from "../gpu/kernel.ts";
+import { tuneKernels, type TuneLevel } from "../ops/tune.ts";
 import { getAdapterName } from "../gpu/device.ts";
 import { loadCheckpoint, saveCheckpoint } from "../bert/checkpoint.ts";
 import { HEAD_KEYS } from "../bert/params.ts";
@@ -43,7 +44,11 @@ await run(async () => {
     "skip-bad-lines": { type: "boolean", default: false },
     out: { type: "string" },
     report: { type: "string" },
+    tune: { type: "string", default: "quick" },
   });
+  if (!["off", "quick", "full"].includes(v.tune)) {
+    throw new UserError(`--tune must be off, quick or full, got "${v.tune}"`);
+  }
   const modes: Mode[] = v.mode === "all" ? ["full", "head", "lora"] : [v.mode as Mode];
   if (!["full", "head", "lora", "all"].includes(v.mode)) {
     throw new UserError(`--mode must be full, head, lora or all, got "${v.mode}"`);
@@ -94,6 +99,12 @@ await run(async () => {
   };
   await initGpu();
   console.log(`adapter: ${getAdapterName()}`);
+  const k = await tuneKernels(
+    v.tune as TuneLevel,
+    cfgBase.batchSize * cfgBase.maxLength,
+    ck.config.hiddenSize,
+  );
+  console.log(`kernels (${k.source}): row reductions ${k.rowReductions}, Aᵀ·B ${k.transposedA}`);
   console.log(
     `model: ${ck.source} (${ck.config.numHiddenLayers} layers, hidden ${ck.config.hiddenSize}); data: ${train.length} train / ${val.length} validation messages; max length ${cfgBase.maxLength}`,
   );
