@@ -56,15 +56,25 @@ function check(ok: boolean, what: string) {
     2 * ROWS * H * 4,
     "GB/s",
     () => void layerNorm(x, w, b, 1e-12),
+    5,
+    10,
   );
-  gpuBench("layernorm", "forward + backward (512, 768)", 7 * ROWS * H * 4, "GB/s", () => {
-    const out = layerNorm(x, w, b, 1e-12);
-    backward(out, dOut([ROWS, H]));
-    x.grad?.release();
-    w.grad?.release();
-    b.grad?.release();
-    x.grad = w.grad = b.grad = null;
-  });
+  gpuBench(
+    "layernorm",
+    "forward + backward (512, 768)",
+    7 * ROWS * H * 4,
+    "GB/s",
+    () => {
+      const out = layerNorm(x, w, b, 1e-12);
+      backward(out, dOut([ROWS, H]));
+      x.grad?.release();
+      w.grad?.release();
+      b.grad?.release();
+      x.grad = w.grad = b.grad = null;
+    },
+    5,
+    10,
+  );
 }
 
 // GELU over the intermediate activations (512, 3072).
@@ -74,7 +84,7 @@ function check(ok: boolean, what: string) {
   const xs = await x.read();
   check(Math.abs(y[7] - xs[7] * 0.5 * (1 + erfApprox(xs[7] / Math.SQRT2))) < 1e-4, "gelu");
   endStep();
-  gpuBench("gelu", "forward (512, 3072)", 2 * ROWS * FFN * 4, "GB/s", () => void gelu(x));
+  gpuBench("gelu", "forward (512, 3072)", 2 * ROWS * FFN * 4, "GB/s", () => void gelu(x), 5, 10);
   gpuBench("gelu", "forward + backward (512, 3072)", 5 * ROWS * FFN * 4, "GB/s", () => {
     backward(gelu(x), dOut([ROWS, FFN]));
     x.grad?.release();
@@ -122,6 +132,21 @@ function check(ok: boolean, what: string) {
     2 * s.bytes,
     "GB/s",
     () => void maskedSoftmax(s, mask, 0.125),
+    5,
+    10,
+  );
+  gpuBench(
+    "softmax",
+    "masked forward + backward (16, 12, 32, 32)",
+    5 * s.bytes,
+    "GB/s",
+    () => {
+      backward(maskedSoftmax(s, mask, 0.125), dOut([B, HEADS, T, T]));
+      s.grad?.release();
+      s.grad = null;
+    },
+    5,
+    10,
   );
 }
 

@@ -5,23 +5,25 @@ struct Params { n: u32 }
 struct Hyper { lr: f32, beta1: f32, beta2: f32, eps: f32, weightDecay: f32, bc1: f32, bc2: f32, pad: f32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> param: array<f32>;
-@group(0) @binding(2) var<storage, read> grad: array<f32>;
+@group(0) @binding(1) var<storage, read_write> param: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> grad: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> hyper: Hyper;
 @group(0) @binding(4) var<storage, read> gradScale: array<f32>;
-@group(0) @binding(5) var<storage, read_write> expAvg: array<f32>;
-@group(0) @binding(6) var<storage, read_write> expAvgSq: array<f32>;
+@group(0) @binding(5) var<storage, read_write> expAvg: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read_write> expAvgSq: array<vec4<f32>>;
 
 fn index(g: vec3<u32>, nwg: vec3<u32>) -> u32 { return g.x + g.y * nwg.x * 256u; }
 
 // torch.optim.AdamW: decoupled decay p ← p(1 - lr·wd), then Adam with bias correction
-// p ← p - (lr / bc1) · m / (√v / √bc2 + eps).
+// p ← p - (lr / bc1) · m / (√v / √bc2 + eps). Four elements per thread (vec4 loads): p.n counts
+// vec4s, ⌈n/4⌉, so a tensor's last vec4 may run into its buffer's padding (the pool rounds every
+// buffer to 16 bytes, and nothing reads a buffer past its tensor's size).
 @compute @workgroup_size(256)
 fn adamw_step(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = index(g, nwg);
   if (i >= p.n) { return; }
   let gr = grad[i] * gradScale[0];
-  var w = param[i] * (1.0 - hyper.lr * hyper.weightDecay);
+  let w = param[i] * (1.0 - hyper.lr * hyper.weightDecay);
   let m = hyper.beta1 * expAvg[i] + (1.0 - hyper.beta1) * gr;
   let v = hyper.beta2 * expAvgSq[i] + (1.0 - hyper.beta2) * gr * gr;
   expAvg[i] = m;

@@ -72,6 +72,25 @@ export class Tensor {
     return t;
   }
 
+  /**
+   * The same buffer under `shape` (equal size) in a new tensor that owns it; this one is left
+   * released. A backward hands its incoming gradient on this way instead of copying it.
+   */
+  moveTo(shape: readonly number[]): Tensor {
+    if (this.released || !this.ownsBuffer) {
+      throw new Error(`moveTo: tensor ${this.name} is released or a view`);
+    }
+    const t = new Tensor(shape, this.buffer, this.dtype, this.name);
+    if (t.size !== this.size) throw new Error(`moveTo: [${this.shape}] cannot become [${shape}]`);
+    this.released = true;
+    return t;
+  }
+
+  /** Whether moveTo() may take this tensor's buffer. */
+  get movable(): boolean {
+    return !this.released && this.ownsBuffer;
+  }
+
   release(): void {
     if (this.released) return;
     this.released = true;

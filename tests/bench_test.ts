@@ -1,5 +1,6 @@
-// The benchmark harness keeps working: bench:modes times all three modes and the TensorFlow.js
-// peer on a tiny checkpoint, writes its JSON and results file, and re-renders from the JSON.
+// The benchmark harness keeps working: bench:modes times all three modes, the TensorFlow.js and
+// PyTorch peers on a tiny checkpoint, writes its JSON and results file, and re-renders from the
+// JSON.
 import assert from "node:assert/strict";
 import { runTask, writeTinyCheckpoint } from "./bert_fixture.ts";
 
@@ -25,7 +26,16 @@ Deno.test("bench:modes --peer on a tiny checkpoint: JSON, results file with rati
   const j = JSON.parse(await Deno.readTextFile(`${dir}/b.json`));
   for (const mode of ["full", "head", "lora"]) {
     for (
-      const k of ["step_ms", "epoch_s", "eval_s", "tokens_per_s", "trainable_params", "peak_bytes"]
+      const k of [
+        "step_ms",
+        "epoch_s",
+        "eval_s",
+        "tokens_per_s",
+        "trainable_params",
+        "peak_bytes",
+        "dispatches_per_step",
+        "host_ms_per_step",
+      ]
     ) {
       assert.ok(
         Number.isFinite(j.modes[mode][k]) && j.modes[mode][k] > 0,
@@ -40,7 +50,17 @@ Deno.test("bench:modes --peer on a tiny checkpoint: JSON, results file with rati
   assert.match(md, /\| full \| .* \| 1\.00 \| 1\.00 \|/);
   assert.match(md, /ours\/theirs \*\*\d+\.\d+\*\*/);
   assert.match(md, /## Targets/);
-  assert.match(md, /lora step ≤ 0\.6× full: (met|missed)/);
+  assert.match(md, /lora step ≤ 0\.55× full: (met|missed)/);
+  assert.match(md, /dispatches per full step ≤ 500: (met|missed)/);
+  assert.match(md, /Kernel choices: row_reductions (thread|workgroup) per row/);
+  // The PyTorch peer runs where python3 with torch is installed, and says why not otherwise.
+  if (j.torch.modes) {
+    for (const mode of ["full", "head", "lora"]) assert.ok(j.torch.modes[mode].step_ms > 0);
+    assert.match(md, /\| full \| \d+ \| \d+ \| \d+\.\d\d \|/);
+    assert.match(md, /full step ≤ 1\.0× PyTorch CPU's: (met|missed)/);
+  } else {
+    assert.match(md, /PyTorch peer skipped: /);
+  }
   const again = await runTask("bench:modes", [
     "--from-json",
     `${dir}/b.json`,

@@ -8,6 +8,7 @@ import * as R from "./reference/ops_ref.ts";
 import type { Vec } from "./reference/ops_ref.ts";
 import { matmul } from "../src/ops/matmul.ts";
 import { linear, loraLinear } from "../src/ops/linear.ts";
+import { setTransposedALayout } from "../src/ops/variants.ts";
 
 export const XDG = Deno.env.get("XDG_RUNTIME_DIR") ?? Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
 
@@ -136,6 +137,18 @@ export async function checkOp(c: OpCheck): Promise<void> {
 }
 
 /** op(A)·op(B) with A (batch?, M, K) or stored transposed, likewise B: forward, dA, dB. */
+/** Runs a check under both ways of computing Aᵀ·B (src/ops/variants.ts), so each is verified. */
+async function underBothTransposedA(run: () => Promise<void>): Promise<void> {
+  for (const layout of ["in-kernel", "materialize"] as const) {
+    setTransposedALayout(layout);
+    try {
+      await run();
+    } finally {
+      setTransposedALayout(null);
+    }
+  }
+}
+
 export function checkMatmul(
   transA: boolean,
   transB: boolean,
@@ -146,15 +159,17 @@ export function checkMatmul(
     const shape = t ? [cols, rows] : [rows, cols];
     return batch > 1 ? [batch, ...shape] : shape;
   };
-  return checkOp({
-    inputs: [
-      { data: randomVec(batch * M * K, rand), shape: dims(M, K, transA), grad: true },
-      { data: randomVec(batch * K * N, rand), shape: dims(K, N, transB), grad: true },
-    ],
-    gpu: ([a, b]) => matmul(a, b, transA, transB),
-    forward: ([a, b]) => R.matmulForwardRef(a, b, batch, M, K, N, transA, transB),
-    backward: ([a, b], d) => R.matmulBackwardRef(a, b, d, batch, M, K, N, transA, transB),
-  });
+  return underBothTransposedA(() =>
+    checkOp({
+      inputs: [
+        { data: randomVec(batch * M * K, rand), shape: dims(M, K, transA), grad: true },
+        { data: randomVec(batch * K * N, rand), shape: dims(K, N, transB), grad: true },
+      ],
+      gpu: ([a, b]) => matmul(a, b, transA, transB),
+      forward: ([a, b]) => R.matmulForwardRef(a, b, batch, M, K, N, transA, transB),
+      backward: ([a, b], d) => R.matmulBackwardRef(a, b, d, batch, M, K, N, transA, transB),
+    })
+  );
 }
 
 /** linear with a trainable weight and bias: forward, dX, dWeight, dBias. */
@@ -164,19 +179,21 @@ export function checkLinear(
   outF: number,
   rand: () => number,
 ): Promise<void> {
-  return checkOp({
-    inputs: [
-      { data: randomVec(rows * inF, rand), shape: [rows, inF], grad: true },
-      { data: randomVec(outF * inF, rand), shape: [outF, inF], grad: true },
-      { data: randomVec(outF, rand), shape: [outF], grad: true },
-    ],
-    gpu: ([x, w, b]) => linear(x, w, b),
-    forward: ([x, w, b]) => R.loraLinearForwardRef(x, w, b, null, null, rows, inF, outF, 0, 0),
-    backward: ([x, w], d) => {
-      const g = R.loraLinearBackwardRef(x, w, null, null, d, rows, inF, outF, 0, 0);
-      return [g.dX, g.dW, g.dBias];
-    },
-  });
+  return underBothTransposedA(() =>
+    checkOp({
+      inputs: [
+        { data: randomVec(rows * inF, rand), shape: [rows, inF], grad: true },
+        { data: randomVec(outF * inF, rand), shape: [outF, inF], grad: true },
+        { data: randomVec(outF, rand), shape: [outF], grad: true },
+      ],
+      gpu: ([x, w, b]) => linear(x, w, b),
+      forward: ([x, w, b]) => R.loraLinearForwardRef(x, w, b, null, null, rows, inF, outF, 0, 0),
+      backward: ([x, w], d) => {
+        const g = R.loraLinearBackwardRef(x, w, null, null, d, rows, inF, outF, 0, 0);
+        return [g.dX, g.dW, g.dBias];
+      },
+    })
+  );
 }
 
 /** Central differences (h = 1e-5, float64) of a scalar loss for every element of x. */
@@ -202,20 +219,22 @@ export function checkLoraLinear(
   trainBase: boolean,
   rand: () => number,
 ): Promise<void> {
-  return checkOp({
-    inputs: [
-      { data: randomVec(rows * inF, rand), shape: [rows, inF], grad: true },
-      { data: randomVec(outF * inF, rand), shape: [outF, inF], grad: trainBase },
-      { data: randomVec(outF, rand), shape: [outF], grad: trainBase },
-      { data: randomVec(r * inF, rand), shape: [r, inF], grad: true },
-      { data: randomVec(outF * r, rand), shape: [outF, r], grad: true },
-    ],
-    gpu: ([x, w, b, a, bb]) => loraLinear(x, w, b, a, bb, scale),
-    forward: ([x, w, b, a, bb]) =>
-      R.loraLinearForwardRef(x, w, b, a, bb, rows, inF, outF, r, scale),
-    backward: ([x, w, _b, a, bb], d) => {
-      const g = R.loraLinearBackwardRef(x, w, a, bb, d, rows, inF, outF, r, scale);
-      return [g.dX, trainBase ? g.dW : null, trainBase ? g.dBias : null, g.dA, g.dB];
-    },
-  });
+  return underBothTransposedA(() =>
+    checkOp({
+      inputs: [
+        { data: randomVec(rows * inF, rand), shape: [rows, inF], grad: true },
+        { data: randomVec(outF * inF, rand), shape: [outF, inF], grad: trainBase },
+        { data: randomVec(outF, rand), shape: [outF], grad: trainBase },
+        { data: randomVec(r * inF, rand), shape: [r, inF], grad: true },
+        { data: randomVec(outF * r, rand), shape: [outF, r], grad: true },
+      ],
+      gpu: ([x, w, b, a, bb]) => loraLinear(x, w, b, a, bb, scale),
+      forward: ([x, w, b, a, bb]) =>
+        R.loraLinearForwardRef(x, w, b, a, bb, rows, inF, outF, r, scale),
+      backward: ([x, w, _b, a, bb], d) => {
+        const g = R.loraLinearBackwardRef(x, w, a, bb, d, rows, inF, outF, r, scale);
+        return [g.dX, trainBase ? g.dW : null, trainBase ? g.dBias : null, g.dA, g.dB];
+      },
+    })
+  );
 }

@@ -11,6 +11,7 @@ import { maskedSoftmax } from "../src/ops/softmax.ts";
 import { transpose12 } from "../src/ops/transpose.ts";
 import { reshape } from "../src/ops/reshape.ts";
 import { selfAttention } from "../src/nn/attention.ts";
+import { setRowReductionLayout } from "../src/ops/variants.ts";
 
 const rand = rng(42);
 const vec = (n: number, scale = 1) => randomVec(n, rand, scale);
@@ -78,45 +79,69 @@ Deno.test("tanh 997 values in [-5, 5]: forward, dX", () =>
     backward: ([x], d) => [R.tanhBackwardRef(x, d)],
   }));
 
-Deno.test("layerNorm 21x67 eps 1e-12: forward, dX, dWeight, dBias", () => {
-  const [rows, cols, eps] = [21, 67, 1e-12];
-  return checkOp({
-    inputs: [
-      { data: vec(rows * cols, 3).map((v, i) => v + (i % 5)), shape: [rows, cols], grad: true },
-      { data: vec(cols).map((v) => 1 + 0.5 * v), shape: [cols], grad: true },
-      { data: vec(cols), shape: [cols], grad: true },
-    ],
-    gpu: ([x, w, b]) => layerNorm(x, w, b, eps),
-    forward: ([x, w, b]) => R.layerNormForwardRef(x, w, b, rows, cols, eps),
-    backward: ([x, w], d) => R.layerNormBackwardRef(x, w, d, rows, cols, eps),
-  });
-});
+// Both kernel shapes (src/ops/variants.ts) on both paths: C = 67 scalar, C = 68 vec4.
+for (const layout of ["thread", "workgroup"] as const) {
+  for (const cols of [67, 68]) {
+    Deno.test(`layerNorm 21x${cols} eps 1e-12, row per ${layout}: forward, dX, dWeight, dBias`, async () => {
+      const [rows, eps] = [21, 1e-12];
+      setRowReductionLayout(layout);
+      try {
+        await checkOp({
+          inputs: [
+            {
+              data: vec(rows * cols, 3).map((v, i) => v + (i % 5)),
+              shape: [rows, cols],
+              grad: true,
+            },
+            { data: vec(cols).map((v) => 1 + 0.5 * v), shape: [cols], grad: true },
+            { data: vec(cols), shape: [cols], grad: true },
+          ],
+          gpu: ([x, w, b]) => layerNorm(x, w, b, eps),
+          forward: ([x, w, b]) => R.layerNormForwardRef(x, w, b, rows, cols, eps),
+          backward: ([x, w], d) => R.layerNormBackwardRef(x, w, d, rows, cols, eps),
+        });
+      } finally {
+        setRowReductionLayout(null);
+      }
+    });
+  }
+}
 
-Deno.test("maskedSoftmax (B 3, H 2, T 7, masked keys) scale 0.35: forward, dScores", () => {
-  const [B, H, T, scale] = [3, 2, 7, 0.35];
-  const mask = Float64Array.from(
-    { length: B * T },
-    (_, i) => (i % T) < T - (i / T | 0) * 2 ? 1 : 0,
-  );
-  return checkOp({
-    inputs: [{ data: vec(B * H * T * T, 4), shape: [B, H, T, T], grad: true }, {
-      data: mask,
-      shape: [B, T],
-    }],
-    gpu: ([s, m]) => maskedSoftmax(s, m, scale),
-    forward: ([s, m]) => R.maskedSoftmaxForwardRef(s, m, B, H, T, T, scale),
-    backward: ([s, m], d) => [
-      R.maskedSoftmaxBackwardRef(
-        R.maskedSoftmaxForwardRef(s, m, B, H, T, T, scale),
-        d,
-        B * H * T,
-        T,
-        scale,
-      ),
-      null,
-    ],
-  });
-});
+// Both kernel shapes: T = 7 scalar, T = 8 vec4 (row per thread), T = 70 (more keys than 64 lanes).
+for (const layout of ["thread", "workgroup"] as const) {
+  for (const T of [7, 8, 70]) {
+    Deno.test(`maskedSoftmax (B 3, H 2, T ${T}, masked keys) scale 0.35, row per ${layout}: forward, dScores`, async () => {
+      const [B, H, scale] = [3, 2, 0.35];
+      setRowReductionLayout(layout);
+      const mask = Float64Array.from(
+        { length: B * T },
+        (_, i) => (i % T) < T - (i / T | 0) * 2 ? 1 : 0,
+      );
+      try {
+        await checkOp({
+          inputs: [{ data: vec(B * H * T * T, 4), shape: [B, H, T, T], grad: true }, {
+            data: mask,
+            shape: [B, T],
+          }],
+          gpu: ([s, m]) => maskedSoftmax(s, m, scale),
+          forward: ([s, m]) => R.maskedSoftmaxForwardRef(s, m, B, H, T, T, scale),
+          backward: ([s, m], d) => [
+            R.maskedSoftmaxBackwardRef(
+              R.maskedSoftmaxForwardRef(s, m, B, H, T, T, scale),
+              d,
+              B * H * T,
+              T,
+              scale,
+            ),
+            null,
+          ],
+        });
+      } finally {
+        setRowReductionLayout(null);
+      }
+    });
+  }
+}
 
 Deno.test("transpose12 (3, 5, 7, 9) -> (3, 7, 5, 9): forward, dX", () =>
   checkOp({

@@ -6,20 +6,55 @@ import { gpu, grid1d } from "../gpu/kernel.ts";
 interface Node {
   out: Tensor;
   backward: (dOut: Tensor) => void;
+  /** The tensors the backward reads (besides dOut and parameters); undefined: unknown, keep all. */
+  saved?: readonly Tensor[];
 }
 
 let nodes: Node[] = [];
 let temporaries: Tensor[] = [];
 let gradEnabled = true;
 
-/** Registers an op's output; records its backward when some input needs a gradient. */
-export function record(out: Tensor, inputs: Tensor[], backward: (dOut: Tensor) => void): Tensor {
+/**
+ * Registers an op's output; records its backward when some input needs a gradient. `saved` names
+ * the tensors that backward reads (dOut and parameters aside), so tidy() may free the others.
+ */
+export function record(
+  out: Tensor,
+  inputs: Tensor[],
+  backward: (dOut: Tensor) => void,
+  saved?: readonly Tensor[],
+): Tensor {
   temporaries.push(out);
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
-    nodes.push({ out, backward });
+    nodes.push({ out, backward, saved });
   }
   return out;
+}
+
+/**
+ * Runs `fn` (e.g. one encoder layer) and at once frees every op output and temporary it made that
+ * nothing can read any more: all but its result and what the backwards recorded inside it saved.
+ * With nothing to backpropagate (head mode's frozen encoder, evaluation) that is everything but
+ * the result, so activations live one layer instead of one step; in LoRA mode the layer keeps
+ * only what its backward reads. A backward recorded without `saved` keeps everything.
+ */
+export function tidy(fn: () => Tensor): Tensor {
+  const mark = temporaries.length, firstNode = nodes.length;
+  const result = fn();
+  const keep = new Set<GPUBuffer>([result.buffer]);
+  for (let i = firstNode; i < nodes.length; i++) {
+    const saved = nodes[i].saved;
+    if (!saved) return result;
+    for (const t of saved) keep.add(t.buffer);
+  }
+  // Views share their source's buffer: a buffer stays if anything kept lives in it.
+  const made = temporaries.splice(mark);
+  for (const t of made) {
+    if (keep.has(t.buffer)) temporaries.push(t);
+    else t.release();
+  }
+  return result;
 }
 
 /** A tensor that lives until endStep() without being an op output (e.g. a batch's ids). */

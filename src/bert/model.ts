@@ -6,6 +6,7 @@ import type { Batch } from "../data/batches.ts";
 import { add } from "../ops/add.ts";
 import { embedding } from "../ops/embedding.ts";
 import { layerNorm } from "../ops/layer_norm.ts";
+import { tidy } from "../autograd/tape.ts";
 import { dropout } from "../ops/dropout.ts";
 import { linear, loraLinear } from "../ops/linear.ts";
 import { gelu, tanh } from "../ops/activation.ts";
@@ -99,29 +100,33 @@ export class BertForSequenceClassification {
 
     for (let i = 0; i < c.numHiddenLayers; i++) {
       const l = `bert.encoder.layer.${i}`;
-      const merged = selfAttention(
-        lin(`${l}.attention.self.query`, h),
-        lin(`${l}.attention.self.key`, h),
-        lin(`${l}.attention.self.value`, h),
-        batch.mask,
-        { batch: B, seqLen: T, heads: c.numAttentionHeads },
-        (probs) => drop(probs, c.attentionProbsDropoutProb),
-      );
-      const attn = drop(lin(`${l}.attention.output.dense`, merged), c.hiddenDropoutProb);
-      h = layerNorm(
-        add(attn, h),
-        this.p(`${l}.attention.output.LayerNorm.weight`),
-        this.p(`${l}.attention.output.LayerNorm.bias`),
-        c.layerNormEps,
-      );
-      const inter = gelu(lin(`${l}.intermediate.dense`, h));
-      const out = drop(lin(`${l}.output.dense`, inter), c.hiddenDropoutProb);
-      h = layerNorm(
-        add(out, h),
-        this.p(`${l}.output.LayerNorm.weight`),
-        this.p(`${l}.output.LayerNorm.bias`),
-        c.layerNormEps,
-      );
+      // Frees what no backward will read as soon as the layer is done (see tidy).
+      h = tidy(() => {
+        const merged = selfAttention(
+          lin(`${l}.attention.self.query`, h),
+          lin(`${l}.attention.self.key`, h),
+          lin(`${l}.attention.self.value`, h),
+          batch.mask,
+          { batch: B, seqLen: T, heads: c.numAttentionHeads },
+          (probs) => drop(probs, c.attentionProbsDropoutProb),
+        );
+        const attn = drop(lin(`${l}.attention.output.dense`, merged), c.hiddenDropoutProb);
+        h = layerNorm(
+          add(attn, h),
+          this.p(`${l}.attention.output.LayerNorm.weight`),
+          this.p(`${l}.attention.output.LayerNorm.bias`),
+          c.layerNormEps,
+        );
+        const inter = gelu(lin(`${l}.intermediate.dense`, h));
+        const out = drop(lin(`${l}.output.dense`, inter), c.hiddenDropoutProb);
+        h = layerNorm(
+          add(out, h),
+          this.p(`${l}.output.LayerNorm.weight`),
+          this.p(`${l}.output.LayerNorm.bias`),
+          c.layerNormEps,
+        );
+        return h;
+      });
     }
     const cls = embedding(h, batch.clsRows); // the [CLS] row of each sequence, (B, H)
     const pooled = tanh(lin("bert.pooler.dense", cls));

@@ -5,6 +5,7 @@ import type { CommandSpec, FlagTable } from "./flags.ts";
 import { initGpu } from "../gpu/kernel.ts";
 import { getAdapterName, isFallbackAdapter } from "../gpu/device.ts";
 import { cpuAdapterNote, startRunClock } from "../train/progress.ts";
+import { tuneKernels, type TuneLevel } from "../ops/tune.ts";
 import { loadCheckpoint, saveCheckpoint } from "../bert/checkpoint.ts";
 import { HEAD_KEYS } from "../bert/params.ts";
 import { defaultSmsZip, loadSms, stratifiedSplit } from "../data/sms.ts";
@@ -183,6 +184,13 @@ const TRAIN = {
         "save the model (or LoRA adapter) after every epoch; with --mode all in DIR/full, DIR/head, DIR/lora",
     },
     overwrite: { type: "boolean", help: "let --out replace what an earlier run saved there" },
+    tune: {
+      type: "string",
+      default: "quick",
+      choices: ["off", "quick", "full"],
+      help:
+        "pick kernel shapes for this GPU adapter by timing the candidates on the model's shapes (cached per adapter and driver)",
+    },
     report: {
       type: "string",
       arg: "FILE.html",
@@ -257,6 +265,12 @@ await runCommand(TRAIN, async ({ values: v }) => {
     evalTokensPerMode: cfgBase.epochs * val.length * cfgBase.maxLength,
   });
   if (note) console.log(note);
+  const k = await tuneKernels(
+    v.tune as TuneLevel,
+    cfgBase.batchSize * cfgBase.maxLength,
+    ck.config.hiddenSize,
+  );
+  console.log(`kernels (${k.source}): row reductions ${k.rowReductions}, Aᵀ·B ${k.transposedA}`);
   console.log(
     `model: ${ck.source} (${ck.config.numHiddenLayers} layers, hidden ${ck.config.hiddenSize}); data: ${train.length} train / ${val.length} validation messages; max length ${cfgBase.maxLength}`,
   );

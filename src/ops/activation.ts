@@ -19,7 +19,7 @@ export function gelu(x: Tensor): Tensor {
   const y = elementwise("gelu_forward", [x], x.size, x.shape);
   return record(y, [x], (dOut) => {
     accumulateGrad(x, elementwise("gelu_backward", [x, dOut], x.size, x.shape));
-  });
+  }, [x]);
 }
 
 /** The backward reads the saved output: d tanh(x) = 1 - tanh(x)². */
@@ -27,5 +27,5 @@ export function tanh(x: Tensor): Tensor {
   const y = elementwise("tanh_forward", [x], x.size, x.shape);
   return record(y, [x], (dOut) => {
     accumulateGrad(x, elementwise("tanh_backward", [y, dOut], x.size, x.shape));
-  });
+  }, [y]);
 }

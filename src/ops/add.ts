@@ -15,7 +15,10 @@ export function add(a: Tensor, b: Tensor): Tensor {
     grid1d(a.size, 256),
   );
   return record(y, [a, b], (dOut) => {
-    if (a.requiresGrad) accumulateGrad(a, copyOf(dOut));
-    if (b.requiresGrad) accumulateGrad(b, copyOf(dOut));
-  });
+    // The last taker gets dOut's buffer itself (the tape releases dOut after this backward).
+    if (a.requiresGrad) {
+      accumulateGrad(a, b.requiresGrad || !dOut.movable ? copyOf(dOut) : dOut.moveTo(a.shape));
+    }
+    if (b.requiresGrad) accumulateGrad(b, dOut.movable ? dOut.moveTo(b.shape) : copyOf(dOut));
+  }, []);
 }

@@ -32,9 +32,9 @@ export function biasAdd(x: Tensor, bias: Tensor): Tensor {
     grid1d(x.size, 256),
   );
   return record(y, [x, bias], (dOut) => {
-    if (x.requiresGrad) accumulateGrad(x, copyOf(dOut));
     if (bias.requiresGrad) accumulateGrad(bias, biasGrad(dOut));
-  });
+    if (x.requiresGrad) accumulateGrad(x, dOut.movable ? dOut.moveTo(x.shape) : copyOf(dOut));
+  }, []);
 }
 
 /** A fresh tensor with t's contents (gradients handed to two inputs must not share a buffer). */

@@ -42,5 +42,5 @@ export function crossEntropy(logits: Tensor, labels: Tensor, classWeights?: Tens
       [Math.ceil(rows / 64)],
     );
     accumulateGrad(logits, dLogits);
-  });
+  }, [logits, labels]);
 }

@@ -22,5 +22,5 @@ export function dropout(x: Tensor, prob: number, seed: number, stream: number): 
   const y = dropoutRaw("dropout_forward", x, prob, seed, stream);
   return record(y, [x], (dOut) => {
     accumulateGrad(x, dropoutRaw("dropout_backward", dOut, prob, seed, stream));
-  });
+  }, []);
 }

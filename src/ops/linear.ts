@@ -27,7 +27,7 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
   return record(y, inputs, (dY) => {
     if (x.requiresGrad) accumulateGrad(x, matmulRaw({ a: dY, b: weight }));
     weightGrads(x, weight, bias, dY);
-  });
+  }, weight.requiresGrad ? [x, weight] : [weight]);
 }
 
 /**
@@ -87,5 +87,5 @@ export function loraLinear(
     }
     if (!fused && x.requiresGrad) accumulateGrad(x, matmulRaw({ a: dY, b: weight }));
     weightGrads(x, weight, bias, dY);
-  });
+  }, [weight, loraA, loraB, xa, loraInput, ...(weight.requiresGrad ? [x] : [])]);
 }

@@ -3,6 +3,8 @@ import { Tensor } from "../tensor.ts";
 import { gpu } from "../gpu/kernel.ts";
 import { accumulateGrad, record } from "../autograd/tape.ts";
 import { TILES } from "../../tools/gen_matmul_vec4.ts";
+import { transpose12Raw } from "./transpose.ts";
+import { transposedALayout } from "./variants.ts";
 
 export interface MatmulArgs {
   a: Tensor;
@@ -32,6 +34,15 @@ function dims(t: Tensor): [number, number, number] {
 export function matmulRaw(args: MatmulArgs): Tensor {
   const { a, b, transA = false, transB = false, alpha = 1, bias = null, lowRank } = args;
   const [batchA, ra, ca] = dims(a);
+  if (transA && transposedALayout() === "materialize") {
+    // Aᵀ written out once, then the untransposed kernel (src/ops/variants.ts says why).
+    const at = transpose12Raw(a, [batchA, ra, ca, 1]).moveTo(
+      a.shape.length === 3 ? [batchA, ca, ra] : [ca, ra],
+    );
+    const out = matmulRaw({ ...args, a: at, transA: false });
+    at.release();
+    return out;
+  }
   const [batchB, rb, cb] = dims(b);
   const [M, K] = transA ? [ca, ra] : [ra, ca];
   const [Kb, N] = transB ? [cb, rb] : [rb, cb];
@@ -119,5 +130,5 @@ export function matmul(a: Tensor, b: Tensor, transA = false, transB = false): Te
           : matmulRaw({ a, b: dC, transA: !transA }),
       );
     }
-  });
+  }, [...(b.requiresGrad ? [a] : []), ...(a.requiresGrad ? [b] : [])]);
 }

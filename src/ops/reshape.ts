@@ -5,5 +5,11 @@ import { copyOf } from "./bias_add.ts";
 
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const y = x.view(shape);
-  return record(y, [x], (dOut) => accumulateGrad(x, copyOf(dOut, x.shape)));
+  // dOut is the tape's to release after this backward: its buffer moves on instead of a copy.
+  return record(
+    y,
+    [x],
+    (dOut) => accumulateGrad(x, dOut.movable ? dOut.moveTo(x.shape) : copyOf(dOut, x.shape)),
+    [],
+  );
 }

@@ -3,7 +3,7 @@ import { Tensor } from "../tensor.ts";
 import { gpu, grid1d } from "../gpu/kernel.ts";
 import { accumulateGrad, record } from "../autograd/tape.ts";
 
-function transpose12Raw(x: Tensor, [a, b, c, d]: readonly number[]): Tensor {
+export function transpose12Raw(x: Tensor, [a, b, c, d]: readonly number[]): Tensor {
   const y = Tensor.empty([a, c, b, d]);
   gpu().dispatch(
     { shader: "transpose.wgsl", entry: "transpose12_forward" },
@@ -18,5 +18,5 @@ function transpose12Raw(x: Tensor, [a, b, c, d]: readonly number[]): Tensor {
 export function transpose12(x: Tensor): Tensor {
   if (x.shape.length !== 4) throw new Error(`transpose12: expected 4-D, got [${x.shape}]`);
   const y = transpose12Raw(x, x.shape);
-  return record(y, [x], (dOut) => accumulateGrad(x, transpose12Raw(dOut, dOut.shape)));
+  return record(y, [x], (dOut) => accumulateGrad(x, transpose12Raw(dOut, dOut.shape)), []);
 }

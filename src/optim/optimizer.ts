@@ -34,8 +34,11 @@ export abstract class Optimizer {
    * lengths, so window i of each covers the same elements.
    */
   protected dispatch(entry: string, param: Tensor, buffers: GPUBuffer[]): void {
+    // The kernels update four elements per thread (vec4): windows split on whole vec4s, and the
+    // last one covers the buffer's padding to 16 bytes (the pool rounds every buffer up to it).
+    const bytes = Math.ceil(param.bytes / 16) * 16;
     const all = [param.buffer, param.grad!.buffer, ...buffers];
-    const windows = all.map((b) => bindingWindows(b, param.bytes));
+    const windows = all.map((b) => bindingWindows(b, bytes, 16));
     windows[0].forEach((w, i) => {
       const [p, g, ...state] = windows.map((ws) => ws[i]);
       gpu().dispatch(
