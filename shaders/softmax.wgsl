@@ -4,7 +4,9 @@
 
 struct Params { rows: u32, tk: u32, rowsPerBatch: u32, scale: f32 }
 
-const F32_MIN: f32 = -3.40282347e+38;
+// Exactly -(2 - 2⁻²³)·2¹²⁷ in hex: Dawn's Tint rejects the rounded decimal -3.40282347e+38 as
+// out of f32 range (it is, by 3.6e29), where wgpu's naga rounds it.
+const F32_MIN: f32 = -0x1.fffffep+127f;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> scores: array<f32>;   // (B, H, Tq, Tk)

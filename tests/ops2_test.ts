@@ -13,11 +13,16 @@ import { backward, endStep } from "../src/autograd/tape.ts";
 import { linear } from "../src/ops/linear.ts";
 import { GradClipper } from "../src/optim/clip.ts";
 import { linearWarmupDecay } from "../src/optim/schedule.ts";
+import { caseRegistry, type TestCase } from "./cases.ts";
+
+/** These cases, for the browser test page (tests/browser/ops_page.ts). */
+export const OPS2_CASES: TestCase[] = [];
+const opCase = caseRegistry(OPS2_CASES);
 
 const rand = rng(3);
 const vec = (n: number, scale = 1) => randomVec(n, rand, scale);
 
-Deno.test("embedding 11x13 table, 29 ids with repeats: forward, dTable (scatter-add)", async () => {
+opCase("embedding 11x13 table, 29 ids with repeats: forward, dTable (scatter-add)", async () => {
   await initGpu();
   const [V, C] = [11, 13];
   const ids = [
@@ -61,7 +66,7 @@ Deno.test("embedding 11x13 table, 29 ids with repeats: forward, dTable (scatter-
   idT.release();
 });
 
-Deno.test("crossEntropy 19 rows x 3 classes: forward (mean), dLogits", async () => {
+opCase("crossEntropy 19 rows x 3 classes: forward (mean), dLogits", async () => {
   await initGpu();
   const labels = Array.from({ length: 19 }, (_, i) => (i * 7) % 3);
   const lab = Tensor.from(labels, [19], { dtype: "u32" });
@@ -74,7 +79,7 @@ Deno.test("crossEntropy 19 rows x 3 classes: forward (mean), dLogits", async () 
   lab.release();
 });
 
-Deno.test("dropout p 0.3 over 5003 values: forward and dX regenerate the same mask", () =>
+opCase("dropout p 0.3 over 5003 values: forward and dX regenerate the same mask", () =>
   checkOp({
     inputs: [{ data: vec(5003), shape: [5003], grad: true }],
     gpu: ([x]) => dropout(x, 0.3, 1234, 17),
@@ -82,7 +87,7 @@ Deno.test("dropout p 0.3 over 5003 values: forward and dX regenerate the same ma
     backward: (_xs, d) => [R.dropoutForwardRef(d, 0.3, 1234, 17)],
   }));
 
-Deno.test("dropout statistics: drop fraction ≈ p, streams differ, mean preserved", async () => {
+opCase("dropout statistics: drop fraction ≈ p, streams differ, mean preserved", async () => {
   await initGpu();
   const n = 200_000;
   const x = Tensor.from(new Float32Array(n).fill(1), [n]);
@@ -104,7 +109,7 @@ function optimizerCase(
   make: (p: Tensor[]) => AdamW | SGD,
   step: (p: Float64Array, g: Float64Array, m: Float64Array, v: Float64Array, t: number) => void,
 ) {
-  Deno.test(`${name}: 3 steps on 1037 parameters vs float64 reference`, async () => {
+  opCase(`${name}: 3 steps on 1037 parameters vs float64 reference`, async () => {
     await initGpu();
     const n = 1037;
     const p0 = f32(vec(n));
@@ -149,7 +154,7 @@ optimizerCase(
   (p, g) => R.sgdStepRef(p, g, 0.5, 0.01),
 );
 
-Deno.test("backward: a frozen weight and bias get no gradient and cost no kernel", async () => {
+opCase("backward: a frozen weight and bias get no gradient and cost no kernel", async () => {
   const rt = await initGpu();
   const run = (trainable: boolean) => {
     const x = Tensor.from(vec(5 * 7), [5, 7], { requiresGrad: true });
@@ -171,29 +176,32 @@ Deno.test("backward: a frozen weight and bias get no gradient and cost no kernel
   assert.equal(trainable - frozen, 2, `dW matmul and dBias column sum only when trainable`);
 });
 
-Deno.test("clipGradNorm: gradients of global norm 13 clipped to 5 (torch semantics) and SGD applies the scale", async () => {
-  await initGpu();
-  const a = Tensor.from([0, 0, 0], [3], { requiresGrad: true }),
-    b = Tensor.from(new Float32Array(300), [300], { requiresGrad: true });
-  const ga = [3, 4, 0], gb = Array.from({ length: 300 }, (_, i) => (i === 299 ? 12 : 0));
-  a.grad = Tensor.from(ga, [3]);
-  b.grad = Tensor.from(gb, [300]);
-  const opt = new SGD([a, b], { lr: 1 });
-  const clipper = new GradClipper(opt, 5);
-  clipper.clip();
-  opt.step();
-  const [scale, norm] = await clipper.result.read();
-  assert.ok(Math.abs(norm - 13) < 1e-5, `norm ${norm}`);
-  assert.ok(Math.abs(scale - 5 / (13 + 1e-6)) < 1e-6, `scale ${scale}`);
-  assertClose(await a.read(), ga.map((g) => -g * 5 / 13), 1e-6, "a after clipped step");
-  assertClose(await b.read(), gb.map((g) => -g * 5 / 13), 1e-6, "b after clipped step");
-  clipper.release();
-  opt.release();
-  a.release();
-  b.release();
-});
+opCase(
+  "clipGradNorm: gradients of global norm 13 clipped to 5 (torch semantics) and SGD applies the scale",
+  async () => {
+    await initGpu();
+    const a = Tensor.from([0, 0, 0], [3], { requiresGrad: true }),
+      b = Tensor.from(new Float32Array(300), [300], { requiresGrad: true });
+    const ga = [3, 4, 0], gb = Array.from({ length: 300 }, (_, i) => (i === 299 ? 12 : 0));
+    a.grad = Tensor.from(ga, [3]);
+    b.grad = Tensor.from(gb, [300]);
+    const opt = new SGD([a, b], { lr: 1 });
+    const clipper = new GradClipper(opt, 5);
+    clipper.clip();
+    opt.step();
+    const [scale, norm] = await clipper.result.read();
+    assert.ok(Math.abs(norm - 13) < 1e-5, `norm ${norm}`);
+    assert.ok(Math.abs(scale - 5 / (13 + 1e-6)) < 1e-6, `scale ${scale}`);
+    assertClose(await a.read(), ga.map((g) => -g * 5 / 13), 1e-6, "a after clipped step");
+    assertClose(await b.read(), gb.map((g) => -g * 5 / 13), 1e-6, "b after clipped step");
+    clipper.release();
+    opt.release();
+    a.release();
+    b.release();
+  },
+);
 
-Deno.test("schedule: linear warmup then linear decay to zero, as transformers", () => {
+opCase("schedule: linear warmup then linear decay to zero, as transformers", () => {
   assert.deepEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((s) => linearWarmupDecay(s, 2, 10)), [
     0,
     0.5,

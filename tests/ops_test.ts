@@ -11,27 +11,42 @@ import { maskedSoftmax } from "../src/ops/softmax.ts";
 import { transpose12 } from "../src/ops/transpose.ts";
 import { reshape } from "../src/ops/reshape.ts";
 import { selfAttention } from "../src/nn/attention.ts";
+import { caseRegistry, type TestCase } from "./cases.ts";
+
+/** These cases, for the browser test page (tests/browser/ops_page.ts). */
+export const OPS_CASES: TestCase[] = [];
+const opCase = caseRegistry(OPS_CASES);
 
 const rand = rng(42);
 const vec = (n: number, scale = 1) => randomVec(n, rand, scale);
 
 for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
   for (const [batch, M, K, N] of [[1, 37, 29, 71], [3, 67, 13, 131], [2, 5, 1, 3]]) {
-    Deno.test(`matmul ${transA ? "Aᵀ" : "A"}·${transB ? "Bᵀ" : "B"} batch ${batch} ${M}x${K}x${N}: forward, dA, dB`, () =>
-      checkMatmul(transA, transB, [batch, M, K, N], rand));
+    opCase(
+      `matmul ${transA ? "Aᵀ" : "A"}·${
+        transB ? "Bᵀ" : "B"
+      } batch ${batch} ${M}x${K}x${N}: forward, dA, dB`,
+      () => checkMatmul(transA, transB, [batch, M, K, N], rand),
+    );
   }
 }
 
-Deno.test("linear 19x33 -> 45 with bias: forward, dX, dWeight, dBias", () =>
-  checkLinear(19, 33, 45, rand));
+opCase(
+  "linear 19x33 -> 45 with bias: forward, dX, dWeight, dBias",
+  () => checkLinear(19, 33, 45, rand),
+);
 
-Deno.test("loraLinear 23x37 -> 41 rank 3 scale 2.5, W and b trainable: forward, dX, dW, dA, dB, dBias", () =>
-  checkLoraLinear(23, 37, 41, 3, 2.5, true, rand));
+opCase(
+  "loraLinear 23x37 -> 41 rank 3 scale 2.5, W and b trainable: forward, dX, dW, dA, dB, dBias",
+  () => checkLoraLinear(23, 37, 41, 3, 2.5, true, rand),
+);
 
-Deno.test("loraLinear 17x29 -> 11 rank 8, frozen W and b: forward, dX, dA, dB", () =>
-  checkLoraLinear(17, 29, 11, 8, 2, false, rand));
+opCase(
+  "loraLinear 17x29 -> 11 rank 8, frozen W and b: forward, dX, dA, dB",
+  () => checkLoraLinear(17, 29, 11, 8, 2, false, rand),
+);
 
-Deno.test("biasAdd 13x27: forward, dX, dBias", () =>
+opCase("biasAdd 13x27: forward, dX, dBias", () =>
   checkOp({
     inputs: [{ data: vec(13 * 27), shape: [13, 27], grad: true }, {
       data: vec(27),
@@ -50,7 +65,7 @@ Deno.test("biasAdd 13x27: forward, dX, dBias", () =>
     ],
   }));
 
-Deno.test("add (residual) 1031: forward, dA, dB", () =>
+opCase("add (residual) 1031: forward, dA, dB", () =>
   checkOp({
     inputs: [{ data: vec(1031), shape: [1031], grad: true }, {
       data: vec(1031),
@@ -62,7 +77,7 @@ Deno.test("add (residual) 1031: forward, dA, dB", () =>
     backward: (_xs, d) => [d.slice(), d.slice()],
   }));
 
-Deno.test("gelu (exact erf) 1001 values in [-6, 6]: forward, dX", () =>
+opCase("gelu (exact erf) 1001 values in [-6, 6]: forward, dX", () =>
   checkOp({
     inputs: [{ data: vec(1001, 6), shape: [7, 143], grad: true }],
     gpu: ([x]) => gelu(x),
@@ -70,7 +85,7 @@ Deno.test("gelu (exact erf) 1001 values in [-6, 6]: forward, dX", () =>
     backward: ([x], d) => [R.geluBackwardRef(x, d)],
   }));
 
-Deno.test("tanh 997 values in [-5, 5]: forward, dX", () =>
+opCase("tanh 997 values in [-5, 5]: forward, dX", () =>
   checkOp({
     inputs: [{ data: vec(997, 5), shape: [997], grad: true }],
     gpu: ([x]) => tanh(x),
@@ -78,7 +93,7 @@ Deno.test("tanh 997 values in [-5, 5]: forward, dX", () =>
     backward: ([x], d) => [R.tanhBackwardRef(x, d)],
   }));
 
-Deno.test("layerNorm 21x67 eps 1e-12: forward, dX, dWeight, dBias", () => {
+opCase("layerNorm 21x67 eps 1e-12: forward, dX, dWeight, dBias", () => {
   const [rows, cols, eps] = [21, 67, 1e-12];
   return checkOp({
     inputs: [
@@ -92,7 +107,7 @@ Deno.test("layerNorm 21x67 eps 1e-12: forward, dX, dWeight, dBias", () => {
   });
 });
 
-Deno.test("maskedSoftmax (B 3, H 2, T 7, masked keys) scale 0.35: forward, dScores", () => {
+opCase("maskedSoftmax (B 3, H 2, T 7, masked keys) scale 0.35: forward, dScores", () => {
   const [B, H, T, scale] = [3, 2, 7, 0.35];
   const mask = Float64Array.from(
     { length: B * T },
@@ -118,7 +133,7 @@ Deno.test("maskedSoftmax (B 3, H 2, T 7, masked keys) scale 0.35: forward, dScor
   });
 });
 
-Deno.test("transpose12 (3, 5, 7, 9) -> (3, 7, 5, 9): forward, dX", () =>
+opCase("transpose12 (3, 5, 7, 9) -> (3, 7, 5, 9): forward, dX", () =>
   checkOp({
     inputs: [{ data: vec(3 * 5 * 7 * 9), shape: [3, 5, 7, 9], grad: true }],
     gpu: ([x]) => transpose12(x),
@@ -126,7 +141,7 @@ Deno.test("transpose12 (3, 5, 7, 9) -> (3, 7, 5, 9): forward, dX", () =>
     backward: (_xs, d) => [R.transpose12Ref(d, 3, 7, 5, 9)],
   }));
 
-Deno.test("reshape (6, 35) -> (3, 70) feeding gelu: forward, dX", () =>
+opCase("reshape (6, 35) -> (3, 70) feeding gelu: forward, dX", () =>
   checkOp({
     inputs: [{ data: vec(210), shape: [6, 35], grad: true }],
     gpu: ([x]) => gelu(reshape(x, [3, 70])),
@@ -134,54 +149,57 @@ Deno.test("reshape (6, 35) -> (3, 70) feeding gelu: forward, dX", () =>
     backward: ([x], d) => [R.geluBackwardRef(x, d)],
   }));
 
-Deno.test("loraLinear with a separate LoRA input (lora_dropout path) 13x19 -> 7 rank 2: forward, dX, dLoraInput, dA, dB", () => {
-  const [rows, inF, outF, r, s] = [13, 19, 7, 2, 4];
-  return checkOp({
-    inputs: [
-      { data: vec(rows * inF), shape: [rows, inF], grad: true },
-      { data: vec(outF * inF), shape: [outF, inF] },
-      { data: vec(outF), shape: [outF] },
-      { data: vec(r * inF), shape: [r, inF], grad: true },
-      { data: vec(outF * r), shape: [outF, r], grad: true },
-      { data: vec(rows * inF), shape: [rows, inF], grad: true },
-    ],
-    gpu: ([x, w, b, a, bb, xl]) => loraLinear(x, w, b, a, bb, s, xl),
-    forward: ([x, w, b, a, bb, xl]) => {
-      const base = R.loraLinearForwardRef(x, w, b, null, null, rows, inF, outF, 0, 0);
-      const low = R.loraLinearForwardRef(
-        xl,
-        new Float64Array(outF * inF),
-        null,
-        a,
-        bb,
-        rows,
-        inF,
-        outF,
-        r,
-        s,
-      );
-      return base.map((v, i) => v + low[i]);
-    },
-    backward: ([x, w, _b, a, bb, xl], d) => {
-      const g = R.loraLinearBackwardRef(x, w, null, null, d, rows, inF, outF, 0, 0);
-      const l = R.loraLinearBackwardRef(
-        xl,
-        new Float64Array(outF * inF),
-        a,
-        bb,
-        d,
-        rows,
-        inF,
-        outF,
-        r,
-        s,
-      );
-      return [g.dX, null, null, l.dA, l.dB, l.dX];
-    },
-  });
-});
+opCase(
+  "loraLinear with a separate LoRA input (lora_dropout path) 13x19 -> 7 rank 2: forward, dX, dLoraInput, dA, dB",
+  () => {
+    const [rows, inF, outF, r, s] = [13, 19, 7, 2, 4];
+    return checkOp({
+      inputs: [
+        { data: vec(rows * inF), shape: [rows, inF], grad: true },
+        { data: vec(outF * inF), shape: [outF, inF] },
+        { data: vec(outF), shape: [outF] },
+        { data: vec(r * inF), shape: [r, inF], grad: true },
+        { data: vec(outF * r), shape: [outF, r], grad: true },
+        { data: vec(rows * inF), shape: [rows, inF], grad: true },
+      ],
+      gpu: ([x, w, b, a, bb, xl]) => loraLinear(x, w, b, a, bb, s, xl),
+      forward: ([x, w, b, a, bb, xl]) => {
+        const base = R.loraLinearForwardRef(x, w, b, null, null, rows, inF, outF, 0, 0);
+        const low = R.loraLinearForwardRef(
+          xl,
+          new Float64Array(outF * inF),
+          null,
+          a,
+          bb,
+          rows,
+          inF,
+          outF,
+          r,
+          s,
+        );
+        return base.map((v, i) => v + low[i]);
+      },
+      backward: ([x, w, _b, a, bb, xl], d) => {
+        const g = R.loraLinearBackwardRef(x, w, null, null, d, rows, inF, outF, 0, 0);
+        const l = R.loraLinearBackwardRef(
+          xl,
+          new Float64Array(outF * inF),
+          a,
+          bb,
+          d,
+          rows,
+          inF,
+          outF,
+          r,
+          s,
+        );
+        return [g.dX, null, null, l.dA, l.dB, l.dX];
+      },
+    });
+  },
+);
 
-Deno.test("selfAttention (B 3, T 7, 3 heads of 5, padded keys): forward, dQ, dK, dV", () => {
+opCase("selfAttention (B 3, T 7, 3 heads of 5, padded keys): forward, dQ, dK, dV", () => {
   const [B, T, heads, H] = [3, 7, 3, 15];
   const mask = Float64Array.from(
     { length: B * T },

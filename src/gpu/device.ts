@@ -52,7 +52,10 @@ async function createDevice(): Promise<GPUDevice> {
         "a CPU-only Linux box (apt-get install mesa-vulkan-drivers libvulkan1)",
     );
   }
-  adapterName = adapter.info.description || adapter.info.vendor || "unknown adapter";
+  // Chromium leaves description empty (fingerprinting) and names vendor and architecture only.
+  const { description, vendor, architecture } = adapter.info;
+  adapterName = description || [vendor, architecture].filter(Boolean).join(" ") ||
+    "unknown adapter";
   // Every limit at the adapter's own value (its maximum, or for the alignment limits its minimum):
   // read from whichever implementation answered (wgpu, Dawn), never assumed. Names the adapter
   // does not report are left out, since requesting an unknown limit fails.
