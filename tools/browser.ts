@@ -80,12 +80,13 @@ export interface BrowserRun<T> {
 }
 
 /**
- * Bundles `entry`, opens it in a fresh headless Chromium profile and returns its `__result`.
+ * Bundles `entry`, opens it (with `query` as the URL's search parameters) in a fresh headless
+ * Chromium profile and returns its `__result`.
  * Throws when Chromium is absent, the page throws, or `timeoutMs` passes.
  */
 export async function runInChromium<T>(
   entry: string,
-  opts: { timeoutMs: number; onConsole?: (line: string) => void },
+  opts: { timeoutMs: number; query?: Record<string, string>; onConsole?: (line: string) => void },
 ): Promise<BrowserRun<T>> {
   if (!CHROMIUM) throw new Error("chromium is not installed (apt-get install chromium)");
   const js = await bundle(entry);
@@ -117,7 +118,8 @@ export async function runInChromium<T>(
       opts.onConsole?.(line);
     });
     page.on("pageerror", (e) => lines.push(`pageerror: ${(e as Error).message ?? e}`));
-    await page.goto(`http://127.0.0.1:${server.addr.port}/`);
+    const search = new URLSearchParams(opts.query ?? {}).toString();
+    await page.goto(`http://127.0.0.1:${server.addr.port}/${search ? `?${search}` : ""}`);
     const done = await page.waitForFunction(
       () => {
         const g = globalThis as { __result?: unknown; __error?: string };

@@ -1,7 +1,7 @@
 // Hugging Face model folders in and out: config.json, model.safetensors, tokenizer files.
 import { UserError } from "../errors.ts";
 import { type BertConfig, configJson, presetConfig, PRESETS, readConfig } from "./config.ts";
-import { HEAD_KEYS, initParam, paramShapes } from "./params.ts";
+import { HEAD_KEYS, initParam, paramShapes, randomWeights } from "./params.ts";
 import { BertTokenizer } from "./tokenizer.ts";
 import { deriveSeed, Rng } from "../nn/init.ts";
 import { FLOAT_DTYPES, readSafetensorsAll, writeSafetensors } from "../io/safetensors.ts";
@@ -204,12 +204,7 @@ function pickWeights(
 }
 
 function randomInit(config: BertConfig, seed: number) {
-  const rng = new Rng(deriveSeed(seed, "init"));
-  const headRng = new Rng(deriveSeed(seed, "classifier"));
-  const weights = new Map<string, Float32Array>();
-  for (const [name, shape] of paramShapes(config)) {
-    weights.set(name, initParam(name, shape, config, HEAD_KEYS.includes(name) ? headRng : rng));
-  }
+  const weights = randomWeights(config, seed);
   return { weights, newlyInitialized: [...weights.keys()] };
 }
 

@@ -3,7 +3,7 @@
 import { recordFault } from "./faults.ts";
 
 /** The limits of the WebGPU specification (GPUSupportedLimits). */
-const LIMIT_NAMES = [
+export const LIMIT_NAMES = [
   "maxTextureDimension1D",
   "maxTextureDimension2D",
   "maxTextureDimension3D",
