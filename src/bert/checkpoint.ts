@@ -1,10 +1,22 @@
 // Hugging Face model folders in and out: config.json, model.safetensors, tokenizer files.
 import { UserError } from "../errors.ts";
-import { type BertConfig, configJson, presetConfig, PRESETS, readConfig } from "./config.ts";
+import {
+  type BertConfig,
+  configJson,
+  parseConfigText,
+  presetConfig,
+  PRESETS,
+  readConfig,
+} from "./config.ts";
 import { HEAD_KEYS, initParam, paramShapes, randomWeights } from "./params.ts";
 import { BertTokenizer } from "./tokenizer.ts";
 import { deriveSeed, Rng } from "../nn/init.ts";
-import { FLOAT_DTYPES, readSafetensorsAll, writeSafetensors } from "../io/safetensors.ts";
+import {
+  FLOAT_DTYPES,
+  parseSafetensors,
+  readSafetensorsAll,
+  writeSafetensors,
+} from "../io/safetensors.ts";
 import { readShardedSafetensors, type SourcedTensor } from "../io/safetensors_index.ts";
 import { readFlaxMsgpack } from "../io/flax_msgpack.ts";
 import { writeJsonAtomic } from "../io/atomic.ts";
@@ -80,28 +92,87 @@ export async function loadCheckpoint(spec: string, opts: LoadOptions): Promise<L
   const config = await readConfig(spec);
   const tokenizerDir = opts.tokenizerDir ?? spec;
   const tokenizer = await BertTokenizer.fromDir(tokenizerDir);
-  // transformers does not check this at load; torch then fails on the first id past the table.
+  checkVocabulary(config, tokenizer, `${spec}/config.json`, tokenizerDir);
+  const stored = await readWeightFiles(spec);
+  return { ...weightsOrInit(config, stored, spec, opts.seed, warn), tokenizer, tokenizerDir };
+}
+
+/** transformers does not check this at load; torch then fails on the first id past the table. */
+function checkVocabulary(
+  config: BertConfig,
+  tokenizer: BertTokenizer,
+  configFile: string,
+  tokenizerDir: string,
+): void {
   if (tokenizer.tokens.length > config.vocabSize) {
     throw new UserError(
-      `${spec}/config.json: vocab_size ${config.vocabSize} is smaller than the tokenizer's ${tokenizer.tokens.length} tokens (${tokenizerDir}); ids from ${config.vocabSize} up have no embedding row`,
+      `${configFile}: vocab_size ${config.vocabSize} is smaller than the tokenizer's ${tokenizer.tokens.length} tokens (${tokenizerDir}); ids from ${config.vocabSize} up have no embedding row`,
     );
   }
-  const stored = await readWeightFiles(spec);
+}
+
+/** The stored weights, checked (pickWeights), or every weight from `seed` when none are stored. */
+function weightsOrInit(
+  config: BertConfig,
+  stored: { file: string; tensors: Map<string, SourcedTensor> } | null,
+  source: string,
+  seed: number,
+  warn: (m: string) => void,
+) {
   if (!stored) {
     warn(
-      `warning: ${spec} has no model.safetensors: every weight is randomly initialised (seed ${opts.seed})`,
+      `warning: ${source} has no model.safetensors: every weight is randomly initialised (seed ${seed})`,
     );
-    return { config, tokenizer, tokenizerDir, ...randomInit(config, opts.seed), source: spec };
+    return { config, ...randomInit(config, seed), source };
   }
-  const { weights, newlyInitialized } = pickWeights(stored.tensors, stored.file, config, opts.seed);
+  const { weights, newlyInitialized } = pickWeights(stored.tensors, stored.file, config, seed);
   if (newlyInitialized.length) {
     warn(
-      `note: ${stored.file} has no classifier; newly initialised from seed ${opts.seed}: ${
+      `note: ${stored.file} has no classifier; newly initialised from seed ${seed}: ${
         newlyInitialized.join(", ")
       }`,
     );
   }
-  return { config, weights, tokenizer, tokenizerDir, newlyInitialized, source: spec };
+  return { config, weights, newlyInitialized, source };
+}
+
+/**
+ * A model folder's files already in memory (name → bytes: what a browser gets from a file picker
+ * or fetch), read with the checks of loadCheckpoint: config.json, the tokenizer files
+ * (vocab.txt or tokenizer.json, tokenizer_config.json) and model.safetensors (random init from
+ * `seed`, with a warning, when absent). Sharded and Flax weights are read from a folder only.
+ * @param source names the files in errors ("<source>/config.json: …").
+ * @throws UserError for a missing or invalid file, as loadCheckpoint.
+ */
+export async function parseCheckpoint(
+  files: Map<string, Uint8Array>,
+  opts: { seed: number; source?: string; warn?: (msg: string) => void },
+): Promise<Omit<LoadedCheckpoint, "tokenizerDir">> {
+  const source = opts.source ?? "model files";
+  const warn = opts.warn ?? ((m: string) => console.error(m));
+  const configBytes = files.get("config.json");
+  if (!configBytes) {
+    throw new UserError(`${source}/config.json: not found (a model needs config.json)`);
+  }
+  const config = parseConfigText(new TextDecoder().decode(configBytes), `${source}/config.json`);
+  const tokenizer = await BertTokenizer.fromFiles(files, source);
+  checkVocabulary(config, tokenizer, `${source}/config.json`, source);
+  for (const name of ["model.safetensors.index.json", "flax_model.msgpack"]) {
+    if (files.has(name) && !files.has("model.safetensors")) {
+      throw new UserError(
+        `${source}/${name}: read from a folder only; in memory, model.safetensors`,
+      );
+    }
+  }
+  const bytes = files.get("model.safetensors");
+  let stored = null;
+  if (bytes) {
+    const file = `${source}/model.safetensors`;
+    const tensors = new Map<string, SourcedTensor>();
+    for (const [k, t] of parseSafetensors(bytes, file)) tensors.set(k, { ...t, file });
+    stored = { file, tensors };
+  }
+  return { ...weightsOrInit(config, stored, source, opts.seed, warn), tokenizer };
 }
 
 /** Weight files transformers reads that this engine cannot, with the from_pretrained flag. */

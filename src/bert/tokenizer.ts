@@ -50,14 +50,29 @@ export class BertTokenizer {
   }
 
   /** From a model folder: vocab.txt (or tokenizer.json's WordPiece vocabulary) and tokenizer_config.json. */
-  static async fromDir(dir: string): Promise<BertTokenizer> {
-    const read = async (f: string) => {
+  static fromDir(dir: string): Promise<BertTokenizer> {
+    return BertTokenizer.fromReader(async (f: string) => {
       try {
         return await Deno.readTextFile(`${dir}/${f}`);
       } catch {
         return null;
       }
-    };
+    }, dir);
+  }
+
+  /** fromDir on a folder's files in memory (name → bytes); `dir` names them in errors. */
+  static fromFiles(files: Map<string, Uint8Array>, dir = "model files"): Promise<BertTokenizer> {
+    const decoder = new TextDecoder();
+    return BertTokenizer.fromReader((f) => {
+      const bytes = files.get(f);
+      return Promise.resolve(bytes ? decoder.decode(bytes) : null);
+    }, dir);
+  }
+
+  private static async fromReader(
+    read: (file: string) => Promise<string | null>,
+    dir: string,
+  ): Promise<BertTokenizer> {
     const cfgText = await read("tokenizer_config.json");
     let cfg: Record<string, unknown> = {};
     if (cfgText) {
