@@ -1,7 +1,8 @@
 // parseCheckpoint: a model folder's files in memory (as a browser holds them) read with the same
 // checks and to the same weights as loadCheckpoint reads the folder.
 import assert from "node:assert/strict";
-import { loadCheckpoint, parseCheckpoint } from "../src/bert/checkpoint.ts";
+import { loadCheckpoint } from "../src/bert/checkpoint.ts";
+import { parseCheckpoint } from "../src/bert/checkpoint_files.ts";
 import { UserError } from "../src/errors.ts";
 import { TINY_VOCAB, writeTinyCheckpoint } from "./bert_fixture.ts";
 

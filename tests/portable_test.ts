@@ -16,6 +16,7 @@ const ENGINE = [
   "src/errors.ts",
   "src/bert/model.ts",
   "src/bert/params.ts",
+  "src/bert/checkpoint_files.ts",
   "src/train/metrics.ts",
 ];
 
