@@ -13,8 +13,11 @@
  *   parseCheckpoint,
  * } from "./mod.ts";
  *
+ * // A Hugging Face folder's files by name (config.json, vocab.txt, model.safetensors …), the
+ * // messages and their labels (0 ham, 1 spam).
+ * declare const files: Map<string, Uint8Array>, texts: string[], labels: number[];
+ *
  * await initGpu(); // the first WebGPU adapter, with every limit it offers
- * // files: a Hugging Face folder's files by name (config.json, vocab.txt, model.safetensors …)
  * const ck = await parseCheckpoint(files, { seed: 42 });
  * const model = new BertForSequenceClassification(ck.config, ck.weights);
  * const params = [...model.params.values()];

@@ -31,3 +31,11 @@ Deno.test({
     assert.ok(e <= 1e-5, `${result.adapter}: ${result.losses} vs Deno ${denoLosses} (rel ${e})`);
   },
 });
+
+Deno.test("mod.ts: the example in its documentation type-checks against the exports", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["check", "--quiet", "--doc", "mod.ts"],
+    cwd: new URL("../", import.meta.url).pathname,
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+});
