@@ -24,6 +24,7 @@ import type { BertConfig } from "../src/bert/config.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../src/io/atomic.ts";
 import { isCpuAdapter } from "../src/ops/variants.ts";
 import { tuneKernels, type TuneLevel } from "../src/ops/tune.ts";
+import { fileChoiceStore } from "../src/io/kernel_cache.ts";
 
 const TRAIN_MESSAGES = 4459, VAL_MESSAGES = 1115;
 
@@ -119,6 +120,7 @@ await run(async () => {
     v.tune as TuneLevel,
     B * T,
     ck.config.hiddenSize,
+    fileChoiceStore(),
   );
   const kind = isCpuAdapter() ? "CPU adapter" : "GPU adapter";
   const how = k.source === "default" ? `${kind} default` : `${k.source}, --tune ${v.tune}`;

@@ -6,7 +6,9 @@
 
 struct Params { rows: u32, tk: u32, rowsPerBatch: u32, scale: f32 }
 
-const F32_MIN: f32 = -3.40282347e+38;
+// Exactly -(2 - 2⁻²³)·2¹²⁷ in hex: Dawn's Tint rejects the rounded decimal -3.40282347e+38 as
+// out of f32 range (it is, by 3.6e29), where wgpu's naga rounds it.
+const F32_MIN: f32 = -0x1.fffffep+127f;
 
 override WG: u32 = 32u;
 var<workgroup> red: array<f32, WG>;

@@ -10,7 +10,10 @@ import { matmul } from "../src/ops/matmul.ts";
 import { linear, loraLinear } from "../src/ops/linear.ts";
 import { setTransposedALayout } from "../src/ops/variants.ts";
 
-export const XDG = Deno.env.get("XDG_RUNTIME_DIR") ?? Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
+// Silences lavapipe's warning under Deno; the browser test page imports this file without Deno.
+export const XDG = typeof Deno === "undefined"
+  ? undefined
+  : Deno.env.get("XDG_RUNTIME_DIR") ?? Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
 
 /** Whether a file exists (for tests that skip when ../shared or a tool is absent). */
 export function isFile(path: string): boolean {

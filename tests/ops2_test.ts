@@ -11,24 +11,23 @@ import { AdamW } from "../src/optim/adamw.ts";
 import { SGD } from "../src/optim/sgd.ts";
 import { backward, endStep, tidy } from "../src/autograd/tape.ts";
 import { gpu } from "../src/gpu/kernel.ts";
-import {
-  setRowReductionLayout,
-  setTransposedALayout,
-  transposedALayout,
-} from "../src/ops/variants.ts";
-import { kernelCacheFile, tuneKernels } from "../src/ops/tune.ts";
-import { getAdapterName } from "../src/gpu/device.ts";
+import { transposedALayout } from "../src/ops/variants.ts";
 import { gelu } from "../src/ops/activation.ts";
 import { add } from "../src/ops/add.ts";
 import { layerNorm } from "../src/ops/layer_norm.ts";
 import { linear } from "../src/ops/linear.ts";
 import { GradClipper } from "../src/optim/clip.ts";
 import { linearWarmupDecay } from "../src/optim/schedule.ts";
+import { caseRegistry, type TestCase } from "./cases.ts";
+
+/** These cases, for the browser test page (tests/browser/ops_page.ts). */
+export const OPS2_CASES: TestCase[] = [];
+const opCase = caseRegistry(OPS2_CASES);
 
 const rand = rng(3);
 const vec = (n: number, scale = 1) => randomVec(n, rand, scale);
 
-Deno.test("embedding 11x13 table, 29 ids with repeats: forward, dTable (scatter-add)", async () => {
+opCase("embedding 11x13 table, 29 ids with repeats: forward, dTable (scatter-add)", async () => {
   await initGpu();
   const [V, C] = [11, 13];
   const ids = [
@@ -72,7 +71,7 @@ Deno.test("embedding 11x13 table, 29 ids with repeats: forward, dTable (scatter-
   idT.release();
 });
 
-Deno.test("crossEntropy 19 rows x 3 classes: forward (mean), dLogits", async () => {
+opCase("crossEntropy 19 rows x 3 classes: forward (mean), dLogits", async () => {
   await initGpu();
   const labels = Array.from({ length: 19 }, (_, i) => (i * 7) % 3);
   const lab = Tensor.from(labels, [19], { dtype: "u32" });
@@ -85,30 +84,33 @@ Deno.test("crossEntropy 19 rows x 3 classes: forward (mean), dLogits", async () 
   lab.release();
 });
 
-Deno.test("crossEntropy with class weights, 23 rows x 5 classes (one absent): weighted mean, dLogits", async () => {
-  await initGpu();
-  // Class 3 never occurs: its weight must not enter the denominator.
-  const labels = Array.from({ length: 23 }, (_, i) => [0, 1, 2, 4][(i * 5) % 4]);
-  const weights = [0.5, 2.25, 1, 7, 0.125];
-  const lab = Tensor.from(labels, [23], { dtype: "u32" });
-  const w = Tensor.from(weights, [5]);
-  await checkOp({
-    inputs: [{ data: vec(23 * 5, 6), shape: [23, 5], grad: true }],
-    gpu: ([l]) => crossEntropy(l, lab, w),
-    forward: ([l]) => Float64Array.of(R.weightedCrossEntropyForwardRef(l, labels, 5, weights)),
-    backward: ([l], d) => [R.weightedCrossEntropyBackwardRef(l, labels, 5, weights, d[0])],
-  });
-  // All-equal weights give the unweighted mean (torch: weight=ones == no weight).
-  const ones = Tensor.from([3, 3, 3, 3, 3], [5]);
-  const logits = Tensor.from(vec(23 * 5, 6), [23, 5]);
-  const a = await crossEntropy(logits, lab, ones).read();
-  const b = await crossEntropy(logits, lab).read();
-  assert.ok(Math.abs(a[0] - b[0]) <= 1e-6 * Math.abs(b[0]), `${a[0]} vs ${b[0]}`);
-  endStep();
-  [lab, w, ones, logits].forEach((t) => t.release());
-});
+opCase(
+  "crossEntropy with class weights, 23 rows x 5 classes (one absent): weighted mean, dLogits",
+  async () => {
+    await initGpu();
+    // Class 3 never occurs: its weight must not enter the denominator.
+    const labels = Array.from({ length: 23 }, (_, i) => [0, 1, 2, 4][(i * 5) % 4]);
+    const weights = [0.5, 2.25, 1, 7, 0.125];
+    const lab = Tensor.from(labels, [23], { dtype: "u32" });
+    const w = Tensor.from(weights, [5]);
+    await checkOp({
+      inputs: [{ data: vec(23 * 5, 6), shape: [23, 5], grad: true }],
+      gpu: ([l]) => crossEntropy(l, lab, w),
+      forward: ([l]) => Float64Array.of(R.weightedCrossEntropyForwardRef(l, labels, 5, weights)),
+      backward: ([l], d) => [R.weightedCrossEntropyBackwardRef(l, labels, 5, weights, d[0])],
+    });
+    // All-equal weights give the unweighted mean (torch: weight=ones == no weight).
+    const ones = Tensor.from([3, 3, 3, 3, 3], [5]);
+    const logits = Tensor.from(vec(23 * 5, 6), [23, 5]);
+    const a = await crossEntropy(logits, lab, ones).read();
+    const b = await crossEntropy(logits, lab).read();
+    assert.ok(Math.abs(a[0] - b[0]) <= 1e-6 * Math.abs(b[0]), `${a[0]} vs ${b[0]}`);
+    endStep();
+    [lab, w, ones, logits].forEach((t) => t.release());
+  },
+);
 
-Deno.test("dropout p 0.3 over 5003 values: forward and dX regenerate the same mask", () =>
+opCase("dropout p 0.3 over 5003 values: forward and dX regenerate the same mask", () =>
   checkOp({
     inputs: [{ data: vec(5003), shape: [5003], grad: true }],
     gpu: ([x]) => dropout(x, 0.3, 1234, 17),
@@ -116,7 +118,7 @@ Deno.test("dropout p 0.3 over 5003 values: forward and dX regenerate the same ma
     backward: (_xs, d) => [R.dropoutForwardRef(d, 0.3, 1234, 17)],
   }));
 
-Deno.test("dropout statistics: drop fraction ≈ p, streams differ, mean preserved", async () => {
+opCase("dropout statistics: drop fraction ≈ p, streams differ, mean preserved", async () => {
   await initGpu();
   const n = 200_000;
   const x = Tensor.from(new Float32Array(n).fill(1), [n]);
@@ -138,7 +140,7 @@ function optimizerCase(
   make: (p: Tensor[]) => AdamW | SGD,
   step: (p: Float64Array, g: Float64Array, m: Float64Array, v: Float64Array, t: number) => void,
 ) {
-  Deno.test(`${name}: 3 steps on 1037 parameters vs float64 reference`, async () => {
+  opCase(`${name}: 3 steps on 1037 parameters vs float64 reference`, async () => {
     await initGpu();
     const n = 1037;
     const p0 = f32(vec(n));
@@ -183,7 +185,7 @@ optimizerCase(
   (p, g) => R.sgdStepRef(p, g, 0.5, 0.01),
 );
 
-Deno.test("backward: a frozen weight and bias get no gradient and cost no kernel", async () => {
+opCase("backward: a frozen weight and bias get no gradient and cost no kernel", async () => {
   const rt = await initGpu();
   const run = (trainable: boolean) => {
     const x = Tensor.from(vec(5 * 7), [5, 7], { requiresGrad: true });
@@ -207,29 +209,32 @@ Deno.test("backward: a frozen weight and bias get no gradient and cost no kernel
   assert.equal(trainable - frozen, dW + 1, `dW and dBias column sum only when trainable`);
 });
 
-Deno.test("clipGradNorm: gradients of global norm 13 clipped to 5 (torch semantics) and SGD applies the scale", async () => {
-  await initGpu();
-  const a = Tensor.from([0, 0, 0], [3], { requiresGrad: true }),
-    b = Tensor.from(new Float32Array(300), [300], { requiresGrad: true });
-  const ga = [3, 4, 0], gb = Array.from({ length: 300 }, (_, i) => (i === 299 ? 12 : 0));
-  a.grad = Tensor.from(ga, [3]);
-  b.grad = Tensor.from(gb, [300]);
-  const opt = new SGD([a, b], { lr: 1 });
-  const clipper = new GradClipper(opt, 5);
-  clipper.clip();
-  opt.step();
-  const [scale, norm] = await clipper.result.read();
-  assert.ok(Math.abs(norm - 13) < 1e-5, `norm ${norm}`);
-  assert.ok(Math.abs(scale - 5 / (13 + 1e-6)) < 1e-6, `scale ${scale}`);
-  assertClose(await a.read(), ga.map((g) => -g * 5 / 13), 1e-6, "a after clipped step");
-  assertClose(await b.read(), gb.map((g) => -g * 5 / 13), 1e-6, "b after clipped step");
-  clipper.release();
-  opt.release();
-  a.release();
-  b.release();
-});
+opCase(
+  "clipGradNorm: gradients of global norm 13 clipped to 5 (torch semantics) and SGD applies the scale",
+  async () => {
+    await initGpu();
+    const a = Tensor.from([0, 0, 0], [3], { requiresGrad: true }),
+      b = Tensor.from(new Float32Array(300), [300], { requiresGrad: true });
+    const ga = [3, 4, 0], gb = Array.from({ length: 300 }, (_, i) => (i === 299 ? 12 : 0));
+    a.grad = Tensor.from(ga, [3]);
+    b.grad = Tensor.from(gb, [300]);
+    const opt = new SGD([a, b], { lr: 1 });
+    const clipper = new GradClipper(opt, 5);
+    clipper.clip();
+    opt.step();
+    const [scale, norm] = await clipper.result.read();
+    assert.ok(Math.abs(norm - 13) < 1e-5, `norm ${norm}`);
+    assert.ok(Math.abs(scale - 5 / (13 + 1e-6)) < 1e-6, `scale ${scale}`);
+    assertClose(await a.read(), ga.map((g) => -g * 5 / 13), 1e-6, "a after clipped step");
+    assertClose(await b.read(), gb.map((g) => -g * 5 / 13), 1e-6, "b after clipped step");
+    clipper.release();
+    opt.release();
+    a.release();
+    b.release();
+  },
+);
 
-Deno.test("schedule: linear warmup then linear decay to zero, as transformers", () => {
+opCase("schedule: linear warmup then linear decay to zero, as transformers", () => {
   assert.deepEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((s) => linearWarmupDecay(s, 2, 10)), [
     0,
     0.5,
@@ -250,71 +255,39 @@ function block(x: Tensor, w1: Tensor, w2: Tensor, g: Tensor, b: Tensor): Tensor 
   return layerNorm(add(linear(gelu(linear(x, w1, null)), w2, null), x), g, b, 1e-5);
 }
 
-Deno.test("tidy: a block with nothing to backpropagate keeps only its result; with a trainable input it frees what no backward reads and the gradient is unchanged", async () => {
-  const rt = await initGpu();
-  const [R, C, F] = [6, 8, 12];
-  const w1 = Tensor.from(f32(vec(F * C)), [F, C]), w2 = Tensor.from(f32(vec(C * F)), [C, F]);
-  const g = Tensor.from(f32(vec(C)), [C]), b = Tensor.from(f32(vec(C)), [C]);
-  const xData = f32(vec(R * C)), dOutData = f32(vec(R * C));
+opCase(
+  "tidy: a block with nothing to backpropagate keeps only its result; with a trainable input it frees what no backward reads and the gradient is unchanged",
+  async () => {
+    const rt = await initGpu();
+    const [R, C, F] = [6, 8, 12];
+    const w1 = Tensor.from(f32(vec(F * C)), [F, C]), w2 = Tensor.from(f32(vec(C * F)), [C, F]);
+    const g = Tensor.from(f32(vec(C)), [C]), b = Tensor.from(f32(vec(C)), [C]);
+    const xData = f32(vec(R * C)), dOutData = f32(vec(R * C));
 
-  const frozen = Tensor.from(xData, [R, C]);
-  const before = rt.pool.live;
-  const y = tidy(() => block(frozen, w1, w2, g, b));
-  assert.equal(rt.pool.live - before, 1, "only the result is live after a frozen block");
-  const yFrozen = await y.read();
-  endStep();
-
-  const run = async (scoped: boolean) => {
-    const x = Tensor.from(xData, [R, C], { requiresGrad: true });
-    const start = gpu().pool.live;
-    const out = scoped ? tidy(() => block(x, w1, w2, g, b)) : block(x, w1, w2, g, b);
-    const live = gpu().pool.live - start;
-    const yv = await out.read();
-    backward(out, Tensor.from(dOutData, [R, C]));
-    const dX = await x.grad!.read();
+    const frozen = Tensor.from(xData, [R, C]);
+    const before = rt.pool.live;
+    const y = tidy(() => block(frozen, w1, w2, g, b));
+    assert.equal(rt.pool.live - before, 1, "only the result is live after a frozen block");
+    const yFrozen = await y.read();
     endStep();
-    x.release();
-    return { live, yv, dX };
-  };
-  const plain = await run(false), scoped = await run(true);
-  assert.ok(scoped.live < plain.live, `live buffers ${scoped.live} (tidy) vs ${plain.live}`);
-  assert.deepEqual(scoped.yv, plain.yv);
-  assert.deepEqual(scoped.yv, yFrozen);
-  assert.deepEqual(scoped.dX, plain.dX, "dX identical with and without tidy");
-  [w1, w2, g, b, frozen].forEach((t) => t.release());
-});
 
-Deno.test("tuneKernels: quick times both shapes once and caches the choice per adapter, then reuses it; full re-times; off takes the defaults", async () => {
-  const rt = await initGpu();
-  const before = Deno.env.get("XDG_CACHE_HOME");
-  const dir = await Deno.makeTempDir();
-  Deno.env.set("XDG_CACHE_HOME", dir);
-  try {
-    const first = await tuneKernels("quick", 64, 32);
-    assert.equal(first.source, "timed");
-    assert.ok(["thread", "workgroup"].includes(first.rowReductions));
-    assert.ok(["in-kernel", "materialize"].includes(first.transposedA));
-    assert.equal(kernelCacheFile(), `${dir}/webgpu-bert/kernel_choices.json`);
-    const cache = JSON.parse(await Deno.readTextFile(kernelCacheFile()));
-    const key = Object.keys(cache)[0];
-    assert.ok(key.startsWith(getAdapterName()), `cache key ${key} names the adapter`);
-    assert.deepEqual(cache[key], {
-      rowReductions: first.rowReductions,
-      transposedA: first.transposedA,
-    });
-    const d0 = rt.dispatchCount;
-    const second = await tuneKernels("quick", 64, 32);
-    assert.equal(second.source, "cached");
-    assert.equal(rt.dispatchCount, d0, "a cached choice times nothing");
-    assert.equal(transposedALayout(), first.transposedA);
-    assert.equal((await tuneKernels("full", 64, 32)).source, "timed");
-    assert.ok(rt.dispatchCount > d0, "full times again");
-    assert.equal((await tuneKernels("off", 64, 32)).source, "default");
-  } finally {
-    if (before === undefined) Deno.env.delete("XDG_CACHE_HOME");
-    else Deno.env.set("XDG_CACHE_HOME", before);
-    setRowReductionLayout(null);
-    setTransposedALayout(null);
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+    const run = async (scoped: boolean) => {
+      const x = Tensor.from(xData, [R, C], { requiresGrad: true });
+      const start = gpu().pool.live;
+      const out = scoped ? tidy(() => block(x, w1, w2, g, b)) : block(x, w1, w2, g, b);
+      const live = gpu().pool.live - start;
+      const yv = await out.read();
+      backward(out, Tensor.from(dOutData, [R, C]));
+      const dX = await x.grad!.read();
+      endStep();
+      x.release();
+      return { live, yv, dX };
+    };
+    const plain = await run(false), scoped = await run(true);
+    assert.ok(scoped.live < plain.live, `live buffers ${scoped.live} (tidy) vs ${plain.live}`);
+    assert.deepEqual(scoped.yv, plain.yv);
+    assert.deepEqual(scoped.yv, yFrozen);
+    assert.deepEqual(scoped.dX, plain.dX, "dX identical with and without tidy");
+    [w1, w2, g, b, frozen].forEach((t) => t.release());
+  },
+);

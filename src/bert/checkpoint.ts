@@ -1,15 +1,21 @@
 // Hugging Face model folders in and out: config.json, model.safetensors, tokenizer files.
 import { UserError } from "../errors.ts";
-import { type BertConfig, configJson, presetConfig, PRESETS, readConfig } from "./config.ts";
-import { HEAD_KEYS, initParam, paramShapes } from "./params.ts";
+import { configJson, presetConfig, PRESETS, readConfig } from "./config.ts";
 import { BertTokenizer } from "./tokenizer.ts";
-import { deriveSeed, Rng } from "../nn/init.ts";
-import { FLOAT_DTYPES, readSafetensorsAll, writeSafetensors } from "../io/safetensors.ts";
+import { readSafetensorsAll, writeSafetensors } from "../io/safetensors.ts";
 import { readShardedSafetensors, type SourcedTensor } from "../io/safetensors_index.ts";
 import { readFlaxMsgpack } from "../io/flax_msgpack.ts";
 import { writeJsonAtomic } from "../io/atomic.ts";
 import { exists, fetchHubModel, hubCacheDir } from "../io/download.ts";
 import type { BertForSequenceClassification } from "./model.ts";
+import {
+  checkVocabulary,
+  type LoadedCheckpoint,
+  randomInit,
+  weightsOrInit,
+} from "./checkpoint_files.ts";
+
+export { canonicalKey, type LoadedCheckpoint, parseCheckpoint } from "./checkpoint_files.ts";
 
 export const DEFAULT_TOKENIZER =
   new URL("../../../shared/models/bert-base-uncased", import.meta.url).pathname;
@@ -19,23 +25,6 @@ const TOKENIZER_FILES = [
   "tokenizer_config.json",
   "special_tokens_map.json",
 ];
-
-export interface LoadedCheckpoint {
-  config: BertConfig;
-  weights: Map<string, Float32Array>;
-  tokenizer: BertTokenizer;
-  tokenizerDir: string;
-  /** Keys initialised here rather than read (a fresh head, or everything on random init). */
-  newlyInitialized: string[];
-  source: string;
-}
-
-/** transformers' names from older or headless checkpoints: gamma/beta, no "bert." prefix. */
-export function canonicalKey(key: string): string | null {
-  let k = key.replace(/\.gamma$/, ".weight").replace(/\.beta$/, ".bias");
-  if (/^(embeddings|encoder|pooler)\./.test(k)) k = `bert.${k}`;
-  return k.startsWith("bert.") || k.startsWith("classifier.") ? k : null;
-}
 
 /** A Hugging Face hub id such as bert-base-uncased or google/bert_uncased_L-2_H-128_A-2. */
 const HUB_ID = /^[\w.-]+(\/[\w.-]+)?$/;
@@ -95,28 +84,9 @@ export async function loadCheckpoint(spec: string, opts: LoadOptions): Promise<L
   const config = await readConfig(spec);
   const tokenizerDir = opts.tokenizerDir ?? spec;
   const tokenizer = await BertTokenizer.fromDir(tokenizerDir);
-  // transformers does not check this at load; torch then fails on the first id past the table.
-  if (tokenizer.tokens.length > config.vocabSize) {
-    throw new UserError(
-      `${spec}/config.json: vocab_size ${config.vocabSize} is smaller than the tokenizer's ${tokenizer.tokens.length} tokens (${tokenizerDir}); ids from ${config.vocabSize} up have no embedding row`,
-    );
-  }
+  checkVocabulary(config, tokenizer, `${spec}/config.json`, tokenizerDir);
   const stored = await readWeightFiles(spec);
-  if (!stored) {
-    warn(
-      `warning: ${spec} has no model.safetensors: every weight is randomly initialised (seed ${opts.seed})`,
-    );
-    return { config, tokenizer, tokenizerDir, ...randomInit(config, opts.seed), source: spec };
-  }
-  const { weights, newlyInitialized } = pickWeights(stored.tensors, stored.file, config, opts.seed);
-  if (newlyInitialized.length) {
-    warn(
-      `note: ${stored.file} has no classifier; newly initialised from seed ${opts.seed}: ${
-        newlyInitialized.join(", ")
-      }`,
-    );
-  }
-  return { config, weights, tokenizer, tokenizerDir, newlyInitialized, source: spec };
+  return { ...weightsOrInit(config, stored, spec, opts.seed, warn), tokenizer, tokenizerDir };
 }
 
 /** Weight files transformers reads that this engine cannot, with the from_pretrained flag. */
@@ -161,71 +131,6 @@ async function readWeightFiles(
     return { file: flax, tensors };
   }
   return null;
-}
-
-/**
- * The model's parameters from the stored tensors, checked one by one: present (or the head,
- * initialised from the seed), a floating-point dtype, the shape config.json implies, finite.
- * @param source the file named in errors about a missing tensor.
- */
-function pickWeights(
-  stored: Map<string, SourcedTensor>,
-  source: string,
-  config: BertConfig,
-  seed: number,
-) {
-  const found = new Map<string, SourcedTensor & { key: string }>();
-  for (const [key, t] of stored) {
-    const k = canonicalKey(key);
-    if (!k) continue;
-    const twin = found.get(k);
-    if (twin) {
-      throw new UserError(`${t.file}: tensors ${twin.key} and ${key} are both ${k}`);
-    }
-    found.set(k, { ...t, key });
-  }
-  const weights = new Map<string, Float32Array>();
-  const newlyInitialized: string[] = [];
-  const headRng = new Rng(deriveSeed(seed, "classifier"));
-  for (const [name, shape] of paramShapes(config)) {
-    const t = found.get(name);
-    if (!t) {
-      if (!HEAD_KEYS.includes(name)) throw new UserError(`${source}: missing tensor ${name}`);
-      weights.set(name, initParam(name, shape, config, headRng));
-      newlyInitialized.push(name);
-      continue;
-    }
-    if (!t.data) {
-      throw new UserError(
-        `${t.file}: tensor ${t.key} has dtype ${t.dtype}; weights must be floating point (${
-          FLOAT_DTYPES.join(", ")
-        })`,
-      );
-    }
-    if (t.shape.join(",") !== shape.join(",")) {
-      throw new UserError(
-        `${t.file}: tensor ${t.key} has shape [${t.shape}], config.json implies [${shape}]`,
-      );
-    }
-    const bad = t.data.findIndex((v) => !Number.isFinite(v));
-    if (bad >= 0) {
-      throw new UserError(
-        `${t.file}: tensor ${t.key} holds ${t.data[bad]} at element ${bad}; weights must be finite`,
-      );
-    }
-    weights.set(name, t.data);
-  }
-  return { weights, newlyInitialized };
-}
-
-function randomInit(config: BertConfig, seed: number) {
-  const rng = new Rng(deriveSeed(seed, "init"));
-  const headRng = new Rng(deriveSeed(seed, "classifier"));
-  const weights = new Map<string, Float32Array>();
-  for (const [name, shape] of paramShapes(config)) {
-    weights.set(name, initParam(name, shape, config, HEAD_KEYS.includes(name) ? headRng : rng));
-  }
-  return { weights, newlyInitialized: [...weights.keys()] };
 }
 
 export async function copyTokenizerFiles(fromDir: string, toDir: string): Promise<void> {

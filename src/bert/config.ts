@@ -149,6 +149,11 @@ export async function readConfig(dir: string): Promise<BertConfig> {
   } catch {
     throw new UserError(`${file}: not found (a model folder needs config.json)`);
   }
+  return parseConfigText(text, file);
+}
+
+/** config.json's text, parsed and validated (parseConfig); `file` names it in errors. */
+export function parseConfigText(text: string, file = "config.json"): BertConfig {
   let raw: Record<string, unknown>;
   try {
     raw = JSON.parse(text);

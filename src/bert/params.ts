@@ -1,6 +1,6 @@
 // Parameter names and shapes of BertForSequenceClassification, exactly as transformers writes them.
 import type { BertConfig } from "./config.ts";
-import { normalArray, Rng } from "../nn/init.ts";
+import { deriveSeed, normalArray, Rng } from "../nn/init.ts";
 
 export type Shapes = Map<string, number[]>;
 
@@ -67,6 +67,21 @@ export function initParam(name: string, shape: number[], c: BertConfig, rng: Rng
     w.fill(0, c.padTokenId * shape[1], (c.padTokenId + 1) * shape[1]);
   }
   return w;
+}
+
+/**
+ * Every parameter freshly initialised from `seed` (initParam): the encoder from the "init" stream,
+ * the classifier from the "classifier" stream, so a fresh head is the same with or without
+ * pretrained encoder weights.
+ */
+export function randomWeights(config: BertConfig, seed: number): Map<string, Float32Array> {
+  const rng = new Rng(deriveSeed(seed, "init"));
+  const headRng = new Rng(deriveSeed(seed, "classifier"));
+  const weights = new Map<string, Float32Array>();
+  for (const [name, shape] of paramShapes(config)) {
+    weights.set(name, initParam(name, shape, config, HEAD_KEYS.includes(name) ? headRng : rng));
+  }
+  return weights;
 }
 
 export function countParams(shapes: Iterable<number[]>): number {

@@ -102,15 +102,31 @@ export class BertTokenizer {
   }
 
   /** Reads a model folder: tokenizer.json if present, else vocab.txt (+ tokenizer_config.json). */
-  static async fromDir(dir: string): Promise<BertTokenizer> {
-    const read = async (f: string) => {
+  static fromDir(dir: string): Promise<BertTokenizer> {
+    return BertTokenizer.fromReader(async (f) => {
       try {
         return await Deno.readTextFile(`${dir}/${f}`);
       } catch (e) {
         if (e instanceof Deno.errors.NotFound) return null;
         throw new UserError(`${dir}/${f}: ${(e as Error).message}`);
       }
-    };
+    }, dir);
+  }
+
+  /** fromDir on a folder's files in memory (name → bytes); `dir` names them in errors. */
+  static fromFiles(files: Map<string, Uint8Array>, dir = "model files"): Promise<BertTokenizer> {
+    const decoder = new TextDecoder();
+    return BertTokenizer.fromReader((f) => {
+      const bytes = files.get(f);
+      return Promise.resolve(bytes ? decoder.decode(bytes) : null);
+    }, dir);
+  }
+
+  /** The tokenizer files, read through `read` (null: no such file): portable, no Deno calls. */
+  private static async fromReader(
+    read: (file: string) => Promise<string | null>,
+    dir: string,
+  ): Promise<BertTokenizer> {
     // transformers lets special_tokens_map.json's token names override tokenizer_config.json's.
     let config = await read("tokenizer_config.json");
     const map = await read("special_tokens_map.json");

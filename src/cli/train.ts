@@ -6,6 +6,7 @@ import { initGpu } from "../gpu/kernel.ts";
 import { getAdapterName, isFallbackAdapter } from "../gpu/device.ts";
 import { cpuAdapterNote, startRunClock } from "../train/progress.ts";
 import { tuneKernels, type TuneLevel } from "../ops/tune.ts";
+import { fileChoiceStore } from "../io/kernel_cache.ts";
 import { loadCheckpoint, saveCheckpoint } from "../bert/checkpoint.ts";
 import { HEAD_KEYS } from "../bert/params.ts";
 import { defaultSmsZip, loadSms, stratifiedSplit } from "../data/sms.ts";
@@ -269,6 +270,7 @@ await runCommand(TRAIN, async ({ values: v }) => {
     v.tune as TuneLevel,
     cfgBase.batchSize * cfgBase.maxLength,
     ck.config.hiddenSize,
+    fileChoiceStore(),
   );
   console.log(`kernels (${k.source}): row reductions ${k.rowReductions}, Aᵀ·B ${k.transposedA}`);
   console.log(

@@ -3,7 +3,7 @@
 import { recordFault } from "./faults.ts";
 
 /** The limits of the WebGPU specification (GPUSupportedLimits). */
-const LIMIT_NAMES = [
+export const LIMIT_NAMES = [
   "maxTextureDimension1D",
   "maxTextureDimension2D",
   "maxTextureDimension3D",
@@ -53,7 +53,10 @@ async function createDevice(): Promise<GPUDevice> {
         "a CPU-only Linux box (apt-get install mesa-vulkan-drivers libvulkan1)",
     );
   }
-  adapterName = adapter.info.description || adapter.info.vendor || "unknown adapter";
+  // Chromium leaves description empty (fingerprinting) and names vendor and architecture only.
+  const { description, vendor, architecture } = adapter.info;
+  adapterName = description || [vendor, architecture].filter(Boolean).join(" ") ||
+    "unknown adapter";
   fallbackAdapter = adapter.info.isFallbackAdapter === true;
   // Every limit at the adapter's own value (its maximum, or for the alignment limits its minimum):
   // read from whichever implementation answered (wgpu, Dawn), never assumed. Names the adapter

@@ -5,6 +5,7 @@ import { BufferPool } from "./buffer_pool.ts";
 import { checkFaults, scoped } from "./faults.ts";
 import { GpuError } from "../errors.ts";
 import { type BindingWindow, windowRanges } from "./windows.ts";
+import { SHADERS } from "./shaders.ts";
 
 /** A storage binding: a whole buffer, or a window of one (see bindingWindows). */
 export type Binding = GPUBuffer | BindingWindow;
@@ -26,7 +27,6 @@ const MAX_UNIFORMS = 1024;
 
 class Runtime {
   readonly pool: BufferPool;
-  private sources = new Map<string, string>();
   private pipelines = new Map<string, GPUComputePipeline>();
   private bindGroups = new Map<string, GPUBindGroup>();
   private uniforms = new Map<string, GPUBuffer>();
@@ -51,11 +51,8 @@ class Runtime {
   }
 
   private source(file: string): string {
-    let src = this.sources.get(file);
-    if (src === undefined) {
-      src = Deno.readTextFileSync(new URL(`../../shaders/${file}`, import.meta.url));
-      this.sources.set(file, src);
-    }
+    const src = SHADERS[file];
+    if (src === undefined) throw new Error(`shaders/${file} is not listed in src/gpu/shaders.ts`);
     return src;
   }
 

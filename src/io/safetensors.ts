@@ -65,6 +65,15 @@ export async function readSafetensorsAll(file: string): Promise<Map<string, Stor
   } catch {
     throw new UserError(`${file}: file not found`);
   }
+  return parseSafetensors(bytes, file);
+}
+
+/**
+ * readSafetensorsAll on bytes already in memory (a browser's file or fetch); `file` names them in
+ * errors.
+ * @throws UserError when the bytes break a rule of the format.
+ */
+export function parseSafetensors(bytes: Uint8Array, file: string): Map<string, StoredTensor> {
   const { dataStart, tensors } = parseSafetensorsHeader(bytes, file);
   const out = new Map<string, StoredTensor>();
   for (const [name, { dtype, shape, begin, end }] of tensors) {
@@ -92,6 +101,14 @@ export async function writeSafetensors(
   tensors: Map<string, NamedTensor>,
   metadata?: Record<string, string>,
 ): Promise<void> {
+  await writeFileAtomic(file, serializeSafetensors(tensors, metadata));
+}
+
+/** The bytes writeSafetensors writes (a browser's download). */
+export function serializeSafetensors(
+  tensors: Map<string, NamedTensor>,
+  metadata?: Record<string, string>,
+): Uint8Array {
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;
   let offset = 0;
@@ -115,5 +132,5 @@ export async function writeSafetensors(
     out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), pos);
     pos += t.data.byteLength;
   }
-  await writeFileAtomic(file, out);
+  return out;
 }

@@ -1,13 +1,13 @@
 // Chooses, per adapter, between the kernel shapes of src/ops/variants.ts by timing both on the
 // model's own shapes, once: the choice is cached per adapter and driver (the adapter's description
-// names both, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)") in
-// $XDG_CACHE_HOME/webgpu-bert/kernel_choices.json (default ~/.cache). Every candidate is one the
-// tests check on every adapter (tests/ops_test.ts and helpers.ts run both shapes).
+// names both, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)") in a ChoiceStore — under Deno the file
+// $XDG_CACHE_HOME/webgpu-bert/kernel_choices.json (src/io/kernel_cache.ts). Every candidate is one
+// the tests check on every adapter (tests/ops_test.ts and helpers.ts run both shapes). Portable:
+// no Deno calls here.
 import { gpu } from "../gpu/kernel.ts";
 import { getAdapterName } from "../gpu/device.ts";
 import { Tensor } from "../tensor.ts";
 import { endStep } from "../autograd/tape.ts";
-import { writeJsonAtomic } from "../io/atomic.ts";
 import { layerNorm } from "./layer_norm.ts";
 import { matmulRaw } from "./matmul.ts";
 import {
@@ -29,10 +29,20 @@ export interface KernelChoices {
   source: string;
 }
 
-export function kernelCacheFile(): string {
-  const base = Deno.env.get("XDG_CACHE_HOME") ?? `${Deno.env.get("HOME") ?? "."}/.cache`;
-  return `${base}/webgpu-bert/kernel_choices.json`;
+/** Choices by "<adapter> | rows R | hidden H". */
+export type ChoiceCache = Record<string, Omit<KernelChoices, "source">>;
+
+/** Where choices persist between runs; failures to read or write only cost timing again. */
+export interface ChoiceStore {
+  read(): Promise<ChoiceCache>;
+  write(cache: ChoiceCache): Promise<void>;
 }
+
+/** A store that keeps nothing (every quick tuning times again). */
+export const NO_STORE: ChoiceStore = {
+  read: () => Promise.resolve({}),
+  write: () => Promise.resolve(),
+};
 
 /** Milliseconds of `reps` runs of `fn` in one submission (best of `rounds`). */
 async function timeIt(fn: () => void, reps: number, rounds: number): Promise<number> {
@@ -61,6 +71,7 @@ export async function tuneKernels(
   level: TuneLevel,
   rows: number,
   hidden: number,
+  store: ChoiceStore = NO_STORE,
 ): Promise<KernelChoices> {
   setRowReductionLayout(null);
   setTransposedALayout(null);
@@ -71,10 +82,10 @@ export async function tuneKernels(
       source: "default",
     };
   }
-  const file = kernelCacheFile(), key = `${getAdapterName()} | rows ${rows} | hidden ${hidden}`;
-  let cache: Record<string, Omit<KernelChoices, "source">> = {};
+  const key = `${getAdapterName()} | rows ${rows} | hidden ${hidden}`;
+  let cache: ChoiceCache = {};
   try {
-    cache = JSON.parse(await Deno.readTextFile(file));
+    cache = await store.read();
   } catch { /* no cache yet, or unreadable: time again */ }
   const hit = cache[key];
   const valid = hit && ["thread", "workgroup"].includes(hit.rowReductions) &&
@@ -109,8 +120,7 @@ export async function tuneKernels(
   setTransposedALayout(choice.transposedA);
   cache[key] = choice;
   try {
-    await Deno.mkdir(file.slice(0, file.lastIndexOf("/")), { recursive: true });
-    await writeJsonAtomic(file, cache);
+    await store.write(cache);
   } catch { /* a read-only cache folder only costs timing again next time */ }
   return { ...choice, source: "timed" };
 }

@@ -1,0 +1,49 @@
+// The engine runs outside Deno (a browser bundle): its shaders are bundled as text, and no engine
+// file touches Deno's API. File I/O lives in src/io, src/data, src/cli and the loaders.
+import assert from "node:assert/strict";
+import { SHADERS } from "../src/gpu/shaders.ts";
+
+const root = new URL("../", import.meta.url);
+
+/** The engine: what a browser bundle imports to build, train and run a model. */
+const ENGINE = [
+  "src/gpu",
+  "src/ops",
+  "src/autograd",
+  "src/nn",
+  "src/optim",
+  "src/tensor.ts",
+  "src/errors.ts",
+  "src/bert/model.ts",
+  "src/bert/params.ts",
+  "src/bert/checkpoint_files.ts",
+  "src/train/metrics.ts",
+];
+
+function tsFiles(path: string): string[] {
+  const url = new URL(path, root);
+  if (Deno.statSync(url).isFile) return [path];
+  return [...Deno.readDirSync(url)].filter((e) => e.name.endsWith(".ts")).map((e) =>
+    `${path}/${e.name}`
+  );
+}
+
+Deno.test("shaders: every shaders/*.wgsl is bundled in src/gpu/shaders.ts, byte for byte", () => {
+  const files = [...Deno.readDirSync(new URL("shaders/", root))]
+    .filter((e) => e.name.endsWith(".wgsl")).map((e) => e.name).sort();
+  assert.deepEqual(Object.keys(SHADERS).sort(), files, "add a new shader to src/gpu/shaders.ts");
+  for (const f of files) {
+    assert.equal(SHADERS[f], Deno.readTextFileSync(new URL(`shaders/${f}`, root)), f);
+  }
+});
+
+Deno.test("portable engine: no engine file uses Deno's API", () => {
+  const offenders: string[] = [];
+  for (const path of ENGINE.flatMap(tsFiles)) {
+    const text = Deno.readTextFileSync(new URL(path, root));
+    text.split("\n").forEach((line, i) => {
+      if (/\bDeno\./.test(line.replace(/\/\/.*$/, ""))) offenders.push(`${path}:${i + 1}`);
+    });
+  }
+  assert.deepEqual(offenders, [], `Deno.* in the engine: ${offenders.join(", ")}`);
+});
