@@ -1,0 +1,146 @@
+// Tables from the files people bring: CSV/TSV with a header (RFC 4180, through csv-parse), JSON
+// Lines, Parquet (hyparquet, pure JS) and the SMS format (`ham|spam<TAB>text`, no header). The
+// format comes from --format, else the extension, else the first line.
+import { parse as parseCsv } from "csv-parse/sync";
+import { parquetReadObjects } from "hyparquet";
+import { compressors } from "hyparquet-compressors";
+import { UserError } from "../errors.ts";
+import { type DataBytes, decodeText } from "./read.ts";
+
+export const FORMATS = ["csv", "tsv", "jsonl", "parquet", "sms"] as const;
+export type Format = typeof FORMATS[number];
+
+export interface Row {
+  values: Record<string, unknown>;
+  /** 1-based line where the record starts (row number for Parquet). */
+  line: number;
+}
+
+export interface Table {
+  format: Format;
+  columns: string[];
+  rows: Row[];
+  /** Blank lines skipped. */
+  blank: number;
+}
+
+export function parseFormat(value: string | undefined): Format | undefined {
+  if (value === undefined) return undefined;
+  if (!(FORMATS as readonly string[]).includes(value)) {
+    throw new UserError(`--format must be one of ${FORMATS.join(", ")}, got "${value}"`);
+  }
+  return value as Format;
+}
+
+/** The format of a file from its name, else from its first bytes. */
+export function detectFormat(data: DataBytes): Format {
+  const b = data.bytes;
+  if (/\.parquet$/i.test(data.name) || String.fromCharCode(...b.subarray(0, 4)) === "PAR1") {
+    return "parquet";
+  }
+  if (/\.(jsonl|ndjson|json)$/i.test(data.name)) return "jsonl";
+  if (/\.csv$/i.test(data.name)) return "csv";
+  const head = new TextDecoder().decode(b.subarray(0, 4096)).replace(/^\ufeff/, "");
+  const first = head.split("\n").find((l) => l.trim() !== "") ?? "";
+  if (/^\s*\{/.test(first)) return "jsonl";
+  if (/^(ham|spam)\t/.test(first) || /\.txt$/i.test(data.name) && !first.includes("\t")) {
+    return "sms";
+  }
+  if (first.includes("\t")) return "tsv";
+  if (first.includes(",")) return "csv";
+  return "sms";
+}
+
+function delimited(text: string, where: string, delimiter: string): Table {
+  let records: { record: string[]; raw: string; info: { lines: number; empty_lines: number } }[];
+  try {
+    records = parseCsv(text, {
+      delimiter,
+      bom: true,
+      skip_empty_lines: true,
+      relax_column_count: true,
+      // Quotes inside unquoted fields (`say "hi"`) are text, as pandas reads them.
+      relax_quotes: true,
+      record_delimiter: ["\r\n", "\n", "\r"],
+      info: true,
+      raw: true,
+    }) as unknown as typeof records;
+  } catch (e) {
+    const err = e as Error & { lines?: number };
+    throw new UserError(`${where}${err.lines ? `:${err.lines}` : ""}: ${err.message}`);
+  }
+  if (records.length === 0) throw new UserError(`${where}: no header line (the file is empty)`);
+  // A record ends on info.lines; it starts as many lines earlier as it has newlines inside.
+  const startLine = (r: typeof records[number]) =>
+    r.info.lines - (r.raw.replace(/(\r\n|\n|\r)$/, "").match(/\r\n|\n|\r/g)?.length ?? 0);
+  const columns = records[0].record.map((c) => c.trim());
+  const rows = records.slice(1).map((r) => {
+    const line = startLine(r);
+    if (r.record.length !== columns.length) {
+      throw new UserError(
+        `${where}:${line}: ${r.record.length} fields, the header has ${columns.length}`,
+      );
+    }
+    return { line, values: Object.fromEntries(columns.map((c, i) => [c, r.record[i]])) };
+  });
+  return {
+    format: delimiter === "\t" ? "tsv" : "csv",
+    columns,
+    rows,
+    blank: records[records.length - 1].info.empty_lines,
+  };
+}
+
+function jsonLines(text: string, where: string): Table {
+  const rows: Row[] = [];
+  let blank = 0;
+  const lines = text.split(/\r?\n/);
+  if (lines[lines.length - 1] === "") lines.pop();
+  lines.forEach((l, i) => {
+    if (l.trim() === "") return void blank++;
+    let v: unknown;
+    try {
+      v = JSON.parse(l);
+    } catch (e) {
+      throw new UserError(`${where}:${i + 1}: not JSON (${(e as Error).message})`);
+    }
+    if (typeof v !== "object" || v === null || Array.isArray(v)) {
+      throw new UserError(`${where}:${i + 1}: a JSON Lines record must be an object`);
+    }
+    rows.push({ values: v as Record<string, unknown>, line: i + 1 });
+  });
+  const columns = [...new Set(rows.flatMap((r) => Object.keys(r.values)))];
+  return { format: "jsonl", columns, rows, blank };
+}
+
+async function parquet(data: DataBytes): Promise<Table> {
+  const buf = data.bytes.buffer.slice(
+    data.bytes.byteOffset,
+    data.bytes.byteOffset + data.bytes.byteLength,
+  ) as ArrayBuffer;
+  let objects: Record<string, unknown>[];
+  try {
+    objects = await parquetReadObjects({ file: buf, compressors });
+  } catch (e) {
+    throw new UserError(`${data.where}: not a readable Parquet file (${(e as Error).message})`);
+  }
+  const columns = objects.length ? Object.keys(objects[0]) : [];
+  return {
+    format: "parquet",
+    columns,
+    rows: objects.map((values, i) => ({ values, line: i + 1 })),
+    blank: 0,
+  };
+}
+
+/** Reads a table in the given format (SMS files are read by sms.ts, not here). */
+export async function readTable(
+  data: DataBytes,
+  format: Exclude<Format, "sms">,
+  encoding?: string,
+): Promise<Table> {
+  if (format === "parquet") return await parquet(data);
+  const text = decodeText(data, encoding);
+  if (format === "jsonl") return jsonLines(text, data.where);
+  return delimited(text, data.where, format === "tsv" ? "\t" : ",");
+}
