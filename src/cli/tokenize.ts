@@ -2,7 +2,9 @@
 import { maxLength, parseFlags, run } from "./common.ts";
 import { BertTokenizer } from "../bert/tokenizer.ts";
 import { readConfig } from "../bert/config.ts";
-import { loadSms } from "../data/sms.ts";
+import { DATA_FLAGS, dataOptions } from "./data_flags.ts";
+import { loadRecords, loadSummary } from "../data/dataset.ts";
+import { encodeExample } from "../data/pairs.ts";
 import { UserError } from "../errors.ts";
 import { DEFAULT_TOKENIZER } from "../bert/checkpoint.ts";
 
@@ -28,20 +30,27 @@ await run(async () => {
     "max-length": { type: "string" },
     json: { type: "boolean", default: false },
     data: { type: "string" },
-    "skip-bad-lines": { type: "boolean", default: false },
+    // Data files (issue 11): formats, columns, encodings.
+    ...DATA_FLAGS,
   });
   const tok = await BertTokenizer.fromDir(values.model);
   const config = await readConfig(values.model).catch(() => null);
   const len = config ? maxLength(values["max-length"], config) : Number(values["max-length"] ?? 32);
-  const texts = values.data
-    ? (await loadSms(values.data, { skipBadLines: values["skip-bad-lines"], warn: console.error }))
-      .map((e) => e.text)
-    : positionals;
+  let texts: { text: string; textPair?: string }[] = positionals.map((text) => ({ text }));
+  if (values.data) {
+    const recs = await loadRecords(values.data, dataOptions(values), false);
+    console.error(loadSummary(recs));
+    texts = recs.records;
+  }
   if (texts.length === 0) throw new UserError("tokenize: give TEXT arguments or --data FILE");
-  for (const text of texts) {
-    const e = tok.encode(text, len);
+  for (const { text, textPair } of texts) {
+    const e = encodeExample(tok, { text, textPair }, len);
     if (values.json) {
-      console.log(JSON.stringify({ input_ids: e.inputIds, attention_mask: e.attentionMask }));
+      console.log(JSON.stringify({
+        input_ids: e.inputIds,
+        ...(e.tokenTypeIds ? { token_type_ids: e.tokenTypeIds } : {}),
+        attention_mask: e.attentionMask,
+      }));
     } else console.log(`${text}\n${table(tok, e.inputIds, e.attentionMask)}`);
   }
 });

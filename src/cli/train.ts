@@ -5,11 +5,30 @@ import { initGpu } from "../gpu/kernel.ts";
 import { getAdapterName } from "../gpu/device.ts";
 import { loadCheckpoint, saveCheckpoint } from "../bert/checkpoint.ts";
 import { HEAD_KEYS } from "../bert/params.ts";
-import { defaultSmsZip, loadSms, stratifiedSplit } from "../data/sms.ts";
+import { defaultSmsZip, type Example, stratifiedSplit } from "../data/sms.ts";
+import { DATA_FLAGS, dataOptions } from "./data_flags.ts";
+import { loadRecords, loadSummary } from "../data/dataset.ts";
+import {
+  applyLabels,
+  checkSeenInTraining,
+  chooseLabels,
+  oneClassWarning,
+  parseLabelsFlag,
+  toExamples,
+} from "../data/labels.ts";
+import { computeMetrics } from "../train/metrics.ts";
+import { predictLogits, softmax } from "../train/inference.ts";
+import { metricsReport } from "../train/report.ts";
 import { parseTargets } from "../nn/lora.ts";
 import { saveAdapter } from "../io/peft.ts";
 import { writeJsonAtomic } from "../io/atomic.ts";
-import { type Mode, type ModeResult, type TrainConfig, trainMode } from "../train/trainer.ts";
+import {
+  encodeAll,
+  type Mode,
+  type ModeResult,
+  type TrainConfig,
+  trainMode,
+} from "../train/trainer.ts";
 import { epochTable, modeTable } from "../train/report.ts";
 import { BertForSequenceClassification } from "../bert/model.ts";
 import { writeHtmlReport } from "../train/html_report.ts";
@@ -40,9 +59,12 @@ await run(async () => {
     "train-head": { type: "boolean", default: false },
     "eval-batch-size": { type: "string" },
     "log-every": { type: "string" },
-    "skip-bad-lines": { type: "boolean", default: false },
     out: { type: "string" },
     report: { type: "string" },
+    // Data files and labels (issue 11): formats, columns, encodings, label order, a test set.
+    ...DATA_FLAGS,
+    "test-data": { type: "string" },
+    labels: { type: "string" },
   });
   const modes: Mode[] = v.mode === "all" ? ["full", "head", "lora"] : [v.mode as Mode];
   if (!["full", "head", "lora", "all"].includes(v.mode)) {
@@ -57,12 +79,29 @@ await run(async () => {
     if (!(n > 0)) throw new UserError(`--${name} must be positive, got ${n}`);
     return n;
   };
-  const loadOpts = { skipBadLines: v["skip-bad-lines"], warn: console.error };
-  const all = await loadSms(v.data ?? (await defaultSmsZip()), loadOpts);
-  const { train, val } = v["val-data"]
-    ? { train: all, val: await loadSms(v["val-data"], loadOpts) }
-    : stratifiedSplit(all, numFlag("val-ratio", v["val-ratio"], 0.2), seed);
+  const dataOpts = dataOptions(v);
+  const trainRecs = await loadRecords(v.data ?? (await defaultSmsZip()), dataOpts);
+  const valRecs = v["val-data"] ? await loadRecords(v["val-data"], dataOpts) : null;
+  const testRecs = v["test-data"] ? await loadRecords(v["test-data"], dataOpts) : null;
+  for (const r of [trainRecs, valRecs, testRecs]) if (r) console.log(loadSummary(r));
   const ck = await loadCheckpoint(v.model, { seed, tokenizerDir: v.tokenizer });
+  const labels = chooseLabels(trainRecs, {
+    labels: parseLabelsFlag(v.labels),
+    modelLabels: ck.config.id2label,
+  });
+  const all = toExamples(trainRecs, labels, "training");
+  const { train, val } = valRecs
+    ? { train: all, val: toExamples(valRecs, labels, "training") }
+    : stratifiedSplit(all, numFlag("val-ratio", v["val-ratio"], 0.2), seed, trainRecs.where);
+  if (valRecs) checkSeenInTraining(val, train, valRecs, labels);
+  let test: Example[] | null = null;
+  if (testRecs) {
+    test = toExamples(testRecs, labels, "training");
+    checkSeenInTraining(test, train, testRecs, labels);
+  }
+  const oneClass = oneClassWarning(train, labels);
+  if (oneClass) console.error(oneClass);
+  applyLabels(ck, labels, seed);
   const cfgBase = {
     epochs: positive("epochs", intFlag("epochs", v.epochs, 2)),
     batchSize: positive("batch-size", intFlag("batch-size", v["batch-size"], 16)),
@@ -135,6 +174,16 @@ await run(async () => {
         });
       },
     });
+    if (test) {
+      // The final model on the test file, with the metrics evaluate prints.
+      const logits = await predictLogits(
+        model,
+        encodeAll(ck, test, cfg.maxLength),
+        cfg.evalBatchSize,
+      );
+      const m = computeMetrics(logits.map((l) => softmax(l)), test.map((e) => e.label));
+      console.log(`\n[${mode}] test: ${testRecs!.where}\n${metricsReport(m, labels)}`);
+    }
     model.release();
     results.push(result);
     console.log(`\n[${mode}] epochs\n${epochTable(result)}\n`);

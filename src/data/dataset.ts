@@ -119,5 +119,6 @@ export async function loadRecords(
 /** One line for the load summary: `FILE: 120 messages (csv), 2 blank lines skipped`. */
 export function loadSummary(r: Records): string {
   const blank = r.blank ? `, ${r.blank} blank line${r.blank === 1 ? "" : "s"} skipped` : "";
-  return `${r.where}: ${r.records.length} messages (${r.format})${blank}`;
+  const n = r.records.length;
+  return `${r.where}: ${n} message${n === 1 ? "" : "s"} (${r.format})${blank}`;
 }

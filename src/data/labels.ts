@@ -110,3 +110,30 @@ export function applyLabels(
       `(as transformers' ignore_mismatched_sizes)`,
   );
 }
+
+/** A label in a separate validation or test file that no training message has is an error. */
+export function checkSeenInTraining(
+  examples: Example[],
+  train: Example[],
+  recs: Records,
+  labels: string[],
+): void {
+  const seen = new Set(train.map((e) => e.label));
+  const unseen = examples.find((e) => !seen.has(e.label));
+  if (unseen) {
+    throw new UserError(
+      `${recs.where}:${unseen.line}: label "${labels[unseen.label]}" does not occur in the ` +
+        `training data (training labels: ${[...seen].sort().map((i) => labels[i]).join(", ")})`,
+    );
+  }
+}
+
+/** A warning when every training message has one label: what the metrics will then mean. */
+export function oneClassWarning(train: Example[], labels: string[]): string | null {
+  const ids = new Set(train.map((e) => e.label));
+  if (ids.size !== 1) return null;
+  const only = labels[[...ids][0]];
+  return `warning: every training message is labelled "${only}": the model can only learn to ` +
+    `predict "${only}", so accuracy will be the share of "${only}" in validation, precision, ` +
+    `recall and F1 of the other labels 0, and AUROC near 0.5 or undefined`;
+}

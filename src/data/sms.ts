@@ -73,6 +73,7 @@ export function stratifiedSplit(
   examples: Example[],
   valRatio: number,
   seed: number,
+  where = "the data",
 ): { train: Example[]; val: Example[] } {
   if (!(valRatio > 0 && valRatio < 1)) {
     throw new UserError(`--val-ratio must be between 0 and 1, got ${valRatio}`);
@@ -96,6 +97,16 @@ export function stratifiedSplit(
     val.push(...members.slice(0, sizes[label]));
     train.push(...members.slice(sizes[label]));
   });
+  // A split with nothing on one side would train 0 steps or report metrics of nothing.
+  for (const [side, n] of [["training", train.length], ["validation", val.length]] as const) {
+    if (n === 0) {
+      throw new UserError(
+        `${where}: the split leaves no ${side} messages (${examples.length} message${
+          examples.length === 1 ? "" : "s"
+        }, --val-ratio ${valRatio}); give more data, another --val-ratio, or --val-data FILE`,
+      );
+    }
+  }
   // Keep file order within each side, so the split does not also decide the batch order.
   const byLine = (a: Example, b: Example) => a.line - b.line;
   return { train: train.sort(byLine), val: val.sort(byLine) };
