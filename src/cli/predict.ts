@@ -1,4 +1,5 @@
 // deno task predict --model DIR [--adapter DIR] [--json] TEXT...
+// deno task predict --model DIR [--adapter DIR] --data FILE --out FILE.jsonl|FILE.csv
 import { intFlag, maxLength, parseFlags, run } from "./common.ts";
 import { UserError } from "../errors.ts";
 import { initGpu } from "../gpu/kernel.ts";
@@ -7,6 +8,8 @@ import { loadCheckpoint } from "../bert/checkpoint.ts";
 import { BertForSequenceClassification } from "../bert/model.ts";
 import { loadAdapter } from "../io/peft.ts";
 import { predictLogits, softmax } from "../train/inference.ts";
+import { DATA_FLAGS, dataOptions } from "./data_flags.ts";
+import { predictFile } from "./predict_file.ts";
 
 await run(async () => {
   const { values, positionals } = parseFlags("predict", {
@@ -16,8 +19,30 @@ await run(async () => {
     json: { type: "boolean", default: false },
     "max-length": { type: "string" },
     seed: { type: "string" },
+    // A whole file (issue 11): --data FILE --out FILE.jsonl|csv, in batches, with progress.
+    data: { type: "string" },
+    out: { type: "string" },
+    "batch-size": { type: "string" },
+    ...DATA_FLAGS,
   });
   if (!values.model) throw new UserError("predict: --model DIR is required");
+  if (values.data || values.out) {
+    if (!values.data || !values.out) {
+      throw new UserError("predict: --data FILE and --out FILE.jsonl|FILE.csv go together");
+    }
+    if (positionals.length) throw new UserError("predict: give TEXT arguments or --data, not both");
+    return await predictFile({
+      model: values.model,
+      adapter: values.adapter,
+      tokenizer: values.tokenizer,
+      data: values.data,
+      out: values.out,
+      maxLength: values["max-length"],
+      batchSize: intFlag("batch-size", values["batch-size"], 64),
+      seed: intFlag("seed", values.seed, 42),
+      dataOptions: dataOptions(values),
+    });
+  }
   if (positionals.length === 0) throw new UserError("predict: give one or more TEXT arguments");
   const ckpt = await loadCheckpoint(values.model, {
     seed: intFlag("seed", values.seed, 42),
