@@ -51,31 +51,49 @@ export function detectFormat(data: DataBytes): Format {
   return "sms";
 }
 
+/**
+ * Line numbers of records from csv-parse's end offsets (`info.bytes`, in UTF-8 bytes): a record
+ * starts where the previous one ended, after any blank lines. (csv-parse's own `info.lines`
+ * counts a CRLF inside a quoted field twice.)
+ */
+function recordLines(bytes: Uint8Array, ends: number[]): number[] {
+  let pos = 0, line = 1;
+  const step = () => {
+    if (bytes[pos] === 0x0D && bytes[pos + 1] === 0x0A) pos++;
+    if (bytes[pos] === 0x0A || bytes[pos] === 0x0D) line++;
+    pos++;
+  };
+  return ends.map((end) => {
+    while (pos < end && (bytes[pos] === 0x0A || bytes[pos] === 0x0D)) step();
+    const start = line;
+    while (pos < end) step();
+    return start;
+  });
+}
+
 function delimited(text: string, where: string, delimiter: string): Table {
-  let records: { record: string[]; raw: string; info: { lines: number; empty_lines: number } }[];
+  type Rec = { record: string[]; info: { bytes: number; empty_lines: number } };
+  text = text.replace(/^\ufeff/, "");
+  let records: Rec[];
   try {
     records = parseCsv(text, {
       delimiter,
-      bom: true,
       skip_empty_lines: true,
       relax_column_count: true,
       // Quotes inside unquoted fields (`say "hi"`) are text, as pandas reads them.
       relax_quotes: true,
       record_delimiter: ["\r\n", "\n", "\r"],
       info: true,
-      raw: true,
-    }) as unknown as typeof records;
+    }) as unknown as Rec[];
   } catch (e) {
     const err = e as Error & { lines?: number };
-    throw new UserError(`${where}${err.lines ? `:${err.lines}` : ""}: ${err.message}`);
+    throw new UserError(`${where}: ${err.message}`);
   }
   if (records.length === 0) throw new UserError(`${where}: no header line (the file is empty)`);
-  // A record ends on info.lines; it starts as many lines earlier as it has newlines inside.
-  const startLine = (r: typeof records[number]) =>
-    r.info.lines - (r.raw.replace(/(\r\n|\n|\r)$/, "").match(/\r\n|\n|\r/g)?.length ?? 0);
+  const lines = recordLines(new TextEncoder().encode(text), records.map((r) => r.info.bytes));
   const columns = records[0].record.map((c) => c.trim());
-  const rows = records.slice(1).map((r) => {
-    const line = startLine(r);
+  const rows = records.slice(1).map((r, i) => {
+    const line = lines[i + 1];
     if (r.record.length !== columns.length) {
       throw new UserError(
         `${where}:${line}: ${r.record.length} fields, the header has ${columns.length}`,
