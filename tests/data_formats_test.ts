@@ -115,7 +115,10 @@ Deno.test("parquet (written by hyparquet-writer): text, pair and integer labels;
     "two.zip",
     zipSync({ "a.csv": enc.encode("x"), "b.csv": enc.encode("y") }),
   );
-  await assert.rejects(() => loadRecords(two), /two\.zip: the archive must hold one data file/);
+  await assert.rejects(
+    () => loadRecords(two),
+    /two\.zip: the archive has no SMSSpamCollection file \(found: a\.csv, b\.csv\); a zip must hold it or exactly one/,
+  );
 });
 
 Deno.test("encodings: a byte that is not UTF-8 names the file, line and byte; --encoding latin1 / windows-1252 read it", async () => {

@@ -34,12 +34,14 @@ export async function readDataBytes(file: string): Promise<DataBytes> {
   }
   const names = Object.keys(entries).filter((n) => !n.endsWith("/") && !n.startsWith("__MACOSX"));
   const sms = names.find((n) => n.split("/").pop() === "SMSSpamCollection");
-  const data = names.filter((n) => DATA_EXT.test(n));
+  // A readme beside the data (the UCI zip has one) is not data.
+  const data = names.filter((n) => DATA_EXT.test(n) && !/^readme/i.test(n.split("/").pop()!));
   const name = sms ?? (data.length === 1 ? data[0] : undefined);
   if (!name) {
     throw new UserError(
-      `${file}: the archive must hold one data file (.csv, .tsv, .jsonl, .parquet or ` +
-        `SMSSpamCollection); found: ${names.join(", ") || "nothing"}`,
+      `${file}: the archive has no SMSSpamCollection file (found: ${
+        names.join(", ") || "nothing"
+      }); a zip must hold it or exactly one .csv, .tsv, .jsonl or .parquet file`,
     );
   }
   return { name, bytes: entries[name], where: `${file}!${name}` };
