@@ -18,8 +18,21 @@ import { encodePairLocal, longestFirst } from "../src/data/pairs.ts";
 import { BertTokenizer } from "../src/bert/tokenizer.ts";
 import { loadCheckpoint } from "../src/bert/checkpoint.ts";
 import { configJson } from "../src/bert/config.ts";
-import { runTask, writeTinyCheckpoint } from "./bert_fixture.ts";
-import { isFile, rng } from "./helpers.ts";
+import {
+  BATCH,
+  randomWeights,
+  refConfig,
+  runTask,
+  tinyConfig,
+  toF64,
+  writeTinyCheckpoint,
+} from "./bert_fixture.ts";
+import { isFile, relError, rng } from "./helpers.ts";
+import { bertForwardRef } from "./reference/bert_ref.ts";
+import { initGpu } from "../src/gpu/kernel.ts";
+import { endStep } from "../src/autograd/tape.ts";
+import { makeBatch } from "../src/data/batches.ts";
+import { BertForSequenceClassification } from "../src/bert/model.ts";
 
 const enc = new TextEncoder();
 async function tmpFile(name: string, content: string | Uint8Array): Promise<string> {
@@ -224,6 +237,39 @@ Deno.test("pairs: longest_first lengths as the Rust truncation code; local pair 
   assert.deepEqual(e.inputIds, [tok.cls, 5, 6, tok.sep, 8, tok.sep, tok.pad, tok.pad]);
   assert.deepEqual(e.tokenTypeIds, [0, 0, 0, 0, 1, 1, 0, 0]);
   assert.deepEqual(e.attentionMask, [1, 1, 1, 1, 1, 1, 0, 0]);
+});
+
+Deno.test("pairs: token_type_ids reach the model: logits equal a float64 forward with type-1 embeddings", async () => {
+  await initGpu();
+  const c = tinyConfig();
+  const w = randomWeights(c);
+  const types = [[0, 0, 0, 1, 1, 1], [0, 0, 1, 1, 0, 0], [0, 0, 0, 0, 0, 0]];
+  const batch = BATCH.map((e, b) => ({ ...e, tokenTypeIds: types[b] }));
+  const model = new BertForSequenceClassification(c, w);
+  const logits = await model.forward(makeBatch(batch, null, c.vocabSize), { train: false }).read();
+  endStep();
+  model.release();
+  // The reference adds token type 0 to every token; a token of type 1 is given as id + V in a
+  // vocabulary extended by rows word[id] + type[1] − type[0], which is the same input vector.
+  const ref = toF64(w), H = c.hiddenSize, V = c.vocabSize;
+  const word = ref.get("bert.embeddings.word_embeddings.weight")!;
+  const type = ref.get("bert.embeddings.token_type_embeddings.weight")!;
+  const wide = new Float64Array(2 * V * H);
+  wide.set(word);
+  for (let i = 0; i < V * H; i++) wide[V * H + i] = word[i] + type[H + (i % H)] - type[i % H];
+  ref.set("bert.embeddings.word_embeddings.weight", wide);
+  const ids = batch.map((e) => e.inputIds.map((id, t) => id + V * e.tokenTypeIds[t]));
+  const want = bertForwardRef(refConfig(c), ref, ids, batch.map((e) => e.attentionMask))
+    .flatMap((r) => [...r]);
+  assert.ok(relError(logits, want) < 1e-5, `relative error ${relError(logits, want)}`);
+  const zero = bertForwardRef(
+    refConfig(c),
+    toF64(w),
+    BATCH.map((e) => e.inputIds),
+    BATCH.map((e) => e.attentionMask),
+  )
+    .flatMap((r) => [...r]);
+  assert.ok(relError(logits, zero) > 1e-3, "type ids change the logits");
 });
 
 const MODEL = new URL("../../shared/models/bert-base-uncased", import.meta.url).pathname;
