@@ -106,7 +106,7 @@ Deno.test("a missing column names the column and the columns found", async () =>
   );
 });
 
-Deno.test("parquet (written by hyparquet-writer): text, pair and integer labels; a zip holding one data file", async () => {
+Deno.test("parquet (written by hyparquet-writer): text, pair and integer labels, Hugging Face ClassLabel names; a zip holding one data file", async () => {
   const buf = parquetWriteBuffer({
     columnData: [
       { name: "premise", data: ["a man sleeps", "it rains"], type: "STRING" },
@@ -124,6 +124,27 @@ Deno.test("parquet (written by hyparquet-writer): text, pair and integer labels;
   ]);
   const zip = await tmpFile("nli.zip", zipSync({ "data/nli.parquet": new Uint8Array(buf) }));
   assert.deepEqual((await loadRecords(zip, opts)).records, r.records);
+  // A Hugging Face dataset's file: ClassLabel names in the `huggingface` metadata key.
+  const hf = parquetWriteBuffer({
+    columnData: [
+      { name: "text", data: ["good", "bad", "meh"], type: "STRING" },
+      { name: "label", data: [2n, 0n, 1n], type: "INT64" },
+    ],
+    kvMetadata: [{
+      key: "huggingface",
+      value: JSON.stringify({
+        info: {
+          features: {
+            text: { dtype: "string", _type: "Value" },
+            label: { names: ["negative", "neutral", "positive"], _type: "ClassLabel" },
+          },
+        },
+      }),
+    }],
+  });
+  const h = await loadRecords(await tmpFile("hf.parquet", new Uint8Array(hf)));
+  assert.deepEqual(h.records.map((x) => x.label), ["positive", "negative", "neutral"]);
+  assert.deepEqual(chooseLabels(h, {}), ["negative", "neutral", "positive"]);
   const two = await tmpFile(
     "two.zip",
     zipSync({ "a.csv": enc.encode("x"), "b.csv": enc.encode("y") }),

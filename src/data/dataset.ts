@@ -32,6 +32,8 @@ export interface Records {
   records: RawRecord[];
   /** Blank lines skipped. */
   blank: number;
+  /** The label order the file itself declares (Hugging Face ClassLabel names), if any. */
+  labelOrder?: string[];
 }
 
 function column(columns: string[], name: string, flag: string, where: string): string {
@@ -86,11 +88,16 @@ export async function loadRecords(
   const labelCol = labelled || opts.labelColumn || table.columns.includes(labelName)
     ? column(table.columns, labelName, "--label-column", where)
     : undefined;
+  // A ClassLabel column holds ids into its names: read the names, as datasets' int2str does.
+  const names = labelCol ? table.classNames?.[labelCol] : undefined;
   const records: RawRecord[] = [];
   for (const row of table.rows) {
     const text = cell(row.values[textCol]);
     const pair = pairCol ? cell(row.values[pairCol]) : undefined;
-    const label = labelCol ? cell(row.values[labelCol])?.trim() ?? null : null;
+    let label = labelCol ? cell(row.values[labelCol])?.trim() ?? null : null;
+    if (names && label !== null && names[Number(label)] !== undefined) {
+      label = names[Number(label)];
+    }
     const problem = text === null
       ? `no text in column "${textCol}"`
       : pair === null
@@ -113,7 +120,7 @@ export async function loadRecords(
     });
   }
   if (records.length === 0) throw new UserError(`${where}: no messages (the file has no rows)`);
-  return { where, format, records, blank: table.blank };
+  return { where, format, records, blank: table.blank, ...(names ? { labelOrder: names } : {}) };
 }
 
 /** One line for the load summary: `FILE: 120 messages (csv), 2 blank lines skipped`. */

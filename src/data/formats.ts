@@ -2,7 +2,7 @@
 // Lines, Parquet (hyparquet, pure JS) and the SMS format (`ham|spam<TAB>text`, no header). The
 // format comes from --format, else the extension, else the first line.
 import { parse as parseCsv } from "csv-parse/sync";
-import { parquetReadObjects } from "hyparquet";
+import { parquetMetadata, parquetReadObjects } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
 import { UserError } from "../errors.ts";
 import { type DataBytes, decodeText } from "./read.ts";
@@ -22,6 +22,8 @@ export interface Table {
   rows: Row[];
   /** Blank lines skipped. */
   blank: number;
+  /** Names of integer class columns (a Hugging Face dataset's ClassLabel features), by column. */
+  classNames?: Record<string, string[]>;
 }
 
 export function parseFormat(value: string | undefined): Format | undefined {
@@ -148,7 +150,27 @@ async function parquet(data: DataBytes): Promise<Table> {
     columns,
     rows: objects.map((values, i) => ({ values, line: i + 1 })),
     blank: 0,
+    classNames: huggingFaceClassNames(buf),
   };
+}
+
+/**
+ * ClassLabel names from the `huggingface` key of a Parquet file's metadata, which the datasets
+ * library writes as {"info": {"features": {"label": {"_type": "ClassLabel", "names": [...]}}}}.
+ */
+function huggingFaceClassNames(buf: ArrayBuffer): Record<string, string[]> | undefined {
+  try {
+    const kv = parquetMetadata(buf).key_value_metadata?.find((k) => k.key === "huggingface");
+    if (!kv?.value) return undefined;
+    const features = JSON.parse(kv.value)?.info?.features ?? {};
+    const out: Record<string, string[]> = {};
+    for (const [col, f] of Object.entries(features as Record<string, Record<string, unknown>>)) {
+      if (f?._type === "ClassLabel" && Array.isArray(f.names)) out[col] = f.names.map(String);
+    }
+    return Object.keys(out).length ? out : undefined;
+  } catch {
+    return undefined; // metadata that is not the datasets library's: labels stay as written
+  }
 }
 
 /** Reads a table in the given format (SMS files are read by sms.ts, not here). */

@@ -34,9 +34,9 @@ function generic(id2label: Record<string, string>): boolean {
 }
 
 /**
- * The label list of a run, first match wins: `--labels`; ham, spam for the SMS format; the model's
- * own id2label when it names every training label (so a fine-tuned head keeps its meaning); else
- * the training labels sorted.
+ * The label list of a run, first match wins: `--labels`; ham, spam for the SMS format; the
+ * ClassLabel names a Hugging Face Parquet file declares; the model's own id2label when it names
+ * every training label (so a fine-tuned head keeps its meaning); else the training labels sorted.
  */
 export function chooseLabels(
   train: Records,
@@ -44,6 +44,7 @@ export function chooseLabels(
 ): string[] {
   if (opts.labels) return opts.labels;
   if (train.format === "sms") return LABELS;
+  if (train.labelOrder) return train.labelOrder;
   const seen = sortLabels(train.records.map((r) => r.label!));
   const m = opts.modelLabels;
   if (m && !generic(m)) {
