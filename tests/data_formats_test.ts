@@ -362,6 +362,7 @@ Deno.test("train with three labels from a CSV; evaluate prints the metrics train
   ]);
   assert.equal(t.code, 0, t.stderr);
   assert.match(t.stderr, /2-label classifier and the data 3 labels \(friend, spam, work\)/);
+  assert.match(t.stdout, /\[full\] validation, last epoch\naccuracy .* macro f1 [\s\S]*\nwork /);
   const cfg = JSON.parse(await Deno.readTextFile(`${dir}/out/config.json`));
   assert.deepEqual(cfg.id2label, { "0": "friend", "1": "spam", "2": "work" });
   const saved = JSON.parse(await Deno.readTextFile(`${dir}/out/metrics.json`));

@@ -187,6 +187,10 @@ await run(async () => {
     model.release();
     results.push(result);
     console.log(`\n[${mode}] epochs\n${epochTable(result)}\n`);
+    const last = result.epochs[result.epochs.length - 1];
+    if (last) {
+      console.log(`[${mode}] validation, last epoch\n${metricsReport(last.metrics, labels)}\n`);
+    }
   }
   console.log(`modes compared (adapter: ${getAdapterName()})\n${modeTable(results)}`);
   if (v.report) {
