@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { zipSync } from "fflate";
 import { loadSms, parseSms, stratifiedSplit } from "../src/data/sms.ts";
+import { oneClassWarning } from "../src/data/labels.ts";
 import { runTask } from "./bert_fixture.ts";
 import { isFile } from "./helpers.ts";
 
@@ -102,4 +103,109 @@ Deno.test("cli: tokenize --json and params print what the README promises", asyn
   const bad = await runTask("params", ["--mode", "half"]);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /--mode must be full, head or lora/);
+});
+
+// ../shared/cases "Data files" rows: each right answer as a test.
+const CASES = new URL("../../shared/cases", import.meta.url).pathname;
+const TOK = new URL("../../shared/models/bert-base-uncased", import.meta.url).pathname;
+const haveCases = isFile(`${CASES}/data/latin1.tsv`) && isFile(`${TOK}/vocab.txt`);
+if (!haveCases) console.warn(`sms_test: the data-file cases are skipped: ${CASES} not found`);
+const jsonIds = (stdout: string) => stdout.trim().split("\n").map((l) => JSON.parse(l).input_ids);
+
+Deno.test({
+  name:
+    "case data/latin1.tsv: not UTF-8 is one line naming file, line and byte; --encoding latin1 reads it",
+  ignore: !haveCases,
+  async fn() {
+    const args = ["--model", TOK, "--max-length", "12", "--json", "--data"];
+    const bad = await runTask("tokenize", [...args, `${CASES}/data/latin1.tsv`]);
+    assert.equal(bad.code, 1);
+    assert.equal(
+      bad.stderr.trim(),
+      `error: ${CASES}/data/latin1.tsv:1: byte 0xA3 (offset 9) is not UTF-8; give --encoding latin1 or windows-1252 if the file is in that encoding`,
+    );
+    const ok = await runTask("tokenize", [
+      ...args,
+      `${CASES}/data/latin1.tsv`,
+      "--encoding",
+      "latin1",
+    ]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.deepEqual(jsonIds(ok.stdout)[0], [
+      101,
+      2663,
+      27813,
+      8889,
+      5356,
+      2085,
+      102,
+      0,
+      0,
+      0,
+      0,
+      0,
+    ]);
+  },
+});
+
+Deno.test({
+  name: "case data/trailing-blank-line.tsv: BOM, CRLF and a blank last line give the 2 messages",
+  ignore: !haveCases,
+  async fn() {
+    const r = await runTask("tokenize", [
+      "--model",
+      TOK,
+      "--max-length",
+      "10",
+      "--json",
+      "--data",
+      `${CASES}/data/trailing-blank-line.tsv`,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(jsonIds(r.stdout), [
+      [101, 7929, 2156, 2017, 2101, 102, 0, 0, 0, 0],
+      [101, 2489, 5356, 999, 3793, 2663, 2085, 102, 0, 0],
+    ]);
+    assert.match(r.stderr, /2 messages \(sms\), 1 blank line skipped/);
+  },
+});
+
+Deno.test({
+  name: "case data/one-message.tsv: a split that leaves no training messages is a clear error",
+  ignore: !haveCases,
+  async fn() {
+    const r = await runTask("train", [
+      "--model",
+      `${CASES}/tiny-bert`,
+      "--data",
+      `${CASES}/data/one-message.tsv`,
+      "--mode",
+      "full",
+      "--epochs",
+      "1",
+    ]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^error: .*one-message\.tsv: the split leaves no training messages/);
+  },
+});
+
+Deno.test("sms: blank lines anywhere are skipped and counted; a BOM is not part of the first label", () => {
+  const stats = { blank: 0 };
+  const ex = parseSms("\ufeffham\ta\r\n\r\n  \nspam\tb\n\n", "b.tsv", { stats });
+  assert.deepEqual(ex.map((e) => [e.label, e.text, e.line]), [[0, "a", 1], [1, "b", 4]]);
+  assert.equal(stats.blank, 3);
+});
+
+Deno.test("sms: a split with nothing left for validation or training is an error; one class only warns what the metrics mean", () => {
+  const two = parseSms("ham\ta\nspam\tb\n", "t.tsv");
+  assert.throws(
+    () => stratifiedSplit(two, 0.999, 1, "t.tsv"),
+    /t\.tsv: the split leaves no training messages \(2 messages, --val-ratio 0\.999\)/,
+  );
+  const hams = parseSms("ham\ta\nham\tb\nham\tc\n", "h.tsv");
+  assert.match(
+    oneClassWarning(hams, ["ham", "spam"])!,
+    /every training message is labelled "ham".*accuracy will be the share of "ham"/,
+  );
+  assert.equal(oneClassWarning(two, ["ham", "spam"]), null);
 });

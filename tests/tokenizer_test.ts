@@ -262,7 +262,7 @@ Deno.test({
         const got = tok.encodePair(a, b, len);
         const what = `${JSON.stringify([a, b])} at ${len}`;
         assert.deepEqual(got.inputIds, want.getIds(), `ids of ${what}`);
-        assert.deepEqual(got.typeIds, want.getTypeIds(), `type ids of ${what}`);
+        assert.deepEqual(got.tokenTypeIds, want.getTypeIds(), `type ids of ${what}`);
         assert.deepEqual(got.attentionMask, want.getAttentionMask(), `mask of ${what}`);
       }
     }
@@ -277,7 +277,7 @@ Deno.test({
         for (let y = 0; y <= 26; y++) {
           const want = await hf.encode(words(x), words(y));
           const got = tok.encodePair(words(x), words(y), len);
-          assert.deepEqual(got.typeIds, want.getTypeIds(), `lengths ${x}, ${y} at ${len}`);
+          assert.deepEqual(got.tokenTypeIds, want.getTypeIds(), `lengths ${x}, ${y} at ${len}`);
           assert.deepEqual(got.attentionMask, want.getAttentionMask(), `${x}, ${y} at ${len}`);
         }
       }

@@ -29,7 +29,7 @@ import {
 /** An encoded text or text pair, padded to max_length. */
 export interface TokenEncoding extends Encoding {
   /** token_type_ids: 0 for [CLS] a [SEP], 1 for b [SEP] (0 for padding). */
-  typeIds: number[];
+  tokenTypeIds: number[];
 }
 
 // Rust regex `\w` (Unicode): Alphabetic, marks, decimal digits, connector punctuation, joiners.
@@ -226,21 +226,21 @@ export class BertTokenizer {
   }
 
   private assemble(t: TemplatePiece[], a: number[], b: number[], maxLength: number): TokenEncoding {
-    const inputIds: number[] = [], typeIds: number[] = [];
+    const inputIds: number[] = [], tokenTypeIds: number[] = [];
     for (const p of t) {
       const ids = "special" in p ? p.special : p.sequence === "A" ? a : b;
       for (const id of ids) {
         inputIds.push(id);
-        typeIds.push(p.typeId);
+        tokenTypeIds.push(p.typeId);
       }
     }
     const attentionMask = inputIds.map(() => 1);
     while (inputIds.length < maxLength) {
       inputIds.push(this.pad);
-      typeIds.push(0);
+      tokenTypeIds.push(0);
       attentionMask.push(0);
     }
-    return { inputIds, attentionMask, typeIds };
+    return { inputIds, attentionMask, tokenTypeIds };
   }
 
   private preTokenize(text: string): string[] {

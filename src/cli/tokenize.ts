@@ -3,7 +3,9 @@ import { maxLength, runCommand } from "./common.ts";
 import type { CommandSpec, FlagTable } from "./flags.ts";
 import { BertTokenizer } from "../bert/tokenizer.ts";
 import { readConfig } from "../bert/config.ts";
-import { loadSms } from "../data/sms.ts";
+import { DATA_FLAGS, dataOptions } from "./data_flags.ts";
+import { loadRecords, loadSummary } from "../data/dataset.ts";
+import { encodeExample } from "../data/pairs.ts";
 import { UserError } from "../errors.ts";
 import { DEFAULT_TOKENIZER } from "../bert/checkpoint.ts";
 
@@ -50,9 +52,10 @@ const TOKENIZE = {
       type: "string",
       arg: "FILE",
       path: "in",
-      help: "tokenize every message of a UCI zip or label<TAB>text file",
+      help: "tokenize every text of a data file (any format train reads)",
     },
-    "skip-bad-lines": { type: "boolean", help: "skip malformed data lines instead of failing" },
+    // Data files (issue 11): formats, columns, encodings.
+    ...DATA_FLAGS,
   },
   examples: [
     '--model ../shared/models/bert-base-uncased "Ok lar... Joking wif u oni..."',
@@ -67,15 +70,21 @@ await runCommand(TOKENIZE, async ({ values, positionals }) => {
   const len = config
     ? maxLength(values["max-length"], config)
     : values["max-length"] ?? Math.min(32, tok.modelMaxLength ?? 32);
-  const texts = values.data
-    ? (await loadSms(values.data, { skipBadLines: values["skip-bad-lines"], warn: console.error }))
-      .map((e) => e.text)
-    : positionals;
+  let texts: { text: string; textPair?: string }[] = positionals.map((text) => ({ text }));
+  if (values.data) {
+    const recs = await loadRecords(values.data, dataOptions(values), false);
+    console.error(loadSummary(recs));
+    texts = recs.records;
+  }
   if (texts.length === 0) throw new UserError("tokenize: give TEXT arguments or --data FILE");
-  for (const text of texts) {
-    const e = tok.encode(text, len);
+  for (const { text, textPair } of texts) {
+    const e = encodeExample(tok, { text, textPair }, len);
     if (values.json) {
-      console.log(JSON.stringify({ input_ids: e.inputIds, attention_mask: e.attentionMask }));
+      console.log(JSON.stringify({
+        input_ids: e.inputIds,
+        ...(e.tokenTypeIds ? { token_type_ids: e.tokenTypeIds } : {}),
+        attention_mask: e.attentionMask,
+      }));
     } else console.log(`${text}\n${table(tok, e.inputIds, e.attentionMask)}`);
   }
 });

@@ -9,12 +9,26 @@ import { tuneKernels, type TuneLevel } from "../ops/tune.ts";
 import { fileChoiceStore } from "../io/kernel_cache.ts";
 import { loadCheckpoint, saveCheckpoint } from "../bert/checkpoint.ts";
 import { HEAD_KEYS } from "../bert/params.ts";
-import { defaultSmsZip, loadSms, stratifiedSplit } from "../data/sms.ts";
+import { defaultSmsZip, type Example, stratifiedSplit } from "../data/sms.ts";
+import { DATA_FLAGS, dataOptions } from "./data_flags.ts";
+import { loadRecords, loadSummary } from "../data/dataset.ts";
+import {
+  applyLabels,
+  checkSeenInTraining,
+  chooseLabels,
+  oneClassWarning,
+  parseLabelsFlag,
+  toExamples,
+} from "../data/labels.ts";
+import { computeMetrics } from "../train/metrics.ts";
+import { predictLogits, softmax } from "../train/inference.ts";
+import { metricsReport } from "../train/report.ts";
 import { parseTargets } from "../nn/lora.ts";
 import { saveAdapter } from "../io/peft.ts";
 import { writeJsonAtomic } from "../io/atomic.ts";
 import {
   defaultMetricForBest,
+  encodeAll,
   type Mode,
   type ModeResult,
   type TrainConfig,
@@ -49,7 +63,8 @@ const TRAIN = {
       arg: "FILE",
       path: "in",
       defaultText: "the UCI SMS Spam Collection zip (cached)",
-      help: "the UCI zip or a label<TAB>text file (ham → 0, spam → 1)",
+      help:
+        "training data: CSV/TSV with a header, JSON Lines, Parquet, the SMS format (label<TAB>text), or a zip holding one",
     },
     "val-data": {
       type: "string",
@@ -57,6 +72,20 @@ const TRAIN = {
       path: "in",
       help: "validation set; then --data is all training data, no split",
     },
+    "test-data": {
+      type: "string",
+      arg: "FILE",
+      path: "in",
+      help: "a test set: the final model's metrics on it are printed after training",
+    },
+    labels: {
+      type: "string",
+      arg: "A,B,...",
+      defaultText: "ham,spam for the SMS format, else sorted",
+      help: "the label order (ids 0, 1, …); every training label must be listed",
+    },
+    // Data files (issue 11): formats, columns, encodings.
+    ...DATA_FLAGS,
     mode: {
       type: "string",
       default: "all",
@@ -173,10 +202,6 @@ const TRAIN = {
       min: 1,
       help: "steps between loss readbacks (the first step is always shown)",
     },
-    "skip-bad-lines": {
-      type: "boolean",
-      help: "skip malformed data lines (reported with line numbers) instead of failing",
-    },
     out: {
       type: "string",
       arg: "DIR",
@@ -209,12 +234,29 @@ await runCommand(TRAIN, async ({ values: v }) => {
   const modes: Mode[] = v.mode === "all" ? ["full", "head", "lora"] : [v.mode as Mode];
   const seed = v.seed;
   const command = ["deno", "task", "train", ...Deno.args].join(" ");
-  const loadOpts = { skipBadLines: v["skip-bad-lines"], warn: console.error };
-  const all = await loadSms(v.data ?? (await defaultSmsZip()), loadOpts);
-  const { train, val } = v["val-data"]
-    ? { train: all, val: await loadSms(v["val-data"], loadOpts) }
-    : stratifiedSplit(all, v["val-ratio"], seed);
+  const dataOpts = dataOptions(v);
+  const trainRecs = await loadRecords(v.data ?? (await defaultSmsZip()), dataOpts);
+  const valRecs = v["val-data"] ? await loadRecords(v["val-data"], dataOpts) : null;
+  const testRecs = v["test-data"] ? await loadRecords(v["test-data"], dataOpts) : null;
+  for (const r of [trainRecs, valRecs, testRecs]) if (r) console.log(loadSummary(r));
   const ck = await loadCheckpoint(v.model, { seed, tokenizerDir: v.tokenizer });
+  const labels = chooseLabels(trainRecs, {
+    labels: parseLabelsFlag(v.labels),
+    modelLabels: ck.config.id2label,
+  });
+  const all = toExamples(trainRecs, labels, "training");
+  const { train, val } = valRecs
+    ? { train: all, val: toExamples(valRecs, labels, "training") }
+    : stratifiedSplit(all, v["val-ratio"], seed, trainRecs.where);
+  if (valRecs) checkSeenInTraining(val, train, valRecs, labels);
+  let test: Example[] | null = null;
+  if (testRecs) {
+    test = toExamples(testRecs, labels, "training");
+    checkSeenInTraining(test, train, testRecs, labels);
+  }
+  const oneClass = oneClassWarning(train, labels);
+  if (oneClass) console.error(oneClass);
+  applyLabels(ck, labels, seed);
   if (v.resume !== undefined) {
     if (v.out !== undefined && v.out !== v.resume) {
       throw new UserError(`--resume ${v.resume} continues in that folder; drop --out ${v.out}`);
@@ -336,9 +378,23 @@ await runCommand(TRAIN, async ({ values: v }) => {
         })${outDir ? `: ${outDir}/best` : ""}`,
       );
     }
+    if (test) {
+      // The final model on the test file, with the metrics evaluate prints.
+      const logits = await predictLogits(
+        model,
+        encodeAll(ck, test, cfg.maxLength),
+        cfg.evalBatchSize,
+      );
+      const m = computeMetrics(logits.map((l) => softmax(l)), test.map((e) => e.label));
+      console.log(`\n[${mode}] test: ${testRecs!.where}\n${metricsReport(m, labels)}`);
+    }
     model.release();
     results.push(result);
     console.log(`\n[${mode}] epochs\n${epochTable(result)}\n`);
+    const last = result.epochs[result.epochs.length - 1];
+    if (last) {
+      console.log(`[${mode}] validation, last epoch\n${metricsReport(last.metrics, labels)}\n`);
+    }
   }
   console.log(`modes compared (GPU adapter: ${getAdapterName()})\n${modeTable(results)}`);
   if (v.report) {

@@ -5,6 +5,8 @@ import { temporary } from "../autograd/tape.ts";
 export interface Encoding {
   inputIds: number[];
   attentionMask: number[];
+  /** 0 for the first text, 1 for the second of a pair; absent (all 0) for single texts. */
+  tokenTypeIds?: number[];
 }
 
 export interface Batch {
@@ -26,6 +28,7 @@ export function makeBatch(
 ): Batch {
   const B = encodings.length, T = encodings[0].inputIds.length;
   const ids = new Uint32Array(B * T), mask = new Float32Array(B * T), pos = new Uint32Array(B * T);
+  const types = new Uint32Array(B * T);
   encodings.forEach((e, b) => {
     if (e.inputIds.length !== T) {
       throw new Error(`batch: sequence ${b} has length ${e.inputIds.length}, not ${T}`);
@@ -37,6 +40,7 @@ export function makeBatch(
       ids[b * T + t] = id;
       mask[b * T + t] = e.attentionMask[t];
       pos[b * T + t] = t;
+      types[b * T + t] = e.tokenTypeIds?.[t] ?? 0;
     });
   });
   const u32 = (data: ArrayLike<number>, shape: number[]) =>
@@ -45,7 +49,7 @@ export function makeBatch(
     size: B,
     seqLen: T,
     ids: u32(ids, [B * T]),
-    typeIds: u32(new Uint32Array(B * T), [B * T]),
+    typeIds: u32(types, [B * T]),
     positions: u32(pos, [B * T]),
     mask: temporary(Tensor.from(mask, [B, T])),
     clsRows: u32(Array.from({ length: B }, (_, b) => b * T), [B]),

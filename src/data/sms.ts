@@ -1,14 +1,16 @@
 // The SMS Spam Collection: the UCI zip (SMSSpamCollection inside) or a plain `label<TAB>text`
 // file; ham → 0, spam → 1. Malformed lines are reported with their number.
-import { unzipSync } from "fflate";
 import { UserError } from "../errors.ts";
 import { Rng } from "../nn/init.ts";
 import { fetchSmsZip } from "../io/download.ts";
+import { decodeText, readDataBytes } from "./read.ts";
 
 export const LABELS = ["ham", "spam"];
 
 export interface Example {
   text: string;
+  /** The second text of a sentence pair (--text-pair-column). */
+  textPair?: string;
   label: number;
   line: number;
 }
@@ -17,32 +19,21 @@ export interface LoadOptions {
   skipBadLines?: boolean;
   /** Called with each skipped line's problem when skipBadLines is set. */
   warn?: (msg: string) => void;
-}
-
-function readTextFromZip(bytes: Uint8Array, file: string): string {
-  let entries: Record<string, Uint8Array>;
-  try {
-    entries = unzipSync(bytes);
-  } catch (e) {
-    throw new UserError(`${file}: not a readable zip archive (${(e as Error).message})`);
-  }
-  const name = Object.keys(entries).find((n) => n.split("/").pop() === "SMSSpamCollection");
-  if (!name) {
-    throw new UserError(
-      `${file}: the archive has no SMSSpamCollection file (found: ${
-        Object.keys(entries).join(", ") || "nothing"
-      })`,
-    );
-  }
-  return new TextDecoder("utf-8", { fatal: false }).decode(entries[name]);
+  /** Text encoding for TextDecoder (default strict UTF-8). */
+  encoding?: string;
+  /** Filled with the number of blank lines skipped. */
+  stats?: { blank: number };
 }
 
 export function parseSms(text: string, file: string, opts: LoadOptions = {}): Example[] {
   const examples: Example[] = [];
-  const lines = text.split("\n");
+  const lines = text.replace(/^\ufeff/, "").split("\n");
   if (lines[lines.length - 1] === "") lines.pop();
+  let blank = 0;
   lines.forEach((raw, i) => {
     const line = raw.replace(/\r$/, "");
+    // Blank lines (a trailing CRLF, a gap between blocks) are not messages: skipped and counted.
+    if (line.trim() === "") return void blank++;
     const tab = line.indexOf("\t");
     const problem = tab < 0
       ? "no tab between label and text"
@@ -64,20 +55,14 @@ export function parseSms(text: string, file: string, opts: LoadOptions = {}): Ex
       line: i + 1,
     });
   });
+  if (opts.stats) opts.stats.blank = blank;
   if (examples.length === 0) throw new UserError(`${file}: no messages (the file is empty)`);
   return examples;
 }
 
 export async function loadSms(file: string, opts: LoadOptions = {}): Promise<Example[]> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(file);
-  } catch {
-    throw new UserError(`${file}: file not found`);
-  }
-  const isZip = bytes[0] === 0x50 && bytes[1] === 0x4B;
-  const text = isZip ? readTextFromZip(bytes, file) : new TextDecoder().decode(bytes);
-  return parseSms(text, file, opts);
+  const data = await readDataBytes(file);
+  return parseSms(decodeText(data, opts.encoding), data.where, opts);
 }
 
 /**
@@ -88,12 +73,18 @@ export function stratifiedSplit(
   examples: Example[],
   valRatio: number,
   seed: number,
+  where = "the data",
 ): { train: Example[]; val: Example[] } {
   if (!(valRatio > 0 && valRatio < 1)) {
     throw new UserError(`--val-ratio must be between 0 and 1, got ${valRatio}`);
   }
   const rng = new Rng(seed);
-  const classes = LABELS.map((_, label) => rng.shuffle(examples.filter((e) => e.label === label)));
+  // Every label id up to the largest present, so that ham/spam draw as they always have.
+  const numLabels = Math.max(1, ...examples.map((e) => e.label + 1));
+  const classes = Array.from(
+    { length: numLabels },
+    (_, label) => rng.shuffle(examples.filter((e) => e.label === label)),
+  );
   const nVal = Math.ceil(valRatio * examples.length);
   const exact = classes.map((c) => (c.length * nVal) / examples.length);
   const sizes = exact.map(Math.floor);
@@ -106,6 +97,16 @@ export function stratifiedSplit(
     val.push(...members.slice(0, sizes[label]));
     train.push(...members.slice(sizes[label]));
   });
+  // A split with nothing on one side would train 0 steps or report metrics of nothing.
+  for (const [side, n] of [["training", train.length], ["validation", val.length]] as const) {
+    if (n === 0) {
+      throw new UserError(
+        `${where}: the split leaves no ${side} messages (${examples.length} message${
+          examples.length === 1 ? "" : "s"
+        }, --val-ratio ${valRatio}); give more data, another --val-ratio, or --val-data FILE`,
+      );
+    }
+  }
   // Keep file order within each side, so the split does not also decide the batch order.
   const byLine = (a: Example, b: Example) => a.line - b.line;
   return { train: train.sort(byLine), val: val.sort(byLine) };

@@ -9,6 +9,7 @@ import type { LoadedCheckpoint } from "../bert/checkpoint.ts";
 import { HEAD_KEYS } from "../bert/params.ts";
 import { type Encoding, makeBatch } from "../data/batches.ts";
 import type { Example } from "../data/sms.ts";
+import { encodeExample } from "../data/pairs.ts";
 import { crossEntropy } from "../ops/cross_entropy.ts";
 import { AdamW } from "../optim/adamw.ts";
 import { SGD } from "../optim/sgd.ts";
@@ -179,14 +180,14 @@ export function trainableNames(
 function dataHash(examples: Example[]): string {
   let h = 2166136261;
   for (const e of examples) {
-    for (const ch of `${e.label}\t${e.text}\n`) h = Math.imul(h ^ ch.charCodeAt(0), 16777619);
+    for (const ch of `${e.label}\t${e.text}\t${e.textPair ?? ""}\n`) h = Math.imul(h ^ ch.charCodeAt(0), 16777619);
   }
   return (h >>> 0).toString(16);
 }
 
-/** Binary metrics from logits (the one place the trainer turns logits into metrics). */
+/** Metrics from logits, any number of labels (the one place the trainer turns logits into them). */
 function evaluationMetrics(logits: ArrayLike<number>[], labels: number[]): Metrics {
-  return computeMetrics(logits.map((l) => softmax(l)[1]), labels);
+  return computeMetrics(logits.map((l) => softmax(l)), labels);
 }
 
 export function encodeAll(
@@ -194,7 +195,7 @@ export function encodeAll(
   examples: Example[],
   maxLength: number,
 ): Encoding[] {
-  return examples.map((e) => ck.tokenizer.encode(e.text, maxLength));
+  return examples.map((e) => encodeExample(ck.tokenizer, e, maxLength));
 }
 
 export async function trainMode(
@@ -204,8 +205,11 @@ export async function trainMode(
   cfg: TrainConfig,
   hooks: TrainHooks = {},
 ): Promise<{ result: ModeResult; model: BertForSequenceClassification }> {
-  if (ck.config.numLabels !== 2) {
-    throw new UserError(`the model has ${ck.config.numLabels} labels; ham/spam needs 2`);
+  const outside = [...train, ...val].find((e) => e.label >= ck.config.numLabels);
+  if (outside) {
+    throw new UserError(
+      `line ${outside.line}: label id ${outside.label}, but the model has ${ck.config.numLabels} labels`,
+    );
   }
   const log = hooks.log ?? console.log;
   const numLabels = ck.config.numLabels;
@@ -478,6 +482,17 @@ export const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 
 export function epochLine(mode: string, epochs: number, r: EpochResult): string {
   const m = r.metrics;
+  if (m.numLabels > 2) {
+    return `[${mode}] epoch ${r.epoch}/${epochs}: train loss ${f4(r.trainLoss)} | val acc ${
+      f4(m.accuracy)
+    } macro precision ${f4(m.precision)} recall ${f4(m.recall)} f1 ${f4(m.f1)} auroc ${
+      f4(m.auroc)
+    } log loss ${f4(m.logLoss)} | confusion ${JSON.stringify(m.confusion)} | train ${
+      r.trainSeconds.toFixed(1)
+    } s, eval ${r.evalSeconds.toFixed(1)} s | ${r.tokensPerSecond.toFixed(0)} tok/s | peak ${
+      mib(r.peakBytes)
+    }`;
+  }
   return `[${mode}] epoch ${r.epoch}/${epochs}: train loss ${f4(r.trainLoss)} | val acc ${
     f4(m.accuracy)
   } precision ${f4(m.precision)} recall ${f4(m.recall)} f1 ${f4(m.f1)} auroc ${
