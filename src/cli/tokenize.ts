@@ -82,7 +82,7 @@ await runCommand(TOKENIZE, async ({ values, positionals }) => {
     if (values.json) {
       console.log(JSON.stringify({
         input_ids: e.inputIds,
-        ...(e.tokenTypeIds ? { token_type_ids: e.tokenTypeIds } : {}),
+        ...(textPair !== undefined ? { token_type_ids: e.tokenTypeIds } : {}),
         attention_mask: e.attentionMask,
       }));
     } else console.log(`${text}\n${table(tok, e.inputIds, e.attentionMask)}`);

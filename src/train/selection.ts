@@ -3,18 +3,34 @@
 // (stop after `patience` evaluations in a row without improvement, threshold 0).
 import { UserError } from "../errors.ts";
 
+/**
+ * Every selectable metric by name: the top-level numbers (accuracy, f1, auroc, logLoss, …) and the
+ * averages as `macro_f1`, `weighted_recall`, … (scikit-learn's average="macro" | "weighted").
+ */
+function metricTable(metrics: object): Map<string, number | null> {
+  const out = new Map<string, number | null>();
+  for (const [k, v] of Object.entries(metrics)) {
+    if (k === "n" || k === "numLabels") continue;
+    if (typeof v === "number" || v === null) out.set(k, v);
+    else if ((k === "macro" || k === "weighted") && v && typeof v === "object") {
+      for (const [sub, x] of Object.entries(v)) {
+        if (typeof x === "number" || x === null) out.set(`${k}_${sub}`, x);
+      }
+    }
+  }
+  return out;
+}
+
 /** The value of metric `key` (null when undefined, e.g. AUROC of a one-class set). */
 export function metricValue(metrics: object, key: string): number | null {
-  const v = (metrics as Record<string, unknown>)[key];
-  if (typeof v === "number" || v === null) return v;
-  const keys = Object.entries(metrics).filter(([, x]) => typeof x === "number" || x === null)
-    .map(([k]) => k);
+  const table = metricTable(metrics);
+  if (table.has(key)) return table.get(key)!;
   throw new UserError(
-    `--metric-for-best ${key}: no such metric; the metrics are ${keys.join(", ")}`,
+    `--metric-for-best ${key}: no such metric; the metrics are ${[...table.keys()].join(", ")}`,
   );
 }
 
-export const greaterIsBetter = (key: string) => !/loss$/.test(key);
+export const greaterIsBetter = (key: string) => !/loss$/i.test(key);
 
 /** Whether `value` beats `best` (null never beats anything; anything beats no best yet). */
 export function improves(value: number | null, best: number | null | undefined, key: string) {

@@ -180,7 +180,9 @@ export function trainableNames(
 function dataHash(examples: Example[]): string {
   let h = 2166136261;
   for (const e of examples) {
-    for (const ch of `${e.label}\t${e.text}\t${e.textPair ?? ""}\n`) h = Math.imul(h ^ ch.charCodeAt(0), 16777619);
+    for (const ch of `${e.label}\t${e.text}\t${e.textPair ?? ""}\n`) {
+      h = Math.imul(h ^ ch.charCodeAt(0), 16777619);
+    }
   }
   return (h >>> 0).toString(16);
 }
