@@ -65,7 +65,7 @@ Deno.test("parseCheckpoint: bad input is a UserError naming the file", async () 
     new Map([...files, ["config.json", new TextEncoder().encode("{")]]),
     /^upload\/config\.json: invalid JSON/,
   );
-  await refuse(without("vocab.txt"), /^upload: no vocab\.txt or tokenizer\.json/);
+  await refuse(without("vocab.txt"), /^upload: no tokenizer\.json or vocab\.txt/);
   const bytes = files.get("model.safetensors")!;
   await refuse(
     new Map([...files, ["model.safetensors", bytes.subarray(0, bytes.length - 4)]]),

@@ -158,6 +158,12 @@ Deno.test("failures: a NaN loss stops training at its step and keeps the checkpo
   const left = [];
   for await (const e of Deno.readDir(`${dir}/out`)) left.push(e.name);
   assert.ok(!left.some((n) => n.endsWith(".tmp")), `temporary files left: ${left}`);
+  // The same overflowing weights give predict no answer: an error, never a label from NaN.
+  await assertFails(
+    "predict",
+    ["--model", `${dir}/poisoned`, "--json", "see you soon"],
+    /^error: the model's logits hold NaN \(input 1\): its weights overflow float32/,
+  );
 });
 
 Deno.test("failures: no GPU adapter gives one line with the fix", async () => {

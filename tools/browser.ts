@@ -52,8 +52,32 @@ const nodeAssert: esbuild.Plugin = {
   },
 };
 
+/**
+ * esbuild resolves npm packages (the page's `assert`) from a node_modules folder. The project
+ * keeps none by default (deno.json nodeModulesDir "none", so commands stay quiet), so the first
+ * bundle lays one out from Deno's npm cache (git ignores it).
+ */
+async function ensureNodeModules(): Promise<void> {
+  try {
+    await Deno.stat(`${ROOT}node_modules/assert/package.json`);
+    return;
+  } catch { /* not laid out yet */ }
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["install", "--quiet", "--node-modules-dir=auto"],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(
+      `deno install for the browser bundle failed: ${new TextDecoder().decode(out.stderr)}`,
+    );
+  }
+}
+
 /** One ES module holding the entry and everything it imports (shaders as text). */
 export async function bundle(entry: string): Promise<string> {
+  await ensureNodeModules();
   try {
     const out = await esbuild.build({
       entryPoints: [entry],

@@ -2,7 +2,13 @@
 import { endStep, noGrad } from "../autograd/tape.ts";
 import type { BertForSequenceClassification } from "../bert/model.ts";
 import { type Encoding, makeBatch } from "../data/batches.ts";
+import { UserError } from "../errors.ts";
 
+/**
+ * Logits (numLabels each) of every encoding, in batches of `batchSize` with one readback each.
+ * Throws UserError when a logit is NaN or ±Inf (weights that overflow float32): such a model has
+ * no answer to give, and a label picked from NaN probabilities would be a silent wrong one.
+ */
 export async function predictLogits(
   model: BertForSequenceClassification,
   encodings: Encoding[],
@@ -18,6 +24,15 @@ export async function predictLogits(
     );
     const flat = await logits.read();
     endStep();
+    const bad = flat.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      throw new UserError(
+        `the model's logits hold ${flat[bad]} (input ${
+          i + Math.floor(bad / L) + 1
+        }): its weights ` +
+          `overflow float32, so it has no prediction to give`,
+      );
+    }
     for (let b = 0; b < chunk.length; b++) out.push(flat.slice(b * L, (b + 1) * L));
     onBatch?.(Math.min(i + batchSize, encodings.length));
   }
