@@ -172,6 +172,25 @@ function addedTokenOf(t: Json, source: string): AddedToken {
   };
 }
 
+/**
+ * The ids the Rust tokenizer gives tokenizer.json's added tokens: it ignores their stored `id`
+ * and re-adds them in order (AddedVocabulary::add_tokens): a content already in the vocabulary
+ * (or added before) keeps that id, a new one gets max(added id) + 1, or the vocabulary size when
+ * no added id reaches past it. A consistent file stores these same ids; a hand-edited one may not.
+ */
+function rustAddedIds(tokens: AddedToken[], vocab: Map<string, number>): AddedToken[] {
+  const added = new Map<string, number>();
+  return tokens.map((t) => {
+    let id = added.get(t.content) ?? vocab.get(t.content);
+    if (id === undefined) {
+      const max = Math.max(-1, ...added.values());
+      id = max >= vocab.size ? max + 1 : vocab.size;
+    }
+    added.set(t.content, id);
+    return { ...t, id };
+  });
+}
+
 /** tokenizer.json (with tokenizer_config.json for the pad token and model_max_length). */
 export function specFromTokenizerJson(
   jsonText: string,
@@ -192,9 +211,13 @@ export function specFromTokenizerJson(
   if (!vocabObj || typeof vocabObj !== "object") {
     throw new UserError(`${source}: no WordPiece vocabulary (model.vocab)`);
   }
-  const addedTokens = ((tj.added_tokens ?? []) as Json[]).map((t) => addedTokenOf(t, source));
+  const vocab = new Map(Object.entries(vocabObj));
+  const addedTokens = rustAddedIds(
+    ((tj.added_tokens ?? []) as Json[]).map((t) => addedTokenOf(t, source)),
+    vocab,
+  );
   return {
-    vocab: new Map(Object.entries(vocabObj)),
+    vocab,
     normalizer: normalizerOf(tj.normalizer, source),
     preTokenizer: preTokenizerOf(tj.pre_tokenizer, source),
     unkToken: typeof model.unk_token === "string" ? model.unk_token : "[UNK]",
