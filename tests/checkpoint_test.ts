@@ -444,6 +444,14 @@ Deno.test("config: activations and position embeddings the engine does not imple
         "relative_key",
         /position_embedding_type "relative_key" is not implemented \(only "absolute"\)/,
       ],
+      ["model_type", "roberta", /model_type "roberta" is not supported \(only "bert"\)/],
+      ["is_decoder", true, /is_decoder true \(a causal attention mask\) is not implemented/],
+      [
+        "problem_type",
+        "multi_label_classification",
+        /problem_type "multi_label_classification" is not implemented/,
+      ],
+      ["problem_type", "regression", /problem_type "regression" is not implemented/],
     ] as const
   ) {
     const dir = await Deno.makeTempDir();
@@ -462,6 +470,11 @@ Deno.test("config: id2label decides num_labels; a num_labels that disagrees, or 
   assert.equal(cfg({ id2label: three }).numLabels, 3);
   assert.equal(cfg({ id2label: three, num_labels: 3 }).numLabels, 3);
   assert.equal(cfg({ num_labels: 4 }).numLabels, 4);
+  assert.throws(
+    () => cfg({ num_labels: 1 }),
+    /config\.json: 1 label \(transformers treats num_labels 1 as regression\)/,
+  );
+  assert.throws(() => cfg({ id2label: { "0": "score" } }), /1 label/);
   assert.throws(
     () => cfg({ id2label: three, num_labels: 2 }),
     /config\.json: "num_labels" 2 disagrees with "id2label", which has 3 labels/,

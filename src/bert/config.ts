@@ -91,7 +91,35 @@ export function parseConfig(raw: Record<string, unknown>, file = "config.json"):
       } is not implemented (only "absolute")`,
     );
   }
+  // Fields that change what BertForSequenceClassification computes in ways the engine does not
+  // implement: another architecture's config, a causal (decoder) mask, or a loss other than
+  // softmax cross-entropy (transformers: num_labels 1 means regression, MSE).
+  if (raw.model_type !== undefined && raw.model_type !== "bert") {
+    throw new UserError(
+      `${file}: model_type ${JSON.stringify(raw.model_type)} is not supported (only "bert")`,
+    );
+  }
+  if (raw.is_decoder === true) {
+    throw new UserError(
+      `${file}: is_decoder true (a causal attention mask) is not implemented; only encoders`,
+    );
+  }
+  if (
+    raw.problem_type !== undefined && raw.problem_type !== null &&
+    raw.problem_type !== "single_label_classification"
+  ) {
+    throw new UserError(
+      `${file}: problem_type ${
+        JSON.stringify(raw.problem_type)
+      } is not implemented (only "single_label_classification", softmax cross-entropy)`,
+    );
+  }
   const numLabels = labelCount(raw, file);
+  if (numLabels < 2) {
+    throw new UserError(
+      `${file}: ${numLabels} label (transformers treats num_labels 1 as regression); a classifier needs at least 2`,
+    );
+  }
   const id2label = raw.id2label as Record<string, string> | undefined;
   const labels = id2label && !/^LABEL_\d+$/.test(Object.values(id2label)[0] ?? "")
     ? id2label
