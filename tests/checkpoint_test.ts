@@ -58,6 +58,22 @@ Deno.test("checkpoint: gamma/beta names, no bert. prefix, cls.predictions extras
   assert.notDeepEqual(c.weights.get("classifier.weight"), a.weights.get("classifier.weight"));
 });
 
+Deno.test("checkpoint: tensors of the model's modules that config.json has no parameter for are named in a warning", async () => {
+  // A third layer under a two-layer config.json: transformers warns "Some weights ... were not
+  // used"; dropping it without a word would hide a config that disagrees with the weights.
+  const dir = await Deno.makeTempDir();
+  const extra = "bert.encoder.layer.2.attention.self.query.weight";
+  await writeTinyCheckpoint(dir, {
+    extra: new Map([[extra, { shape: [8, 8], data: new Float32Array(64) }]]),
+  });
+  const notes: string[] = [];
+  await loadCheckpoint(dir, { seed: 1, warn: (m) => notes.push(m) });
+  assert.match(
+    notes.join("\n"),
+    new RegExp(`1 tensor\\(s\\) .* not used: ${extra.replaceAll(".", "\\.")}`),
+  );
+});
+
 /** safetensors with one tensor stored as F16 or BF16, written byte by byte here. */
 async function halfFile(file: string, dtype: "F16" | "BF16", values: number[], bits: number[]) {
   const header = JSON.stringify({
