@@ -491,6 +491,16 @@ Deno.test("config: id2label decides num_labels; a num_labels that disagrees, or 
     /config\.json: 1 label \(transformers treats num_labels 1 as regression\)/,
   );
   assert.throws(() => cfg({ id2label: { "0": "score" } }), /1 label/);
+  // Nonsense sizes and a negative LayerNorm eps (NaN logits, exit 0, before) name their key.
+  assert.throws(
+    () => cfg({ num_hidden_layers: 1.5 }),
+    /"num_hidden_layers" must be a positive integer, found 1\.5/,
+  );
+  assert.throws(
+    () => cfg({ max_position_embeddings: 0 }),
+    /"max_position_embeddings" must be a positive integer, found 0/,
+  );
+  assert.throws(() => cfg({ layer_norm_eps: -1 }), /"layer_norm_eps" must not be negative/);
   assert.throws(
     () => cfg({ id2label: three, num_labels: 2 }),
     /config\.json: "num_labels" 2 disagrees with "id2label", which has 3 labels/,

@@ -148,22 +148,27 @@ export function parseConfig(raw: Record<string, unknown>, file = "config.json"):
     padTokenId: num(raw, "pad_token_id", file, 0),
     raw,
   };
+  // torch's LayerNorm divides by sqrt(var + eps): a negative eps gives NaN wherever var < -eps.
+  if (!(c.layerNormEps >= 0)) {
+    throw new UserError(`${file}: "layer_norm_eps" must not be negative, found ${c.layerNormEps}`);
+  }
   if (c.hiddenSize % c.numAttentionHeads !== 0) {
     throw new UserError(
       `${file}: hidden_size ${c.hiddenSize} is not a multiple of num_attention_heads ${c.numAttentionHeads}`,
     );
   }
-  for (
-    const k of [
-      "vocabSize",
-      "hiddenSize",
-      "numHiddenLayers",
-      "numAttentionHeads",
-      "intermediateSize",
-    ] as const
-  ) {
-    if (!Number.isInteger(c[k]) || c[k] <= 0) {
-      throw new UserError(`${file}: ${k} must be a positive integer`);
+  const sizes = [
+    ["vocab_size", c.vocabSize],
+    ["hidden_size", c.hiddenSize],
+    ["num_hidden_layers", c.numHiddenLayers],
+    ["num_attention_heads", c.numAttentionHeads],
+    ["intermediate_size", c.intermediateSize],
+    ["max_position_embeddings", c.maxPositionEmbeddings],
+    ["type_vocab_size", c.typeVocabSize],
+  ] as const;
+  for (const [k, v] of sizes) {
+    if (!Number.isInteger(v) || v <= 0) {
+      throw new UserError(`${file}: "${k}" must be a positive integer, found ${v}`);
     }
   }
   return c;
