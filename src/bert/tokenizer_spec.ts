@@ -173,6 +173,31 @@ function addedTokenOf(t: Json, source: string): AddedToken {
 }
 
 /**
+ * transformers truncates and pads on `truncation_side` / `padding_side` (tokenizer_config.json,
+ * else tokenizer.json's truncation/padding `direction`); only the right side is implemented, so a
+ * left side is refused rather than encoded on the wrong end.
+ */
+function refuseLeftSides(tj: Json | null, cfg: Json, source: string) {
+  const cfgFile = source.replace(/[^/]*$/, "tokenizer_config.json");
+  for (const key of ["truncation_side", "padding_side"]) {
+    if (cfg[key] !== undefined && cfg[key] !== null && cfg[key] !== "right") {
+      throw new UserError(
+        `${cfgFile}: ${key} ${JSON.stringify(cfg[key])} is not supported (only "right")`,
+      );
+    }
+  }
+  for (const key of ["truncation", "padding"]) {
+    const dir = ((tj?.[key] ?? null) as Json | null)?.direction;
+    const side = `${key === "truncation" ? "truncation" : "padding"}_side`;
+    if (dir !== undefined && dir !== "Right" && cfg[side] === undefined) {
+      throw new UserError(
+        `${source}: ${key}.direction ${JSON.stringify(dir)} is not supported (only "Right")`,
+      );
+    }
+  }
+}
+
+/**
  * The ids the Rust tokenizer gives tokenizer.json's added tokens: it ignores their stored `id`
  * and re-adds them in order (AddedVocabulary::add_tokens): a content already in the vocabulary
  * (or added before) keeps that id, a new one gets max(added id) + 1, or the vocabulary size when
@@ -201,6 +226,7 @@ export function specFromTokenizerJson(
   const cfg = configText === null
     ? {}
     : parseJson(configText, source.replace(/[^/]*$/, "tokenizer_config.json"));
+  refuseLeftSides(tj, cfg, source);
   const model = (tj.model ?? {}) as Json;
   if (model.type !== undefined && model.type !== "WordPiece") {
     throw new UserError(
@@ -248,6 +274,7 @@ export function specFromVocabTxt(
   const cfg = configText === null
     ? {}
     : parseJson(configText, source.replace(/[^/]*$/, "tokenizer_config.json"));
+  refuseLeftSides(null, cfg, source);
   const lines = vocabText.split("\n");
   if (lines[lines.length - 1] === "") lines.pop();
   // BertTokenizer's load_vocab: one token a line, trailing newline (and \r) removed.
