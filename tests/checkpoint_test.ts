@@ -58,6 +58,22 @@ Deno.test("checkpoint: gamma/beta names, no bert. prefix, cls.predictions extras
   assert.notDeepEqual(c.weights.get("classifier.weight"), a.weights.get("classifier.weight"));
 });
 
+Deno.test("checkpoint: tensors of the model's modules that config.json has no parameter for are named in a warning", async () => {
+  // A third layer under a two-layer config.json: transformers warns "Some weights ... were not
+  // used"; dropping it without a word would hide a config that disagrees with the weights.
+  const dir = await Deno.makeTempDir();
+  const extra = "bert.encoder.layer.2.attention.self.query.weight";
+  await writeTinyCheckpoint(dir, {
+    extra: new Map([[extra, { shape: [8, 8], data: new Float32Array(64) }]]),
+  });
+  const notes: string[] = [];
+  await loadCheckpoint(dir, { seed: 1, warn: (m) => notes.push(m) });
+  assert.match(
+    notes.join("\n"),
+    new RegExp(`1 tensor\\(s\\) .* not used: ${extra.replaceAll(".", "\\.")}`),
+  );
+});
+
 /** safetensors with one tensor stored as F16 or BF16, written byte by byte here. */
 async function halfFile(file: string, dtype: "F16" | "BF16", values: number[], bits: number[]) {
   const header = JSON.stringify({
@@ -444,6 +460,14 @@ Deno.test("config: activations and position embeddings the engine does not imple
         "relative_key",
         /position_embedding_type "relative_key" is not implemented \(only "absolute"\)/,
       ],
+      ["model_type", "roberta", /model_type "roberta" is not supported \(only "bert"\)/],
+      ["is_decoder", true, /is_decoder true \(a causal attention mask\) is not implemented/],
+      [
+        "problem_type",
+        "multi_label_classification",
+        /problem_type "multi_label_classification" is not implemented/,
+      ],
+      ["problem_type", "regression", /problem_type "regression" is not implemented/],
     ] as const
   ) {
     const dir = await Deno.makeTempDir();
@@ -462,6 +486,21 @@ Deno.test("config: id2label decides num_labels; a num_labels that disagrees, or 
   assert.equal(cfg({ id2label: three }).numLabels, 3);
   assert.equal(cfg({ id2label: three, num_labels: 3 }).numLabels, 3);
   assert.equal(cfg({ num_labels: 4 }).numLabels, 4);
+  assert.throws(
+    () => cfg({ num_labels: 1 }),
+    /config\.json: 1 label \(transformers treats num_labels 1 as regression\)/,
+  );
+  assert.throws(() => cfg({ id2label: { "0": "score" } }), /1 label/);
+  // Nonsense sizes and a negative LayerNorm eps (NaN logits, exit 0, before) name their key.
+  assert.throws(
+    () => cfg({ num_hidden_layers: 1.5 }),
+    /"num_hidden_layers" must be a positive integer, found 1\.5/,
+  );
+  assert.throws(
+    () => cfg({ max_position_embeddings: 0 }),
+    /"max_position_embeddings" must be a positive integer, found 0/,
+  );
+  assert.throws(() => cfg({ layer_norm_eps: -1 }), /"layer_norm_eps" must not be negative/);
   assert.throws(
     () => cfg({ id2label: three, num_labels: 2 }),
     /config\.json: "num_labels" 2 disagrees with "id2label", which has 3 labels/,

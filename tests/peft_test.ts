@@ -254,6 +254,20 @@ Deno.test("peft use_rslora: scaling alpha/√r, with the r of rank_pattern", asy
   await checkVariant("rslora", v);
 });
 
+Deno.test('peft target_modules "all-linear" (PEFT\'s shorthand, any case): every Linear but the classifier', async () => {
+  const v = new Variant(cfg({ r: 2, lora_alpha: 4, target_modules: "ALL-LINEAR" }), 11);
+  for (const l of layers) {
+    for (const m of ["attention.self.query", "attention.self.key", "attention.self.value"]) {
+      v.linear(`${l}.${m}`, 2, 2);
+    }
+    for (const m of ["attention.output.dense", "intermediate.dense", "output.dense"]) {
+      v.linear(`${l}.${m}`, 2, 2);
+    }
+  }
+  v.linear("bert.pooler.dense", 2, 2);
+  await checkVariant("all-linear", v);
+});
+
 Deno.test("peft LoRA on embeddings (lora_embedding_A/B) beside a Linear LoRA", async () => {
   const v = new Variant(
     cfg({

@@ -239,6 +239,22 @@ Deno.test({
     refuse((t) => t.pre_tokenizer = { type: "ByteLevel" }, /pre_tokenizer "ByteLevel"/);
     refuse((t) => (t.model as Record<string, unknown>).type = "BPE", /model "BPE"/);
     refuse((t) => t.post_processor = null, /post_processor null is not supported/);
+    // transformers would truncate or pad on the left: refused, never encoded on the wrong end.
+    refuse(
+      (t) => t.truncation = { direction: "Left", max_length: 8, strategy: "LongestFirst" },
+      /x: truncation\.direction "Left" is not supported/,
+    );
+    refuse(
+      (t) => t.padding = { direction: "Left", pad_id: 0, pad_token: "[PAD]" },
+      /x: padding\.direction "Left" is not supported/,
+    );
+    for (const side of ["truncation_side", "padding_side"]) {
+      assert.throws(
+        () =>
+          specFromTokenizerJson(JSON.stringify(tj), JSON.stringify({ [side]: "left" }), "d/t.json"),
+        new RegExp(`d/tokenizer_config\\.json: ${side} "left" is not supported`),
+      );
+    }
   },
 });
 

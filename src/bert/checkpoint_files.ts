@@ -54,7 +54,19 @@ export function weightsOrInit(
     );
     return { config, ...randomInit(config, seed), source };
   }
-  const { weights, newlyInitialized } = pickWeights(stored.tensors, stored.file, config, seed);
+  const { weights, newlyInitialized, unused } = pickWeights(
+    stored.tensors,
+    stored.file,
+    config,
+    seed,
+  );
+  if (unused.length) {
+    warn(
+      `warning: ${stored.file}: ${unused.length} tensor(s) of no parameter of the model config.json describes, not used: ${
+        unused.slice(0, 3).join(", ")
+      }${unused.length > 3 ? ", …" : ""}`,
+    );
+  }
   if (newlyInitialized.length) {
     warn(
       `note: ${stored.file} has no classifier; newly initialised from seed ${seed}: ${
@@ -156,7 +168,12 @@ function pickWeights(
     }
     weights.set(name, t.data);
   }
-  return { weights, newlyInitialized };
+  // transformers warns about checkpoint weights the model does not use; a tensor of this model's
+  // own modules left over (a layer past num_hidden_layers) means config.json disagrees with it.
+  const unused = [...found.entries()]
+    .filter(([name]) => !weights.has(name) && !name.endsWith(".position_ids"))
+    .map(([, t]) => t.key);
+  return { weights, newlyInitialized, unused };
 }
 
 export function randomInit(config: BertConfig, seed: number) {

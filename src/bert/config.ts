@@ -91,7 +91,35 @@ export function parseConfig(raw: Record<string, unknown>, file = "config.json"):
       } is not implemented (only "absolute")`,
     );
   }
+  // Fields that change what BertForSequenceClassification computes in ways the engine does not
+  // implement: another architecture's config, a causal (decoder) mask, or a loss other than
+  // softmax cross-entropy (transformers: num_labels 1 means regression, MSE).
+  if (raw.model_type !== undefined && raw.model_type !== "bert") {
+    throw new UserError(
+      `${file}: model_type ${JSON.stringify(raw.model_type)} is not supported (only "bert")`,
+    );
+  }
+  if (raw.is_decoder === true) {
+    throw new UserError(
+      `${file}: is_decoder true (a causal attention mask) is not implemented; only encoders`,
+    );
+  }
+  if (
+    raw.problem_type !== undefined && raw.problem_type !== null &&
+    raw.problem_type !== "single_label_classification"
+  ) {
+    throw new UserError(
+      `${file}: problem_type ${
+        JSON.stringify(raw.problem_type)
+      } is not implemented (only "single_label_classification", softmax cross-entropy)`,
+    );
+  }
   const numLabels = labelCount(raw, file);
+  if (numLabels < 2) {
+    throw new UserError(
+      `${file}: ${numLabels} label (transformers treats num_labels 1 as regression); a classifier needs at least 2`,
+    );
+  }
   const id2label = raw.id2label as Record<string, string> | undefined;
   const labels = id2label && !/^LABEL_\d+$/.test(Object.values(id2label)[0] ?? "")
     ? id2label
@@ -120,22 +148,27 @@ export function parseConfig(raw: Record<string, unknown>, file = "config.json"):
     padTokenId: num(raw, "pad_token_id", file, 0),
     raw,
   };
+  // torch's LayerNorm divides by sqrt(var + eps): a negative eps gives NaN wherever var < -eps.
+  if (!(c.layerNormEps >= 0)) {
+    throw new UserError(`${file}: "layer_norm_eps" must not be negative, found ${c.layerNormEps}`);
+  }
   if (c.hiddenSize % c.numAttentionHeads !== 0) {
     throw new UserError(
       `${file}: hidden_size ${c.hiddenSize} is not a multiple of num_attention_heads ${c.numAttentionHeads}`,
     );
   }
-  for (
-    const k of [
-      "vocabSize",
-      "hiddenSize",
-      "numHiddenLayers",
-      "numAttentionHeads",
-      "intermediateSize",
-    ] as const
-  ) {
-    if (!Number.isInteger(c[k]) || c[k] <= 0) {
-      throw new UserError(`${file}: ${k} must be a positive integer`);
+  const sizes = [
+    ["vocab_size", c.vocabSize],
+    ["hidden_size", c.hiddenSize],
+    ["num_hidden_layers", c.numHiddenLayers],
+    ["num_attention_heads", c.numAttentionHeads],
+    ["intermediate_size", c.intermediateSize],
+    ["max_position_embeddings", c.maxPositionEmbeddings],
+    ["type_vocab_size", c.typeVocabSize],
+  ] as const;
+  for (const [k, v] of sizes) {
+    if (!Number.isInteger(v) || v <= 0) {
+      throw new UserError(`${file}: "${k}" must be a positive integer, found ${v}`);
     }
   }
   return c;

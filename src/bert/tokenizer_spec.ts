@@ -172,6 +172,50 @@ function addedTokenOf(t: Json, source: string): AddedToken {
   };
 }
 
+/**
+ * transformers truncates and pads on `truncation_side` / `padding_side` (tokenizer_config.json,
+ * else tokenizer.json's truncation/padding `direction`); only the right side is implemented, so a
+ * left side is refused rather than encoded on the wrong end.
+ */
+function refuseLeftSides(tj: Json | null, cfg: Json, source: string) {
+  const cfgFile = source.replace(/[^/]*$/, "tokenizer_config.json");
+  for (const key of ["truncation_side", "padding_side"]) {
+    if (cfg[key] !== undefined && cfg[key] !== null && cfg[key] !== "right") {
+      throw new UserError(
+        `${cfgFile}: ${key} ${JSON.stringify(cfg[key])} is not supported (only "right")`,
+      );
+    }
+  }
+  for (const key of ["truncation", "padding"]) {
+    const dir = ((tj?.[key] ?? null) as Json | null)?.direction;
+    const side = `${key === "truncation" ? "truncation" : "padding"}_side`;
+    if (dir !== undefined && dir !== "Right" && cfg[side] === undefined) {
+      throw new UserError(
+        `${source}: ${key}.direction ${JSON.stringify(dir)} is not supported (only "Right")`,
+      );
+    }
+  }
+}
+
+/**
+ * The ids the Rust tokenizer gives tokenizer.json's added tokens: it ignores their stored `id`
+ * and re-adds them in order (AddedVocabulary::add_tokens): a content already in the vocabulary
+ * (or added before) keeps that id, a new one gets max(added id) + 1, or the vocabulary size when
+ * no added id reaches past it. A consistent file stores these same ids; a hand-edited one may not.
+ */
+function rustAddedIds(tokens: AddedToken[], vocab: Map<string, number>): AddedToken[] {
+  const added = new Map<string, number>();
+  return tokens.map((t) => {
+    let id = added.get(t.content) ?? vocab.get(t.content);
+    if (id === undefined) {
+      const max = Math.max(-1, ...added.values());
+      id = max >= vocab.size ? max + 1 : vocab.size;
+    }
+    added.set(t.content, id);
+    return { ...t, id };
+  });
+}
+
 /** tokenizer.json (with tokenizer_config.json for the pad token and model_max_length). */
 export function specFromTokenizerJson(
   jsonText: string,
@@ -182,6 +226,7 @@ export function specFromTokenizerJson(
   const cfg = configText === null
     ? {}
     : parseJson(configText, source.replace(/[^/]*$/, "tokenizer_config.json"));
+  refuseLeftSides(tj, cfg, source);
   const model = (tj.model ?? {}) as Json;
   if (model.type !== undefined && model.type !== "WordPiece") {
     throw new UserError(
@@ -192,9 +237,13 @@ export function specFromTokenizerJson(
   if (!vocabObj || typeof vocabObj !== "object") {
     throw new UserError(`${source}: no WordPiece vocabulary (model.vocab)`);
   }
-  const addedTokens = ((tj.added_tokens ?? []) as Json[]).map((t) => addedTokenOf(t, source));
+  const vocab = new Map(Object.entries(vocabObj));
+  const addedTokens = rustAddedIds(
+    ((tj.added_tokens ?? []) as Json[]).map((t) => addedTokenOf(t, source)),
+    vocab,
+  );
   return {
-    vocab: new Map(Object.entries(vocabObj)),
+    vocab,
     normalizer: normalizerOf(tj.normalizer, source),
     preTokenizer: preTokenizerOf(tj.pre_tokenizer, source),
     unkToken: typeof model.unk_token === "string" ? model.unk_token : "[UNK]",
@@ -225,6 +274,7 @@ export function specFromVocabTxt(
   const cfg = configText === null
     ? {}
     : parseJson(configText, source.replace(/[^/]*$/, "tokenizer_config.json"));
+  refuseLeftSides(null, cfg, source);
   const lines = vocabText.split("\n");
   if (lines[lines.length - 1] === "") lines.pop();
   // BertTokenizer's load_vocab: one token a line, trailing newline (and \r) removed.

@@ -149,8 +149,14 @@ export async function loadAdapter(
   const embeddings = new Set(EMBEDDING_PATHS);
   const modules = modulePaths(model.params.keys());
   const targeted = new Set<string>();
+  // PEFT's shorthand (any case): every Linear but the output layer, which for SEQ_CLS is the
+  // classifier, a modules_to_save module here (skipped below).
+  const allLinear = typeof c.targetModules === "string" &&
+    c.targetModules.toLowerCase() === "all-linear";
   for (const m of modules) {
-    if (!matchesModuleList(c.targetModules, m)) continue;
+    if (allLinear ? !linear.has(m) || m === "classifier" : !matchesModuleList(c.targetModules, m)) {
+      continue;
+    }
     if (c.excludeModules && matchesModuleList(c.excludeModules, m)) continue;
     if (insideModulesToSave(c.modulesToSave, m)) continue;
     if (!linear.has(m) && !embeddings.has(m)) {
