@@ -101,6 +101,27 @@ function preTokenizerOf(p: unknown, source: string): TokenizerSpec["preTokenizer
   );
 }
 
+/** BERT's templates: `[CLS] A [SEP]` and `[CLS] A [SEP] B [SEP]`, type ids 0 then 1 (BertProcessing). */
+function bertTemplates(
+  clsId: number,
+  sepId: number,
+): { single: TemplatePiece[]; pair: TemplatePiece[] } {
+  return {
+    single: [
+      { special: [clsId], typeId: 0 },
+      { sequence: "A", typeId: 0 },
+      { special: [sepId], typeId: 0 },
+    ],
+    pair: [
+      { special: [clsId], typeId: 0 },
+      { sequence: "A", typeId: 0 },
+      { special: [sepId], typeId: 0 },
+      { sequence: "B", typeId: 1 },
+      { special: [sepId], typeId: 1 },
+    ],
+  };
+}
+
 /** The post-processor's templates, with special tokens resolved to ids. */
 function templatesOf(
   p: unknown,
@@ -114,19 +135,7 @@ function templatesOf(
       throw new UserError(`${source}: BertProcessing needs cls and sep as [token, id]`);
     }
     void sep, cls;
-    return {
-      single: [{ special: [clsId], typeId: 0 }, { sequence: "A", typeId: 0 }, {
-        special: [sepId],
-        typeId: 0,
-      }],
-      pair: [
-        { special: [clsId], typeId: 0 },
-        { sequence: "A", typeId: 0 },
-        { special: [sepId], typeId: 0 },
-        { sequence: "B", typeId: 1 },
-        { special: [sepId], typeId: 1 },
-      ],
-    };
+    return bertTemplates(clsId, sepId);
   }
   if (o.type !== "TemplateProcessing") {
     throw new UserError(
@@ -339,17 +348,7 @@ export function specFromVocabTxt(
     continuingSubwordPrefix: "##",
     maxInputCharsPerWord: 100,
     addedTokens: [...added.values()],
-    single: [{ special: [clsId], typeId: 0 }, { sequence: "A", typeId: 0 }, {
-      special: [sepId],
-      typeId: 0,
-    }],
-    pair: [
-      { special: [clsId], typeId: 0 },
-      { sequence: "A", typeId: 0 },
-      { special: [sepId], typeId: 0 },
-      { sequence: "B", typeId: 1 },
-      { special: [sepId], typeId: 1 },
-    ],
+    ...bertTemplates(clsId, sepId),
     padToken: pad,
     modelMaxLength: modelMaxLength(cfg),
   };
