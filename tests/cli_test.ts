@@ -1,5 +1,6 @@
 // The command line: --help everywhere, stray arguments, every path and value checked before any
 // work starts, the overwrite refusal, one-line I/O errors, signals and stale temporaries.
+import { checkOutputFile } from "../src/cli/paths.ts";
 import assert from "node:assert/strict";
 import { fixtureTsv, runTask, writeTinyCheckpoint } from "./bert_fixture.ts";
 import { reportError } from "../src/cli/common.ts";
@@ -94,10 +95,13 @@ Deno.test("cli: unwritable --out and --report are refused before training starts
   );
   await assertRefused(
     "train",
-    [...base, "--report", `${dir}/missing/r.html`],
-    /--report .*missing\/r\.html: the folder .*missing does not exist/,
+    [...base, "--report", `${dir}/afile/r.html`],
+    /--report .*afile\/r\.html: .*afile is a file, not a folder/,
   );
   await assertRefused("train", [...base, "--report", dir], /--report .*: is a folder, not a file/);
+  // A report into a folder that does not exist yet gets the folder (as --out does).
+  await checkOutputFile("--report", `${dir}/new/sub/r.html`);
+  assert.ok((await Deno.stat(`${dir}/new/sub`)).isDirectory);
   await assertRefused(
     "merge",
     ["--model", `${dir}/model`, "--adapter", `${dir}/model`, "--out", `${dir}/afile`],

@@ -36,12 +36,13 @@ export async function checkInputPath(label: string, path: string): Promise<void>
 }
 
 /** The nearest folder that exists at or above `path`; a file on the way is an error. */
-async function existingAncestor(label: string, path: string): Promise<string> {
+/** The nearest existing folder at or above `path`; `shown` is the path errors name. */
+async function existingAncestor(label: string, path: string, shown = path): Promise<string> {
   let p = path;
   for (;;) {
     const st = await statOrNull(p);
     if (st?.isDirectory) return p;
-    if (st) throw new UserError(`${label} ${path}: ${p} is a file, not a folder`);
+    if (st) throw new UserError(`${label} ${shown}: ${p} is a file, not a folder`);
     const up = parentOf(p);
     if (up === p) return p;
     p = up;
@@ -90,10 +91,11 @@ export async function checkOutputDir(label: string, dir: string, overwrite: bool
 export async function checkOutputFile(label: string, file: string): Promise<void> {
   const st = await statOrNull(file);
   if (st?.isDirectory) throw new UserError(`${label} ${file}: is a folder, not a file`);
+  // A missing folder is made, as --out's is (the README's `--out runs/tiny --report
+  // runs/tiny.html` on a fresh checkout), once the nearest existing folder is known writable.
   const dir = parentOf(file);
-  const pst = await statOrNull(dir);
-  if (!pst) throw new UserError(`${label} ${file}: the folder ${dir} does not exist`);
-  if (!pst.isDirectory) throw new UserError(`${label} ${file}: ${dir} is a file, not a folder`);
-  const why = await unwritable(dir);
-  if (why) throw new UserError(`${label} ${file}: cannot write in ${dir} (${why})`);
+  const base = await existingAncestor(label, dir, file);
+  const why = await unwritable(base);
+  if (why) throw new UserError(`${label} ${file}: cannot write in ${base} (${why})`);
+  if (base !== dir) await Deno.mkdir(dir, { recursive: true });
 }
