@@ -6,7 +6,7 @@ import { reportError } from "../src/cli/common.ts";
 import { removeStaleTemps } from "../src/io/atomic.ts";
 import { cpuAdapterNote, cpuRunSeconds } from "../src/train/progress.ts";
 
-const COMMANDS = ["train", "predict", "tokenize", "params", "merge"];
+const COMMANDS = ["train", "evaluate", "predict", "tokenize", "params", "merge"];
 
 async function setup() {
   const dir = await Deno.makeTempDir();
@@ -62,6 +62,8 @@ Deno.test("cli: a stray positional argument fails at once, suggesting the flag",
   assert.ok(performance.now() - t0 < 30_000, "failed fast");
   await assertRefused("params", ["bert-tiny"], /params: unexpected argument "bert-tiny"/);
   await assertRefused("merge", ["extra"], /merge: unexpected argument "extra"/);
+  await assertRefused("evaluate", ["extra"], /evaluate: unexpected argument "extra"/);
+  await assertRefused("evaluate", ["--batch-size", "0"], /--batch-size must be ≥ 1, got 0/);
 });
 
 Deno.test("cli: values outside their range are refused before any work", async () => {
