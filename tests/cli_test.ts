@@ -80,6 +80,7 @@ Deno.test("cli: values outside their range are refused before any work", async (
       ["--epochs", "1.5", /--epochs must be an integer, got "1.5"/],
       ["--lr", "0", /--lr must be > 0, got 0/],
       ["--optimizer", "adam", /--optimizer must be adamw or sgd, got "adam"/],
+      ["--class-weights", "foo", /--class-weights must be balanced, got "foo"/],
     ] as const
   ) await assertRefused("train", [...base, flag, value], msg);
 });

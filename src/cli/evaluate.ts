@@ -75,7 +75,7 @@ await runCommand(EVALUATE, async ({ values: v }) => {
   const examples = toExamples(recs, labels, "model's");
   await initGpu();
   if (!v.json) {
-    console.log(`adapter: ${getAdapterName()}`);
+    console.log(`GPU adapter: ${getAdapterName()}`);
     console.log(loadSummary(recs));
   }
   const model = new BertForSequenceClassification(ck.config, ck.weights);

@@ -37,7 +37,7 @@ export async function predictFile(o: PredictFileOptions): Promise<void> {
   const len = maxLength(o.maxLength, ck.config);
   const labels = Array.from({ length: ck.config.numLabels }, (_, i) => ck.config.id2label[i]);
   await initGpu();
-  console.log(`adapter: ${getAdapterName()}`);
+  console.log(`GPU adapter: ${getAdapterName()}`);
   console.log(loadSummary(recs));
   const model = new BertForSequenceClassification(ck.config, ck.weights);
   if (o.adapter) await loadAdapter(o.adapter, model);
