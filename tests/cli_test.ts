@@ -163,6 +163,21 @@ Deno.test("cli: --out holding a trained model or a LoRA adapter is refused unles
   await assertRefused("train", [...base, "--out", `${dir}/fresh`], /already holds a trained model/);
   const again = await runTask("train", [...base, "--out", `${dir}/fresh`, "--overwrite"]);
   assert.equal(again.code, 0, again.stderr);
+  // A LoRA run over the full one replaces it: no old model.safetensors/config.json stays beside the
+  // adapter (it would load as the old model); a file the user put there is kept.
+  await Deno.writeTextFile(`${dir}/fresh/notes.txt`, "mine");
+  const lora = [...base.slice(0, 4), "--mode", "lora", ...base.slice(6)];
+  const over = await runTask("train", [...lora, "--out", `${dir}/fresh`, "--overwrite"]);
+  assert.equal(over.code, 0, over.stderr);
+  const after = [];
+  for await (const e of Deno.readDir(`${dir}/fresh`)) after.push(e.name);
+  assert.ok(after.includes("adapter_model.safetensors"), `${after}`);
+  assert.ok(!after.includes("model.safetensors") && !after.includes("config.json"), `${after}`);
+  assert.ok(after.includes("notes.txt"), `${after}`);
+  // Writing over the model being trained keeps it (it is the LoRA adapter's base).
+  const self = await runTask("train", [...lora, "--out", `${dir}/model`, "--overwrite"]);
+  assert.equal(self.code, 0, self.stderr);
+  await Deno.stat(`${dir}/model/model.safetensors`);
 });
 
 Deno.test("cli: I/O errors are one line; --debug adds the stack", () => {

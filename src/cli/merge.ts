@@ -5,6 +5,7 @@
 // loading. Writes a plain checkpoint whose predictions equal base + adapter.
 import { runCommand } from "./common.ts";
 import type { CommandSpec, FlagTable } from "./flags.ts";
+import { clearEarlierRun } from "./paths.ts";
 import { UserError } from "../errors.ts";
 import { initGpu } from "../gpu/kernel.ts";
 import { loadCheckpoint, saveCheckpoint } from "../bert/checkpoint.ts";
@@ -106,6 +107,9 @@ await runCommand(MERGE, async ({ values }) => {
   }
   model.lora.clear();
   model.loraEmbedding.clear();
+  if (values.overwrite) {
+    await clearEarlierRun(values.out, [ck.source, ck.tokenizerDir, values.adapter]);
+  }
   await saveCheckpoint(values.out, model, ck.tokenizerDir);
   const c = loaded.config;
   console.log(

@@ -38,6 +38,7 @@ import { latestCheckpoint, recoverDir, writeDirAtomic } from "../train/checkpoin
 import { epochTable, modeTable } from "../train/report.ts";
 import { BertForSequenceClassification } from "../bert/model.ts";
 import { writeHtmlReport } from "../train/html_report.ts";
+import { clearEarlierRun } from "./paths.ts";
 
 const TRAIN = {
   name: "train",
@@ -319,6 +320,10 @@ await runCommand(TRAIN, async ({ values: v }) => {
     `model: ${ck.source} (${ck.config.numHiddenLayers} layers, hidden ${ck.config.hiddenSize}); data: ${train.length} train / ${val.length} validation messages; max length ${cfgBase.maxLength}`,
   );
   const randomBase = ck.newlyInitialized.some((k) => !HEAD_KEYS.includes(k));
+  // --overwrite replaces an earlier run: nothing of it stays beside the new files.
+  if (v.out && v.overwrite && v.resume === undefined) {
+    await clearEarlierRun(v.out, [ck.source, ck.tokenizerDir]);
+  }
   const results: ModeResult[] = [];
   for (const mode of modes) {
     const cfg: TrainConfig = { ...cfgBase, mode };
