@@ -454,3 +454,40 @@ Deno.test("cli: tools/readme_results.ts prints the README's Results block from t
     /--adapter \S+\/runs\/lora "WINNER!! …"\n(ham|spam) +\d\.\d{4} \d\.\d{4} +WINNER!! …\n/,
   );
 });
+
+Deno.test("cli: a LoRA adapter trained on other labels than its base model's keeps them (predict, evaluate, merge)", async () => {
+  const dir = await setup(); // the base model has two labels, ham and spam
+  const words = ["win prize now", "ok meet later", "hello world", "claim free txt"];
+  const labels = ["pos", "neg", "mid", "pos"];
+  await Deno.writeTextFile(
+    `${dir}/d.csv`,
+    "text,label\n" + Array.from({ length: 12 }, (_, i) => `${words[i % 4]},${labels[i % 4]}`)
+      .join("\n"),
+  );
+  const common = ["--model", `${dir}/model`, "--max-length", "8"];
+  const train = await runTask("train", [
+    ...common,
+    "--data",
+    `${dir}/d.csv`,
+    "--mode",
+    "lora",
+    "--epochs",
+    "1",
+    "--out",
+    `${dir}/lora`,
+  ]);
+  assert.equal(train.code, 0, train.stderr);
+  const adapter = ["--adapter", `${dir}/lora`];
+  const p = await runTask("predict", [...common, ...adapter, "--json", "win prize now"]);
+  assert.equal(p.code, 0, p.stderr);
+  const out = JSON.parse(p.stdout.trim());
+  assert.equal(out.probs.length, 3);
+  assert.ok(["mid", "neg", "pos"].includes(out.label), out.label);
+  const e = await runTask("evaluate", [...common, ...adapter, "--data", `${dir}/d.csv`, "--json"]);
+  assert.equal(e.code, 0, e.stderr);
+  assert.deepEqual(JSON.parse(e.stdout).labels, ["mid", "neg", "pos"]);
+  const m = await runTask("merge", [...common.slice(0, 2), ...adapter, "--out", `${dir}/merged`]);
+  assert.equal(m.code, 0, m.stderr);
+  const config = JSON.parse(await Deno.readTextFile(`${dir}/merged/config.json`));
+  assert.deepEqual(config.id2label, { 0: "mid", 1: "neg", 2: "pos" });
+});

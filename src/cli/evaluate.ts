@@ -9,7 +9,7 @@ import { initGpu } from "../gpu/kernel.ts";
 import { getAdapterName } from "../gpu/device.ts";
 import { loadCheckpoint } from "../bert/checkpoint.ts";
 import { BertForSequenceClassification } from "../bert/model.ts";
-import { loadAdapter } from "../io/peft.ts";
+import { applyAdapterLabels, loadAdapter } from "../io/peft.ts";
 import { loadRecords, loadSummary } from "../data/dataset.ts";
 import { toExamples } from "../data/labels.ts";
 import { encodeAll } from "../train/trainer.ts";
@@ -68,6 +68,7 @@ await runCommand(EVALUATE, async ({ values: v }) => {
   if (!v.data) throw new UserError("evaluate: --data FILE (a labelled file) is required");
   const recs = await loadRecords(v.data, dataOptions(v));
   const ck = await loadCheckpoint(v.model, { seed: v.seed, tokenizerDir: v.tokenizer });
+  if (v.adapter) await applyAdapterLabels(ck, v.adapter, v.seed);
   const len = maxLength(v["max-length"], ck.config);
   const batchSize = v["batch-size"];
   // The model's own label order decides the ids; a label it does not know is an error.

@@ -10,7 +10,7 @@ import { UserError } from "../errors.ts";
 import { initGpu } from "../gpu/kernel.ts";
 import { loadCheckpoint, saveCheckpoint } from "../bert/checkpoint.ts";
 import { BertForSequenceClassification } from "../bert/model.ts";
-import { loadAdapter, transpose } from "../io/peft.ts";
+import { applyAdapterLabels, loadAdapter, transpose } from "../io/peft.ts";
 import { Tensor } from "../tensor.ts";
 
 /** W (out, in) + scale · B (out, r) · A (r, in), accumulated in float64. */
@@ -77,6 +77,7 @@ await runCommand(MERGE, async ({ values }) => {
     seed: values.seed,
     tokenizerDir: values.tokenizer,
   });
+  await applyAdapterLabels(ck, values.adapter, values.seed);
   await initGpu();
   const model = new BertForSequenceClassification(ck.config, ck.weights);
   const loaded = await loadAdapter(values.adapter, model);

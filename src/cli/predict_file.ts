@@ -8,7 +8,7 @@ import { initGpu } from "../gpu/kernel.ts";
 import { getAdapterName } from "../gpu/device.ts";
 import { loadCheckpoint } from "../bert/checkpoint.ts";
 import { BertForSequenceClassification } from "../bert/model.ts";
-import { loadAdapter } from "../io/peft.ts";
+import { applyAdapterLabels, loadAdapter } from "../io/peft.ts";
 import { type DataOptions, loadRecords, loadSummary } from "../data/dataset.ts";
 import { encodeExample } from "../data/pairs.ts";
 import { predictLogits, softmax } from "../train/inference.ts";
@@ -34,6 +34,7 @@ export async function predictFile(o: PredictFileOptions): Promise<void> {
   if (o.batchSize < 1) throw new UserError(`--batch-size must be positive, got ${o.batchSize}`);
   const recs = await loadRecords(o.data, o.dataOptions, false);
   const ck = await loadCheckpoint(o.model, { seed: o.seed, tokenizerDir: o.tokenizer });
+  if (o.adapter) await applyAdapterLabels(ck, o.adapter, o.seed);
   const len = maxLength(o.maxLength, ck.config);
   const labels = Array.from({ length: ck.config.numLabels }, (_, i) => ck.config.id2label[i]);
   await initGpu();
