@@ -141,4 +141,12 @@ Deno.test("renderReport: metrics per evaluation as lines; ROC and PR for two lab
   const named = renderReport([result([[3, 1], [2, 4]], true)], { ...meta, labels: ["neg", "pos"] });
   assert.match(named, /<th>predicted neg<\/th><th>predicted pos<\/th>/, "the model's label names");
   assert.doesNotMatch(named, /ham|spam/);
+  // The heat map's title lies inside its box (at 11 px, about 6 px a character).
+  const svg = named.match(
+    /<svg[^>]*width="(\d+)"[^>]*confusion matrix">\n<text x="([\d.]+)"[^>]*text-anchor="(\w+)">([^<]*)</,
+  );
+  assert.ok(svg, "heat map with its title");
+  const [w, x, anchor, len] = [Number(svg[1]), Number(svg[2]), svg[3], 6 * svg[4].length];
+  const [left, right] = anchor === "middle" ? [x - len / 2, x + len / 2] : [x, x + len];
+  assert.ok(left >= 0 && right <= w, `title "${svg[4]}" spans ${left}..${right} in width ${w}`);
 });
