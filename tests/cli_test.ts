@@ -83,6 +83,12 @@ Deno.test("cli: values outside their range are refused before any work", async (
       ["--class-weights", "foo", /--class-weights must be balanced, got "foo"/],
     ] as const
   ) await assertRefused("train", [...base, flag, value], msg);
+  // A flag that would be silently ignored is refused too.
+  await assertRefused(
+    "train",
+    [...base, "--val-data", `${dir}/data.tsv`, "--val-ratio", "0.5"],
+    /--val-ratio splits --data; with --val-data nothing is split/,
+  );
 });
 
 Deno.test("cli: unwritable --out and --report are refused before training starts", async () => {
@@ -370,7 +376,9 @@ Deno.test("cli: a first `deno task` run in a fresh checkout prints a few lines, 
       stdout: "piped",
     }).output()).stdout,
   ).split("\n").filter(Boolean);
-  const copy = await Deno.makeTempDir();
+  // One level down in a fresh folder, so that its ../shared surely does not exist (a /tmp/shared
+  // made by someone else would otherwise supply the vocabulary).
+  const copy = `${await Deno.makeTempDir()}/checkout`;
   for (const f of files) {
     if (!/^(src|shaders|tools)\//.test(f) && !/^deno\.(json|lock)$/.test(f)) continue;
     await Deno.mkdir(`${copy}/${f}`.replace(/\/[^/]*$/, ""), { recursive: true });

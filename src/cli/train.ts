@@ -121,7 +121,7 @@ const TRAIN = {
     },
     "val-ratio": {
       type: "number",
-      default: 0.2,
+      defaultText: "0.2",
       min: 0,
       max: 1,
       minExclusive: true,
@@ -233,6 +233,9 @@ const TRAIN = {
 
 await runCommand(TRAIN, async ({ values: v }) => {
   const modes: Mode[] = v.mode === "all" ? ["full", "head", "lora"] : [v.mode as Mode];
+  if (v["val-data"] && v["val-ratio"] !== undefined) {
+    throw new UserError("--val-ratio splits --data; with --val-data nothing is split (drop one)");
+  }
   const seed = v.seed;
   const command = ["deno", "task", "train", ...Deno.args].join(" ");
   const dataOpts = dataOptions(v);
@@ -248,7 +251,7 @@ await runCommand(TRAIN, async ({ values: v }) => {
   const all = toExamples(trainRecs, labels, "training");
   const { train, val } = valRecs
     ? { train: all, val: toExamples(valRecs, labels, "training") }
-    : stratifiedSplit(all, v["val-ratio"], seed, trainRecs.where);
+    : stratifiedSplit(all, v["val-ratio"] ?? 0.2, seed, trainRecs.where);
   if (valRecs) checkSeenInTraining(val, train, valRecs, labels);
   let test: Example[] | null = null;
   if (testRecs) {
