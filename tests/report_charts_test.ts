@@ -91,6 +91,7 @@ function result(confusion: number[][], curves: boolean): ModeResult {
     recall: 0.3,
     f1: 0.2,
     auroc: 0.6,
+    logLoss: 0.7,
     confusion,
   };
   // deno-lint-ignore no-explicit-any
@@ -124,6 +125,8 @@ Deno.test("renderReport: metrics per evaluation as lines; ROC and PR for two lab
   const two = renderReport([result([[3, 1], [2, 4]], true)], { ...meta, labels: ["ham", "spam"] });
   assert.match(two, /Validation metrics per evaluation/);
   assert.match(two, /<title>f1<\/title><\/polyline>/);
+  // Log loss is unbounded: never a line on the 0..1 axis (else it shows only while below 1).
+  assert.doesNotMatch(two, /<title>logLoss<\/title>/);
   assert.match(two, /best f1 0\.2000 at step 4/);
   assert.match(two, /aria-label="ROC curve"/);
   assert.match(two, /aria-label="precision-recall curve"/);

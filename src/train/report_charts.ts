@@ -110,7 +110,7 @@ function evaluationLines(r: ModeResult): string {
     evs.some((e) => {
       const v = (e.metrics as unknown as Record<string, unknown>)[k];
       return typeof v === "number" && v >= 0 && v <= 1;
-    }) && k !== "n"
+    }) && k !== "n" && k !== "logLoss" // log loss is unbounded: not on the 0..1 axis
   );
   const series = keys.map((k, i) => ({
     name: k,
