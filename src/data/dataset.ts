@@ -100,7 +100,7 @@ export async function loadRecords(
     }
     const problem = row.problem
       ? row.problem
-      : text === null
+      : text === null || text.trim() === ""
       ? `no text in column "${textCol}"`
       : pair === null
       ? `no text in column "${pairCol}"`
