@@ -141,6 +141,8 @@ Deno.test("renderReport: metrics per evaluation as lines; ROC and PR for two lab
   assert.match(three, /<title>c recall 1\.0000<\/title>/);
   assert.doesNotMatch(three, /predicted ham/, "the 2×2 table is not drawn for three labels");
   assert.doesNotMatch(three, /Confusion matrices/, "no empty heading for three labels");
+  assert.match(three, /<th>macro precision<\/th><th>macro recall<\/th><th>macro F1<\/th>/);
+  assert.match(two, /<th>precision<\/th><th>recall<\/th><th>F1<\/th>/);
   const named = renderReport([result([[3, 1], [2, 4]], true)], { ...meta, labels: ["neg", "pos"] });
   assert.match(named, /<th>predicted neg<\/th><th>predicted pos<\/th>/, "the model's label names");
   assert.doesNotMatch(named, /ham|spam/);

@@ -130,6 +130,9 @@ export function renderReport(
     }</td><td>${f(r.epochs.at(-1)?.metrics.auroc ?? null)}</td></tr>`;
   });
   const confusions = results.map((r) => confusion(r, meta.labels)).join("");
+  // N labels: the epoch metrics are macro averages (one-vs-rest for AUROC), as train prints them.
+  const many = results.some((r) => (r.epochs.at(-1)?.metrics.confusion.length ?? 2) > 2);
+  const avg = many ? "macro " : "";
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>webgpu-bert training report</title>
 <style>
@@ -150,7 +153,7 @@ th { background: #f3f3f3; } caption { text-align: left; font-weight: 600; paddin
     modes.join("")
   }</table>
 <h2>Per epoch</h2>
-<table><tr><th>mode</th><th>epoch</th><th>train loss</th><th>accuracy</th><th>precision</th><th>recall</th><th>F1</th><th>AUROC</th><th>train s</th><th>eval s</th><th>tokens/s</th></tr>
+<table><tr><th>mode</th><th>epoch</th><th>train loss</th><th>accuracy</th><th>${avg}precision</th><th>${avg}recall</th><th>${avg}F1</th><th>${avg}AUROC</th><th>train s</th><th>eval s</th><th>tokens/s</th></tr>
 ${results.map(epochRows).join("\n")}</table>
 ${confusions ? `<h2>Confusion matrices</h2>${confusions}` : ""}
 ${evaluationSections(results, meta.labels, COLORS)}
