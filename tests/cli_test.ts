@@ -7,7 +7,7 @@ import { reportError } from "../src/cli/common.ts";
 import { removeStaleTemps } from "../src/io/atomic.ts";
 import { cpuAdapterNote, cpuRunSeconds } from "../src/train/progress.ts";
 
-const COMMANDS = ["train", "predict", "tokenize", "params", "merge"];
+const COMMANDS = ["train", "evaluate", "predict", "tokenize", "params", "merge"];
 
 async function setup() {
   const dir = await Deno.makeTempDir();
@@ -63,6 +63,8 @@ Deno.test("cli: a stray positional argument fails at once, suggesting the flag",
   assert.ok(performance.now() - t0 < 30_000, "failed fast");
   await assertRefused("params", ["bert-tiny"], /params: unexpected argument "bert-tiny"/);
   await assertRefused("merge", ["extra"], /merge: unexpected argument "extra"/);
+  await assertRefused("evaluate", ["extra"], /evaluate: unexpected argument "extra"/);
+  await assertRefused("evaluate", ["--batch-size", "0"], /--batch-size must be ≥ 1, got 0/);
 });
 
 Deno.test("cli: values outside their range are refused before any work", async () => {
@@ -79,8 +81,15 @@ Deno.test("cli: values outside their range are refused before any work", async (
       ["--epochs", "1.5", /--epochs must be an integer, got "1.5"/],
       ["--lr", "0", /--lr must be > 0, got 0/],
       ["--optimizer", "adam", /--optimizer must be adamw or sgd, got "adam"/],
+      ["--class-weights", "foo", /--class-weights must be balanced, got "foo"/],
     ] as const
   ) await assertRefused("train", [...base, flag, value], msg);
+  // A flag that would be silently ignored is refused too.
+  await assertRefused(
+    "train",
+    [...base, "--val-data", `${dir}/data.tsv`, "--val-ratio", "0.5"],
+    /--val-ratio splits --data; with --val-data nothing is split/,
+  );
 });
 
 Deno.test("cli: unwritable --out and --report are refused before training starts", async () => {
@@ -164,6 +173,21 @@ Deno.test("cli: --out holding a trained model or a LoRA adapter is refused unles
   await assertRefused("train", [...base, "--out", `${dir}/fresh`], /already holds a trained model/);
   const again = await runTask("train", [...base, "--out", `${dir}/fresh`, "--overwrite"]);
   assert.equal(again.code, 0, again.stderr);
+  // A LoRA run over the full one replaces it: no old model.safetensors/config.json stays beside the
+  // adapter (it would load as the old model); a file the user put there is kept.
+  await Deno.writeTextFile(`${dir}/fresh/notes.txt`, "mine");
+  const lora = [...base.slice(0, 4), "--mode", "lora", ...base.slice(6)];
+  const over = await runTask("train", [...lora, "--out", `${dir}/fresh`, "--overwrite"]);
+  assert.equal(over.code, 0, over.stderr);
+  const after = [];
+  for await (const e of Deno.readDir(`${dir}/fresh`)) after.push(e.name);
+  assert.ok(after.includes("adapter_model.safetensors"), `${after}`);
+  assert.ok(!after.includes("model.safetensors") && !after.includes("config.json"), `${after}`);
+  assert.ok(after.includes("notes.txt"), `${after}`);
+  // Writing over the model being trained keeps it (it is the LoRA adapter's base).
+  const self = await runTask("train", [...lora, "--out", `${dir}/model`, "--overwrite"]);
+  assert.equal(self.code, 0, self.stderr);
+  await Deno.stat(`${dir}/model/model.safetensors`);
 });
 
 Deno.test("cli: I/O errors are one line; --debug adds the stack", () => {
@@ -356,7 +380,9 @@ Deno.test("cli: a first `deno task` run in a fresh checkout prints a few lines, 
       stdout: "piped",
     }).output()).stdout,
   ).split("\n").filter(Boolean);
-  const copy = await Deno.makeTempDir();
+  // One level down in a fresh folder, so that its ../shared surely does not exist (a /tmp/shared
+  // made by someone else would otherwise supply the vocabulary).
+  const copy = `${await Deno.makeTempDir()}/checkout`;
   for (const f of files) {
     if (!/^(src|shaders|tools)\//.test(f) && !/^deno\.(json|lock)$/.test(f)) continue;
     await Deno.mkdir(`${copy}/${f}`.replace(/\/[^/]*$/, ""), { recursive: true });
@@ -439,4 +465,41 @@ Deno.test("cli: tools/readme_results.ts prints the README's Results block from t
     block,
     /--adapter \S+\/runs\/lora "WINNER!! …"\n(ham|spam) +\d\.\d{4} \d\.\d{4} +WINNER!! …\n/,
   );
+});
+
+Deno.test("cli: a LoRA adapter trained on other labels than its base model's keeps them (predict, evaluate, merge)", async () => {
+  const dir = await setup(); // the base model has two labels, ham and spam
+  const words = ["win prize now", "ok meet later", "hello world", "claim free txt"];
+  const labels = ["pos", "neg", "mid", "pos"];
+  await Deno.writeTextFile(
+    `${dir}/d.csv`,
+    "text,label\n" + Array.from({ length: 12 }, (_, i) => `${words[i % 4]},${labels[i % 4]}`)
+      .join("\n"),
+  );
+  const common = ["--model", `${dir}/model`, "--max-length", "8"];
+  const train = await runTask("train", [
+    ...common,
+    "--data",
+    `${dir}/d.csv`,
+    "--mode",
+    "lora",
+    "--epochs",
+    "1",
+    "--out",
+    `${dir}/lora`,
+  ]);
+  assert.equal(train.code, 0, train.stderr);
+  const adapter = ["--adapter", `${dir}/lora`];
+  const p = await runTask("predict", [...common, ...adapter, "--json", "win prize now"]);
+  assert.equal(p.code, 0, p.stderr);
+  const out = JSON.parse(p.stdout.trim());
+  assert.equal(out.probs.length, 3);
+  assert.ok(["mid", "neg", "pos"].includes(out.label), out.label);
+  const e = await runTask("evaluate", [...common, ...adapter, "--data", `${dir}/d.csv`, "--json"]);
+  assert.equal(e.code, 0, e.stderr);
+  assert.deepEqual(JSON.parse(e.stdout).labels, ["mid", "neg", "pos"]);
+  const m = await runTask("merge", [...common.slice(0, 2), ...adapter, "--out", `${dir}/merged`]);
+  assert.equal(m.code, 0, m.stderr);
+  const config = JSON.parse(await Deno.readTextFile(`${dir}/merged/config.json`));
+  assert.deepEqual(config.id2label, { 0: "mid", 1: "neg", 2: "pos" });
 });

@@ -61,6 +61,14 @@ Deno.test("csv: quoted commas, doubled quotes, newlines inside a field, CRLF, BO
   // A record with a field too many is reported at the line where it starts.
   const bad = await tmpFile("b.csv", 'text,label\n"two\nlines",x\nc,y,extra\n');
   await assert.rejects(() => loadRecords(bad), /b\.csv:4: 3 fields, the header has 2/);
+  // --skip-bad-lines skips it, with its line, as it skips an empty cell.
+  const warned: string[] = [];
+  const skipped = await loadRecords(bad, { skipBadLines: true, warn: (m) => warned.push(m) });
+  assert.deepEqual(skipped.records.map((x) => x.text), ["two\nlines"]);
+  assert.deepEqual(warned, [`${bad}:4: skipped: 3 fields, the header has 2`]);
+  // An empty (or blank) text cell is a bad line too, as README says, not an empty message.
+  const empty = await tmpFile("e.csv", "text,label\n,x\n  ,y\nok,y\n");
+  await assert.rejects(() => loadRecords(empty), /e\.csv:2: no text in column "text"/);
 });
 
 Deno.test("tsv with a header, the sentence column, JSON Lines with integer labels, --format over the extension", async () => {

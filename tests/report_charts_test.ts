@@ -91,6 +91,7 @@ function result(confusion: number[][], curves: boolean): ModeResult {
     recall: 0.3,
     f1: 0.2,
     auroc: 0.6,
+    logLoss: 0.7,
     confusion,
   };
   // deno-lint-ignore no-explicit-any
@@ -124,6 +125,8 @@ Deno.test("renderReport: metrics per evaluation as lines; ROC and PR for two lab
   const two = renderReport([result([[3, 1], [2, 4]], true)], { ...meta, labels: ["ham", "spam"] });
   assert.match(two, /Validation metrics per evaluation/);
   assert.match(two, /<title>f1<\/title><\/polyline>/);
+  // Log loss is unbounded: never a line on the 0..1 axis (else it shows only while below 1).
+  assert.doesNotMatch(two, /<title>logLoss<\/title>/);
   assert.match(two, /best f1 0\.2000 at step 4/);
   assert.match(two, /aria-label="ROC curve"/);
   assert.match(two, /aria-label="precision-recall curve"/);
@@ -137,4 +140,18 @@ Deno.test("renderReport: metrics per evaluation as lines; ROC and PR for two lab
   assert.match(three, /<title>true b, predicted c: 1<\/title>/);
   assert.match(three, /<title>c recall 1\.0000<\/title>/);
   assert.doesNotMatch(three, /predicted ham/, "the 2×2 table is not drawn for three labels");
+  assert.doesNotMatch(three, /Confusion matrices/, "no empty heading for three labels");
+  assert.match(three, /<th>macro precision<\/th><th>macro recall<\/th><th>macro F1<\/th>/);
+  assert.match(two, /<th>precision<\/th><th>recall<\/th><th>F1<\/th>/);
+  const named = renderReport([result([[3, 1], [2, 4]], true)], { ...meta, labels: ["neg", "pos"] });
+  assert.match(named, /<th>predicted neg<\/th><th>predicted pos<\/th>/, "the model's label names");
+  assert.doesNotMatch(named, /ham|spam/);
+  // The heat map's title lies inside its box (at 11 px, about 6 px a character).
+  const svg = named.match(
+    /<svg[^>]*width="(\d+)"[^>]*confusion matrix">\n<text x="([\d.]+)"[^>]*text-anchor="(\w+)">([^<]*)</,
+  );
+  assert.ok(svg, "heat map with its title");
+  const [w, x, anchor, len] = [Number(svg[1]), Number(svg[2]), svg[3], 6 * svg[4].length];
+  const [left, right] = anchor === "middle" ? [x - len / 2, x + len / 2] : [x, x + len];
+  assert.ok(left >= 0 && right <= w, `title "${svg[4]}" spans ${left}..${right} in width ${w}`);
 });

@@ -96,6 +96,10 @@ Deno.test("cli: tokenize --json and params print what the README promises", asyn
     for (const mode of ["full", "head", "lora"]) {
       const p = await runTask("params", ["--mode", mode]);
       assert.match(p.stdout, new RegExp(`trainable parameters: ${counts[mode]}`));
+      // PEFT's all params: the base, plus LoRA and the classifier's trained copy (never fewer
+      // than the trainable ones).
+      const all = mode === "lora" ? "110,824,708" : "109,483,778";
+      assert.match(p.stdout, new RegExp(`total parameters: ${all}`));
     }
   } else {
     assert.match(tok.stderr, /no vocab\.txt/, "only a missing ../shared may skip this");

@@ -1,14 +1,15 @@
 // deno task evaluate --model DIR [--adapter DIR] --data FILE [--json] [--max-length N]
 // The metrics of a saved model on a labelled file: the same encoding, batches and metrics as
 // train's evaluation, so the numbers equal those train printed for the same model and data.
-import { intFlag, maxLength, parseFlags, run } from "./common.ts";
+import { maxLength, runCommand } from "./common.ts";
+import type { CommandSpec, FlagTable } from "./flags.ts";
 import { DATA_FLAGS, dataOptions } from "./data_flags.ts";
 import { UserError } from "../errors.ts";
 import { initGpu } from "../gpu/kernel.ts";
 import { getAdapterName } from "../gpu/device.ts";
 import { loadCheckpoint } from "../bert/checkpoint.ts";
 import { BertForSequenceClassification } from "../bert/model.ts";
-import { loadAdapter } from "../io/peft.ts";
+import { applyAdapterLabels, loadAdapter } from "../io/peft.ts";
 import { loadRecords, loadSummary } from "../data/dataset.ts";
 import { toExamples } from "../data/labels.ts";
 import { encodeAll } from "../train/trainer.ts";
@@ -17,34 +18,65 @@ import { computeMetrics } from "../train/metrics.ts";
 import { metricsReport } from "../train/report.ts";
 import { Progress } from "../train/progress.ts";
 
-await run(async () => {
-  const { values: v } = parseFlags("evaluate", {
-    model: { type: "string" },
-    adapter: { type: "string" },
-    tokenizer: { type: "string" },
-    data: { type: "string" },
-    json: { type: "boolean", default: false },
-    "max-length": { type: "string" },
-    "batch-size": { type: "string" },
-    seed: { type: "string" },
+const EVALUATE = {
+  name: "evaluate",
+  summary: "Prints the metrics of a saved model (and a LoRA adapter) on a labelled data file.",
+  flags: {
+    model: {
+      type: "string",
+      arg: "DIR|PRESET|HUB_ID",
+      help: "the trained model folder (required), a hub id, or a preset",
+    },
+    adapter: {
+      type: "string",
+      arg: "DIR",
+      path: "in",
+      help: "a saved PEFT LoRA adapter folder to apply to the model",
+    },
+    tokenizer: {
+      type: "string",
+      arg: "DIR",
+      path: "in",
+      defaultText: "the model folder",
+      help: "folder with vocab.txt or tokenizer.json",
+    },
+    data: {
+      type: "string",
+      arg: "FILE",
+      path: "in",
+      help: "the labelled data file (required; any format train reads)",
+    },
+    json: { type: "boolean", help: "print the metrics as one JSON object" },
+    "max-length": {
+      type: "int",
+      min: 2,
+      defaultText: "32, or the model's max_position_embeddings when smaller",
+      help: "tokens per message (train's, to reproduce its numbers)",
+    },
+    "batch-size": { type: "int", default: 64, min: 1, help: "texts per evaluation batch" },
+    seed: { type: "int", default: 42, help: "seeds a fresh head when the model has none" },
     ...DATA_FLAGS,
-  });
+  },
+  examples: [
+    "--model runs/tiny/full --data test.csv",
+    "--model bert-tiny --adapter runs/tiny/lora --data test.csv --json",
+  ],
+} as const satisfies CommandSpec<FlagTable>;
+
+await runCommand(EVALUATE, async ({ values: v }) => {
   if (!v.model) throw new UserError("evaluate: --model DIR is required");
   if (!v.data) throw new UserError("evaluate: --data FILE (a labelled file) is required");
   const recs = await loadRecords(v.data, dataOptions(v));
-  const ck = await loadCheckpoint(v.model, {
-    seed: intFlag("seed", v.seed, 42),
-    tokenizerDir: v.tokenizer,
-  });
+  const ck = await loadCheckpoint(v.model, { seed: v.seed, tokenizerDir: v.tokenizer });
+  if (v.adapter) await applyAdapterLabels(ck, v.adapter, v.seed);
   const len = maxLength(v["max-length"], ck.config);
-  const batchSize = intFlag("batch-size", v["batch-size"], 64);
-  if (batchSize < 1) throw new UserError(`--batch-size must be positive, got ${batchSize}`);
+  const batchSize = v["batch-size"];
   // The model's own label order decides the ids; a label it does not know is an error.
   const labels = Array.from({ length: ck.config.numLabels }, (_, i) => ck.config.id2label[i]);
   const examples = toExamples(recs, labels, "model's");
   await initGpu();
   if (!v.json) {
-    console.log(`adapter: ${getAdapterName()}`);
+    console.log(`GPU adapter: ${getAdapterName()}`);
     console.log(loadSummary(recs));
   }
   const model = new BertForSequenceClassification(ck.config, ck.weights);

@@ -116,7 +116,9 @@ export function helpText<F extends FlagTable>(spec: CommandSpec<F>): string {
 function convert(name: string, f: Flag, raw: string): string | number {
   if (f.type === "string") {
     if (f.choices && !f.choices.includes(raw)) {
-      const list = f.choices.slice(0, -1).join(", ") + " or " + f.choices.at(-1);
+      const list = f.choices.length === 1
+        ? f.choices[0]
+        : f.choices.slice(0, -1).join(", ") + " or " + f.choices.at(-1);
       throw new UserError(`--${name} must be ${list}, got "${raw}"`);
     }
     return raw;

@@ -5,11 +5,12 @@
 // loading. Writes a plain checkpoint whose predictions equal base + adapter.
 import { runCommand } from "./common.ts";
 import type { CommandSpec, FlagTable } from "./flags.ts";
+import { clearEarlierRun } from "./paths.ts";
 import { UserError } from "../errors.ts";
 import { initGpu } from "../gpu/kernel.ts";
 import { loadCheckpoint, saveCheckpoint } from "../bert/checkpoint.ts";
 import { BertForSequenceClassification } from "../bert/model.ts";
-import { loadAdapter, transpose } from "../io/peft.ts";
+import { applyAdapterLabels, loadAdapter, transpose } from "../io/peft.ts";
 import { Tensor } from "../tensor.ts";
 
 /** W (out, in) + scale · B (out, r) · A (r, in), accumulated in float64. */
@@ -76,6 +77,7 @@ await runCommand(MERGE, async ({ values }) => {
     seed: values.seed,
     tokenizerDir: values.tokenizer,
   });
+  await applyAdapterLabels(ck, values.adapter, values.seed);
   await initGpu();
   const model = new BertForSequenceClassification(ck.config, ck.weights);
   const loaded = await loadAdapter(values.adapter, model);
@@ -106,6 +108,9 @@ await runCommand(MERGE, async ({ values }) => {
   }
   model.lora.clear();
   model.loraEmbedding.clear();
+  if (values.overwrite) {
+    await clearEarlierRun(values.out, [ck.source, ck.tokenizerDir, values.adapter]);
+  }
   await saveCheckpoint(values.out, model, ck.tokenizerDir);
   const c = loaded.config;
   console.log(

@@ -55,6 +55,7 @@ await runCommand(PARAMS, async ({ values }) => {
   const shapes = paramShapes(config);
   const total = countParams(shapes.values());
   let trainable: number;
+  let all = total;
   if (values.mode === "full") trainable = total;
   else if (values.mode === "head") trainable = countParams(HEAD_KEYS.map((k) => shapes.get(k)!));
   else if (values.mode === "lora") {
@@ -66,10 +67,17 @@ await runCommand(PARAMS, async ({ values }) => {
     }, 0);
     // The classifier trains fully (PEFT modules_to_save for SEQ_CLS), never through LoRA.
     trainable += countParams(HEAD_KEYS.map((k) => shapes.get(k)!));
+    // PEFT's "all params" counts the frozen base, the LoRA matrices and the classifier twice (the
+    // frozen original and the trained copy of ModulesToSaveWrapper): base + trainable.
+    all = total + trainable;
   } else throw new UserError(`--mode must be full, head or lora, got "${values.mode}"`);
   const fmt = (n: number) => n.toLocaleString("en-US");
   console.log(`model: ${spec}`);
   console.log(`mode: ${values.mode}`);
-  console.log(`total parameters: ${fmt(total)}`);
+  console.log(
+    `total parameters: ${fmt(all)}${
+      all === total ? "" : ` (as PEFT counts: the base model's ${fmt(total)} plus the trainable)`
+    }`,
+  );
   console.log(`trainable parameters: ${fmt(trainable)}`);
 });

@@ -99,3 +99,34 @@ export async function checkOutputFile(label: string, file: string): Promise<void
   if (why) throw new UserError(`${label} ${file}: cannot write in ${base} (${why})`);
   if (base !== dir) await Deno.mkdir(dir, { recursive: true });
 }
+
+/** What train and merge write into an output folder (files, then folders). */
+const RUN_FILES = [
+  ...MODEL_FILES,
+  ...ADAPTER_FILES,
+  "metrics.json",
+];
+const RUN_DIRS = [...MODE_DIRS, "best", "base_model"];
+
+/**
+ * With --overwrite, removes what an earlier train or merge saved in `dir` (model or LoRA adapter
+ * files, metrics.json, best/, checkpoint-<step>/, full|head|lora/, base_model/) so that a new run
+ * of another kind leaves no stale model beside its own files (a LoRA adapter next to an old
+ * model.safetensors would load as that old model). Tokenizer files and other files are kept, and
+ * nothing is removed when `dir` is one of `inputs` (the model or tokenizer being read: a run that
+ * writes over its own base model still needs it). Called once the run starts, never on --resume.
+ */
+export async function clearEarlierRun(dir: string, inputs: string[] = []): Promise<void> {
+  const st = await statOrNull(dir);
+  if (!st?.isDirectory) return;
+  const real = await Deno.realPath(dir);
+  for (const p of inputs) {
+    if (await Deno.realPath(p).then((r) => r === real, () => false)) return;
+  }
+  for await (const e of Deno.readDir(dir)) {
+    const known = e.isDirectory
+      ? RUN_DIRS.includes(e.name) || /^checkpoint-\d+$/.test(e.name)
+      : RUN_FILES.includes(e.name);
+    if (known) await Deno.remove(`${dir}/${e.name}`, { recursive: true });
+  }
+}

@@ -7,7 +7,7 @@ import { initGpu } from "../gpu/kernel.ts";
 import { getAdapterName } from "../gpu/device.ts";
 import { loadCheckpoint } from "../bert/checkpoint.ts";
 import { BertForSequenceClassification } from "../bert/model.ts";
-import { loadAdapter } from "../io/peft.ts";
+import { applyAdapterLabels, loadAdapter } from "../io/peft.ts";
 import { predictLogits, softmax } from "../train/inference.ts";
 import { DATA_FLAGS, dataOptions } from "./data_flags.ts";
 import { predictFile } from "./predict_file.ts";
@@ -93,6 +93,7 @@ await runCommand(PREDICT, async ({ values, positionals }) => {
     seed: values.seed,
     tokenizerDir: values.tokenizer,
   });
+  if (values.adapter) await applyAdapterLabels(ckpt, values.adapter, values.seed);
   const len = maxLength(values["max-length"], ckpt.config);
   await initGpu();
   if (!values.json) console.error(`GPU adapter: ${getAdapterName()}`);

@@ -38,6 +38,7 @@ import { latestCheckpoint, recoverDir, writeDirAtomic } from "../train/checkpoin
 import { epochTable, modeTable } from "../train/report.ts";
 import { BertForSequenceClassification } from "../bert/model.ts";
 import { writeHtmlReport } from "../train/html_report.ts";
+import { clearEarlierRun } from "./paths.ts";
 
 const TRAIN = {
   name: "train",
@@ -120,7 +121,7 @@ const TRAIN = {
     },
     "val-ratio": {
       type: "number",
-      default: 0.2,
+      defaultText: "0.2",
       min: 0,
       max: 1,
       minExclusive: true,
@@ -232,6 +233,9 @@ const TRAIN = {
 
 await runCommand(TRAIN, async ({ values: v }) => {
   const modes: Mode[] = v.mode === "all" ? ["full", "head", "lora"] : [v.mode as Mode];
+  if (v["val-data"] && v["val-ratio"] !== undefined) {
+    throw new UserError("--val-ratio splits --data; with --val-data nothing is split (drop one)");
+  }
   const seed = v.seed;
   const command = ["deno", "task", "train", ...Deno.args].join(" ");
   const dataOpts = dataOptions(v);
@@ -247,7 +251,7 @@ await runCommand(TRAIN, async ({ values: v }) => {
   const all = toExamples(trainRecs, labels, "training");
   const { train, val } = valRecs
     ? { train: all, val: toExamples(valRecs, labels, "training") }
-    : stratifiedSplit(all, v["val-ratio"], seed, trainRecs.where);
+    : stratifiedSplit(all, v["val-ratio"] ?? 0.2, seed, trainRecs.where);
   if (valRecs) checkSeenInTraining(val, train, valRecs, labels);
   let test: Example[] | null = null;
   if (testRecs) {
@@ -319,6 +323,10 @@ await runCommand(TRAIN, async ({ values: v }) => {
     `model: ${ck.source} (${ck.config.numHiddenLayers} layers, hidden ${ck.config.hiddenSize}); data: ${train.length} train / ${val.length} validation messages; max length ${cfgBase.maxLength}`,
   );
   const randomBase = ck.newlyInitialized.some((k) => !HEAD_KEYS.includes(k));
+  // --overwrite replaces an earlier run: nothing of it stays beside the new files.
+  if (v.out && v.overwrite && v.resume === undefined) {
+    await clearEarlierRun(v.out, [ck.source, ck.tokenizerDir]);
+  }
   const results: ModeResult[] = [];
   for (const mode of modes) {
     const cfg: TrainConfig = { ...cfgBase, mode };

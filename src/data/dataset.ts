@@ -98,7 +98,9 @@ export async function loadRecords(
     if (names && label !== null && names[Number(label)] !== undefined) {
       label = names[Number(label)];
     }
-    const problem = text === null
+    const problem = row.problem
+      ? row.problem
+      : text === null || text.trim() === ""
       ? `no text in column "${textCol}"`
       : pair === null
       ? `no text in column "${pairCol}"`

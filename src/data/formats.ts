@@ -14,6 +14,8 @@ export interface Row {
   values: Record<string, unknown>;
   /** 1-based line where the record starts (row number for Parquet). */
   line: number;
+  /** Why the record is malformed (e.g. a field count that differs from the header's): a bad line. */
+  problem?: string;
 }
 
 export interface Table {
@@ -96,10 +98,13 @@ function delimited(text: string, where: string, delimiter: string): Table {
   const columns = records[0].record.map((c) => c.trim());
   const rows = records.slice(1).map((r, i) => {
     const line = lines[i + 1];
+    // A bad line: loadRecords stops at it, or skips it with --skip-bad-lines.
     if (r.record.length !== columns.length) {
-      throw new UserError(
-        `${where}:${line}: ${r.record.length} fields, the header has ${columns.length}`,
-      );
+      return {
+        line,
+        values: {},
+        problem: `${r.record.length} fields, the header has ${columns.length}`,
+      };
     }
     return { line, values: Object.fromEntries(columns.map((c, i) => [c, r.record[i]])) };
   });

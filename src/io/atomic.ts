@@ -6,6 +6,17 @@
 /** `name.PID.MILLISECONDS.tmp`: the pattern of this module's temporary names. */
 const TEMP_NAME = /\.\d+\.\d+\.tmp$/;
 const inFlight = new Set<string>();
+/** Temporary folders being filled (writeDirAtomic), removed with their contents on a signal. */
+const dirsInFlight = new Set<string>();
+
+/** Marks a temporary folder as in flight until `untrackTempDir`: a signal then removes it. */
+export function trackTempDir(dir: string): void {
+  dirsInFlight.add(dir);
+}
+
+export function untrackTempDir(dir: string): void {
+  dirsInFlight.delete(dir);
+}
 
 export async function writeFileAtomic(file: string, data: Uint8Array | string): Promise<void> {
   const tmp = `${file}.${Deno.pid}.${Date.now()}.tmp`;
@@ -34,6 +45,12 @@ export function removeTempsInFlight(): void {
     } catch { /* not created yet, or already renamed */ }
   }
   inFlight.clear();
+  for (const dir of dirsInFlight) {
+    try {
+      Deno.removeSync(dir, { recursive: true });
+    } catch { /* not created yet, or already renamed */ }
+  }
+  dirsInFlight.clear();
 }
 
 /** Removes temporaries an interrupted run left in `dir` (not recursive); returns their names. */

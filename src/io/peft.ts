@@ -16,6 +16,8 @@ import { type NamedTensor, readSafetensors, writeSafetensors } from "./safetenso
 import { writeJsonAtomic } from "./atomic.ts";
 import { ALL_LINEAR_TARGETS, EMBEDDING_PATHS, type LoraSpec } from "../nn/lora.ts";
 import type { BertForSequenceClassification } from "../bert/model.ts";
+import type { LoadedCheckpoint } from "../bert/checkpoint.ts";
+import { applyLabels } from "../data/labels.ts";
 import {
   type AdapterConfig,
   insideModulesToSave,
@@ -56,7 +58,17 @@ export async function saveAdapter(
     const t = model.p(k);
     tensors.set(`${PREFIX}${k}`, { shape: [...t.shape], data: await t.read() });
   }
-  await writeSafetensors(`${dir}/adapter_model.safetensors`, tensors, { format: "pt" });
+  // The label names travel in the file's metadata (PEFT ignores it): a head trained on other labels
+  // than the base model's would otherwise print the base's names, or not fit its classifier.
+  const c = model.config;
+  const id2label = Array.from(
+    { length: c.numLabels },
+    (_, i) => c.id2label[String(i)] ?? `LABEL_${i}`,
+  );
+  await writeSafetensors(`${dir}/adapter_model.safetensors`, tensors, {
+    format: "pt",
+    id2label: JSON.stringify(id2label),
+  });
   // The keys PEFT's LoraConfig has had since 0.9, sorted as PEFT writes them.
   const config = {
     alpha_pattern: {},
@@ -94,11 +106,64 @@ export interface LoadedAdapter {
   replaced: string[];
 }
 
-/** Every tensor name in the header, floating-point or not (readSafetensors skips integers). */
-async function headerNames(file: string): Promise<Map<string, string>> {
+async function readHeader(file: string): Promise<Record<string, unknown>> {
   const bytes = await Deno.readFile(file);
   const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
-  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+  return JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+}
+
+/**
+ * The labels of an adapter's classifier, in id order: the names saveAdapter stores in the
+ * safetensors metadata, else `LABEL_i` (transformers' default names) for each row of a stored
+ * classifier.weight; null when the adapter has no classifier (the base model's head is used).
+ * Apply them to the base checkpoint (applyLabels) before building the model, so that a head trained
+ * on N labels fits and prints its own names.
+ */
+export async function adapterLabels(
+  dir: string,
+): Promise<{ names: string[]; stored: boolean } | null> {
+  const file = `${dir}/adapter_model.safetensors`;
+  let header: Record<string, unknown>;
+  try {
+    header = await readHeader(file);
+  } catch {
+    return null; // loadAdapter reports a missing or unreadable file by name
+  }
+  const meta = header.__metadata__ as Record<string, string> | undefined;
+  if (meta?.id2label) {
+    try {
+      const names = JSON.parse(meta.id2label);
+      if (Array.isArray(names) && names.every((x) => typeof x === "string")) {
+        return { names, stored: true };
+      }
+    } catch { /* not ours: fall back to the classifier's shape */ }
+  }
+  for (const [k, v] of Object.entries(header)) {
+    if (!/(^|\.)classifier\.(modules_to_save\.default\.)?weight$/.test(k)) continue;
+    const rows = (v as { shape: number[] }).shape[0];
+    return { names: Array.from({ length: rows }, (_, i) => `LABEL_${i}`), stored: false };
+  }
+  return null;
+}
+
+/**
+ * Gives the base checkpoint the adapter's labels before the model is built: the stored names, or,
+ * for an adapter without them whose classifier has another number of rows, `LABEL_i`. The head's
+ * weights come from the adapter (loadAdapter), so the fresh head made here is replaced.
+ */
+export async function applyAdapterLabels(
+  ck: LoadedCheckpoint,
+  dir: string,
+  seed: number,
+): Promise<void> {
+  const found = await adapterLabels(dir);
+  if (!found || (!found.stored && found.names.length === ck.config.numLabels)) return;
+  applyLabels(ck, found.names, seed, () => {});
+}
+
+/** Every tensor name in the header, floating-point or not (readSafetensors skips integers). */
+async function headerNames(file: string): Promise<Map<string, string>> {
+  const header = await readHeader(file);
   return new Map(
     Object.entries(header).filter(([k]) => k !== "__metadata__").map((
       [k, v],

@@ -8,7 +8,7 @@ import { Tensor } from "../tensor.ts";
 import { gpu } from "../gpu/kernel.ts";
 import { UserError } from "../errors.ts";
 import { type NamedTensor, readSafetensors, writeSafetensors } from "../io/safetensors.ts";
-import { writeJsonAtomic } from "../io/atomic.ts";
+import { trackTempDir, untrackTempDir, writeJsonAtomic } from "../io/atomic.ts";
 import { AdamW } from "../optim/adamw.ts";
 import type { Optimizer } from "../optim/optimizer.ts";
 import type { ModeResult } from "./trainer.ts";
@@ -64,18 +64,24 @@ export async function writeDirAtomic(
       await Deno.remove(`${parent}/${e.name}`, { recursive: true });
     }
   }
-  await Deno.mkdir(tmp, { recursive: true });
+  // A signal while the folder fills removes it (a killed process's is removed at the next save).
+  trackTempDir(tmp);
   try {
-    await fill(tmp);
-  } catch (e) {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
-    throw e;
+    await Deno.mkdir(tmp, { recursive: true });
+    try {
+      await fill(tmp);
+    } catch (e) {
+      await Deno.remove(tmp, { recursive: true }).catch(() => {});
+      throw e;
+    }
+    await recoverDir(dir);
+    const hadOld = await isDir(dir);
+    if (hadOld) await Deno.rename(dir, old);
+    await Deno.rename(tmp, dir);
+    if (hadOld) await Deno.remove(old, { recursive: true });
+  } finally {
+    untrackTempDir(tmp);
   }
-  await recoverDir(dir);
-  const hadOld = await isDir(dir);
-  if (hadOld) await Deno.rename(dir, old);
-  await Deno.rename(tmp, dir);
-  if (hadOld) await Deno.remove(old, { recursive: true });
 }
 
 /** After a crash between writeDirAtomic's two renames, puts the previous folder back. */

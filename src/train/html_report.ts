@@ -89,17 +89,19 @@ ${bars.join("\n")}${labels.join("")}
 ${legend(results, W - 70, T)}</svg>`;
 }
 
-function confusion(r: ModeResult): string {
+/** The 2×2 table for two labels, named by the model's labels (N labels: the heat map only). */
+function confusion(r: ModeResult, labels: string[] = []): string {
   const c = r.epochs[r.epochs.length - 1]?.metrics.confusion;
   if (!c || c.length !== 2) return "";
+  const [neg, pos] = labels.length === 2 ? labels.map(esc) : ["ham", "spam"];
   const max = Math.max(1, ...c.flat());
   const cell = (v: number) =>
     `<td style="background: rgba(31,119,180,${(0.1 + 0.8 * v / max).toFixed(2)})">${v}</td>`;
   return `<table class="confusion"><caption>${r.mode}: confusion matrix (last epoch)</caption>
-<tr><th></th><th>predicted ham</th><th>predicted spam</th></tr>
-<tr><th>true ham</th>${cell(c[0][0])}${cell(c[0][1])}</tr><tr><th>true spam</th>${cell(c[1][0])}${
-    cell(c[1][1])
-  }</tr></table>`;
+<tr><th></th><th>predicted ${neg}</th><th>predicted ${pos}</th></tr>
+<tr><th>true ${neg}</th>${cell(c[0][0])}${cell(c[0][1])}</tr><tr><th>true ${pos}</th>${
+    cell(c[1][0])
+  }${cell(c[1][1])}</tr></table>`;
 }
 
 function epochRows(r: ModeResult): string {
@@ -127,6 +129,10 @@ export function renderReport(
       f(r.epochs.at(-1)?.metrics.accuracy ?? null)
     }</td><td>${f(r.epochs.at(-1)?.metrics.auroc ?? null)}</td></tr>`;
   });
+  const confusions = results.map((r) => confusion(r, meta.labels)).join("");
+  // N labels: the epoch metrics are macro averages (one-vs-rest for AUROC), as train prints them.
+  const many = results.some((r) => (r.epochs.at(-1)?.metrics.confusion.length ?? 2) > 2);
+  const avg = many ? "macro " : "";
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>webgpu-bert training report</title>
 <style>
@@ -147,9 +153,9 @@ th { background: #f3f3f3; } caption { text-align: left; font-weight: 600; paddin
     modes.join("")
   }</table>
 <h2>Per epoch</h2>
-<table><tr><th>mode</th><th>epoch</th><th>train loss</th><th>accuracy</th><th>precision</th><th>recall</th><th>F1</th><th>AUROC</th><th>train s</th><th>eval s</th><th>tokens/s</th></tr>
+<table><tr><th>mode</th><th>epoch</th><th>train loss</th><th>accuracy</th><th>${avg}precision</th><th>${avg}recall</th><th>${avg}F1</th><th>${avg}AUROC</th><th>train s</th><th>eval s</th><th>tokens/s</th></tr>
 ${results.map(epochRows).join("\n")}</table>
-<h2>Confusion matrices</h2>${results.map(confusion).join("")}
+${confusions ? `<h2>Confusion matrices</h2>${confusions}` : ""}
 ${evaluationSections(results, meta.labels, COLORS)}
 </body></html>
 `;

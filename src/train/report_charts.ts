@@ -110,7 +110,7 @@ function evaluationLines(r: ModeResult): string {
     evs.some((e) => {
       const v = (e.metrics as unknown as Record<string, unknown>)[k];
       return typeof v === "number" && v >= 0 && v <= 1;
-    }) && k !== "n"
+    }) && k !== "n" && k !== "logLoss" // log loss is unbounded: not on the 0..1 axis
   );
   const series = keys.map((k, i) => ({
     name: k,
@@ -202,11 +202,14 @@ function confusionHeatmap(r: ModeResult, labels: string[]): string {
       }">${v}</text>`;
     })
   );
-  const W = L + n * cell + 10, H = T + n * cell + 10;
+  // Wide enough for the title (11 px text: under 7 px a character) and the last column's slanted
+  // label, so that neither is clipped (with two labels the matrix alone is narrower than both).
+  const title = `${r.mode}: true (rows) × predicted (columns)`;
+  const slant = Math.ceil(name(n - 1).length * 7 * Math.cos(Math.PI * 40 / 180));
+  const W = Math.max(L + n * cell + 10, L + (n - 0.5) * cell + slant + 10, 8 + title.length * 7);
+  const H = T + n * cell + 10;
   return `<svg class="chart" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${r.mode}: confusion matrix">
-<text x="${
-    L + (n * cell) / 2
-  }" y="14" text-anchor="middle">${r.mode}: true (rows) × predicted (columns)</text>
+<text x="4" y="14" text-anchor="start">${esc(title)}</text>
 ${
     c.map((_, j) =>
       `<text x="${L + j * cell + cell / 2}" y="${

@@ -5,7 +5,8 @@ import { UserError } from "../errors.ts";
 
 /**
  * Every selectable metric by name: the top-level numbers (accuracy, f1, auroc, logLoss, …) and the
- * averages as `macro_f1`, `weighted_recall`, … (scikit-learn's average="macro" | "weighted").
+ * averages as `macro_f1`, `weighted_recall`, … (scikit-learn's average="macro" | "weighted");
+ * `log_loss` and `loss` name logLoss.
  */
 function metricTable(metrics: object): Map<string, number | null> {
   const out = new Map<string, number | null>();
@@ -18,6 +19,8 @@ function metricTable(metrics: object): Map<string, number | null> {
       }
     }
   }
+  // scikit-learn's spelling, and transformers' "loss" (eval_loss: the mean cross-entropy).
+  if (out.has("logLoss")) out.set("log_loss", out.get("logLoss")!).set("loss", out.get("logLoss")!);
   return out;
 }
 

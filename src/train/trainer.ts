@@ -508,9 +508,13 @@ export function epochLine(mode: string, epochs: number, r: EpochResult): string 
 
 export function evalLine(mode: string, ev: EvalResult): string {
   const m = ev.metrics;
+  // N labels: the averages are macro, and log loss is shown, as in the epoch line.
+  const many = m.numLabels > 2;
   return `[${mode}] step ${ev.step} (epoch ${ev.epoch.toFixed(2)}): train loss ${
     f4(ev.trainLoss)
-  } | val acc ${f4(m.accuracy)} precision ${f4(m.precision)} recall ${f4(m.recall)} f1 ${
-    f4(m.f1)
-  } auroc ${f4(m.auroc)} | eval ${ev.evalSeconds.toFixed(1)} s`;
+  } | val acc ${f4(m.accuracy)} ${many ? "macro " : ""}precision ${f4(m.precision)} recall ${
+    f4(m.recall)
+  } f1 ${f4(m.f1)} auroc ${f4(m.auroc)}${many ? ` log loss ${f4(m.logLoss)}` : ""} | eval ${
+    ev.evalSeconds.toFixed(1)
+  } s`;
 }
