@@ -369,6 +369,9 @@ Deno.test("cli: a CPU GPU adapter gets a note with a rough time and the bert-tin
   assert.equal(cpuAdapterNote("NVIDIA GeForce RTX 4090", false, base), null);
   const tiny = { ...base, layers: 2, hidden: 128, intermediate: 512 };
   assert.doesNotMatch(cpuAdapterNote("llvmpipe", false, tiny)!, /bert-tiny/);
+  // A run of a few steps still reads as time, never "roughly 0s".
+  const few = { ...tiny, layers: 1, hidden: 8, intermediate: 16, stepsPerMode: 1 };
+  assert.match(cpuAdapterNote("llvmpipe", false, few)!, /roughly [1-9]\d*s/);
 });
 
 Deno.test("cli: a first `deno task` run in a fresh checkout prints a few lines, not an npm install", async () => {

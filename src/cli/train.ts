@@ -323,10 +323,14 @@ await runCommand(TRAIN, async ({ values: v }) => {
     `model: ${ck.source} (${ck.config.numHiddenLayers} layers, hidden ${ck.config.hiddenSize}); data: ${train.length} train / ${val.length} validation messages; max length ${cfgBase.maxLength}`,
   );
   const randomBase = ck.newlyInitialized.some((k) => !HEAD_KEYS.includes(k));
-  // --overwrite replaces an earlier run: nothing of it stays beside the new files.
-  if (v.out && v.overwrite && v.resume === undefined) {
-    await clearEarlierRun(v.out, [ck.source, ck.tokenizerDir]);
-  }
+  // --overwrite replaces an earlier run: nothing of it stays beside the new files. It is cleared
+  // at the first save, not before training, so a run that fails first (a NaN loss) loses nothing.
+  let earlierRun = Boolean(v.out && v.overwrite && v.resume === undefined);
+  const clearEarlierRunOnce = async () => {
+    if (!earlierRun) return;
+    earlierRun = false;
+    await clearEarlierRun(v.out!, [ck.source, ck.tokenizerDir]);
+  };
   const results: ModeResult[] = [];
   for (const mode of modes) {
     const cfg: TrainConfig = { ...cfgBase, mode };
@@ -360,6 +364,7 @@ await runCommand(TRAIN, async ({ values: v }) => {
       resume,
       onEvaluate: async (model, _ev, sofar, improved) => {
         if (!outDir) return;
+        await clearEarlierRunOnce();
         await saveModel(model, outDir);
         if (improved) await writeDirAtomic(`${outDir}/best`, (tmp) => saveModel(model, tmp));
         await writeJsonAtomic(`${outDir}/metrics.json`, {

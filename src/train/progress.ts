@@ -117,7 +117,7 @@ export function cpuAdapterNote(name: string, fallback: boolean, shape: RunShape)
   if (!isCpuAdapter(name, fallback)) return null;
   const tiny = shape.hidden <= 128 && shape.layers <= 2;
   return `note: the GPU adapter "${name}" is a CPU implementation of WebGPU, not a GPU; ` +
-    `this run should take roughly ${fmtTime(cpuRunSeconds(shape))}` +
+    `this run should take roughly ${fmtTime(Math.max(1, cpuRunSeconds(shape)))}` +
     (tiny ? "" : " (--model bert-tiny runs the same recipe in minutes)");
 }
 

@@ -299,7 +299,10 @@ export async function trainMode(
     resumed = await loadResumeState(dir, named, opt, fingerprint);
     ({ step, epoch: startEpoch, patienceCounter: patience, stopped } = resumed);
     result = resumed.result;
-    log(`[${cfg.mode}] resumed from ${dir}: step ${step} of ${totalSteps}, epoch ${startEpoch}`);
+    const where = step >= totalSteps || stopped
+      ? "the run had finished"
+      : `epoch ${startEpoch} of ${cfg.epochs}`;
+    log(`[${cfg.mode}] resumed from ${dir}: step ${step} of ${totalSteps}, ${where}`);
   }
 
   const evaluate = async (epoch: number, sums: { loss: number; count: number }) => {
