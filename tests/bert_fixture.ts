@@ -1,4 +1,5 @@
 // A tiny random BERT shared by model tests: config, float32 weights, a padded batch.
+import assert from "node:assert/strict";
 import { type BertConfig, configJson, parseConfig } from "../src/bert/config.ts";
 import { type NamedTensor, writeSafetensors } from "../src/io/safetensors.ts";
 import { paramShapes } from "../src/bert/params.ts";
@@ -130,6 +131,25 @@ export async function runTask(
   const out = await cmd.output();
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/**
+ * Runs a deno task that must fail as a user error: exit 1, exactly one `error:` line matching
+ * `pattern`, no stack trace. Returns the run for further checks.
+ */
+export async function assertCliError(
+  task: string,
+  args: string[],
+  pattern: RegExp,
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const r = await runTask(task, args, env);
+  assert.equal(r.code, 1, `${task} ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
+  const errors = r.stderr.split("\n").filter((l) => l.startsWith("error:"));
+  assert.equal(errors.length, 1, `exactly one error line: ${r.stderr}`);
+  assert.match(errors[0], pattern);
+  assert.doesNotMatch(r.stderr, /^\s+at /m, "no stack trace");
+  return r;
 }
 
 /** Labelled messages in the tiny vocabulary, both classes in every prefix of two or more. */

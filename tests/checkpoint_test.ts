@@ -8,7 +8,14 @@ import { isFile } from "./helpers.ts";
 import { encode, ExtensionCodec } from "@msgpack/msgpack";
 import { HEAD_KEYS } from "../src/bert/params.ts";
 import { UserError } from "../src/errors.ts";
-import { refConfig, runTask, TINY_VOCAB, toF64, writeTinyCheckpoint } from "./bert_fixture.ts";
+import {
+  assertCliError,
+  refConfig,
+  runTask,
+  TINY_VOCAB,
+  toF64,
+  writeTinyCheckpoint,
+} from "./bert_fixture.ts";
 import { bertForwardRef } from "./reference/bert_ref.ts";
 import { BertTokenizer } from "../src/bert/tokenizer.ts";
 
@@ -572,15 +579,7 @@ if (!haveCases) {
 const caseTest = (name: string, fn: () => Promise<void>) =>
   Deno.test({ name: `case ${name}`, ignore: !haveCases, fn });
 
-/** One error line, exit 1, no stack trace. */
-async function assertCliFails(task: string, args: string[], pattern: RegExp) {
-  const r = await runTask(task, args);
-  assert.equal(r.code, 1, `${task} ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
-  const errors = r.stderr.split("\n").filter((l) => l.startsWith("error:"));
-  assert.equal(errors.length, 1, `exactly one error line: ${r.stderr}`);
-  assert.match(errors[0], pattern);
-  assert.doesNotMatch(r.stderr, /^\s+at /m, "no stack trace");
-}
+const assertCliFails = assertCliError;
 
 const PRIZE = "Call now to claim your FREE prize!";
 

@@ -2,7 +2,7 @@
 // work starts, the overwrite refusal, one-line I/O errors, signals and stale temporaries.
 import { checkOutputFile } from "../src/cli/paths.ts";
 import assert from "node:assert/strict";
-import { fixtureTsv, runTask, writeTinyCheckpoint } from "./bert_fixture.ts";
+import { assertCliError, fixtureTsv, runTask, writeTinyCheckpoint } from "./bert_fixture.ts";
 import { reportError } from "../src/cli/common.ts";
 import { removeStaleTemps } from "../src/io/atomic.ts";
 import { cpuAdapterNote, cpuRunSeconds } from "../src/train/progress.ts";
@@ -18,12 +18,7 @@ async function setup() {
 
 /** One `error:` line matching `pattern`, exit 1, no stack, and no sign that work started. */
 async function assertRefused(task: string, args: string[], pattern: RegExp) {
-  const r = await runTask(task, args);
-  assert.equal(r.code, 1, `${task} ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
-  const errors = r.stderr.split("\n").filter((l) => l.startsWith("error:"));
-  assert.equal(errors.length, 1, `exactly one error line: ${r.stderr}`);
-  assert.match(errors[0], pattern);
-  assert.doesNotMatch(r.stderr, /^\s+at /m, "no stack trace");
+  const r = await assertCliError(task, args, pattern);
   assert.doesNotMatch(r.stdout, /GPU adapter:|epoch/, `work started: ${r.stdout}`);
 }
 

@@ -2,7 +2,7 @@
 // no stack trace, and nothing already saved is lost.
 import assert from "node:assert/strict";
 import { zipSync } from "fflate";
-import { fixtureTsv, runTask, writeTinyCheckpoint } from "./bert_fixture.ts";
+import { assertCliError, fixtureTsv, runTask, writeTinyCheckpoint } from "./bert_fixture.ts";
 import { readSafetensors, writeSafetensors } from "../src/io/safetensors.ts";
 
 const DATA = fixtureTsv(4);
@@ -14,19 +14,7 @@ async function setup() {
   return dir;
 }
 
-async function assertFails(
-  task: string,
-  args: string[],
-  pattern: RegExp,
-  env: Record<string, string> = {},
-) {
-  const r = await runTask(task, args, env);
-  assert.equal(r.code, 1, `${task} ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
-  const errors = r.stderr.split("\n").filter((l) => l.startsWith("error:"));
-  assert.equal(errors.length, 1, `exactly one error line: ${r.stderr}`);
-  assert.match(errors[0], pattern);
-  assert.doesNotMatch(r.stderr, /^\s+at /m, "no stack trace");
-}
+const assertFails = assertCliError;
 
 Deno.test("failures: flags and data files", async () => {
   const dir = await setup();

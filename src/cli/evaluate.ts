@@ -2,6 +2,7 @@
 // The metrics of a saved model on a labelled file: the same encoding, batches and metrics as
 // train's evaluation, so the numbers equal those train printed for the same model and data.
 import { maxLength, runCommand } from "./common.ts";
+import { ADAPTER_FLAG, MODEL_FLAG, TOKENIZER_FLAG } from "./model_flags.ts";
 import type { CommandSpec, FlagTable } from "./flags.ts";
 import { DATA_FLAGS, dataOptions } from "./data_flags.ts";
 import { UserError } from "../errors.ts";
@@ -22,24 +23,9 @@ const EVALUATE = {
   name: "evaluate",
   summary: "Prints the metrics of a saved model (and a LoRA adapter) on a labelled data file.",
   flags: {
-    model: {
-      type: "string",
-      arg: "DIR|PRESET|HUB_ID",
-      help: "the trained model folder (required), a hub id, or a preset",
-    },
-    adapter: {
-      type: "string",
-      arg: "DIR",
-      path: "in",
-      help: "a saved PEFT LoRA adapter folder to apply to the model",
-    },
-    tokenizer: {
-      type: "string",
-      arg: "DIR",
-      path: "in",
-      defaultText: "the model folder",
-      help: "folder with vocab.txt or tokenizer.json",
-    },
+    model: MODEL_FLAG,
+    adapter: ADAPTER_FLAG,
+    tokenizer: TOKENIZER_FLAG,
     data: {
       type: "string",
       arg: "FILE",

@@ -4,6 +4,7 @@
 // get_delta_weight); the adapter's biases and modules_to_save weights are already in place after
 // loading. Writes a plain checkpoint whose predictions equal base + adapter.
 import { runCommand } from "./common.ts";
+import { TOKENIZER_FLAG } from "./model_flags.ts";
 import type { CommandSpec, FlagTable } from "./flags.ts";
 import { clearEarlierRun } from "./paths.ts";
 import { UserError } from "../errors.ts";
@@ -57,13 +58,7 @@ const MERGE = {
       help: "folder for the merged checkpoint (required; new or empty)",
     },
     overwrite: { type: "boolean", help: "let --out replace a model saved there earlier" },
-    tokenizer: {
-      type: "string",
-      arg: "DIR",
-      path: "in",
-      defaultText: "the model folder",
-      help: "folder with vocab.txt or tokenizer.json",
-    },
+    tokenizer: TOKENIZER_FLAG,
     seed: { type: "int", default: 42, help: "seeds a fresh head when the base has none" },
   },
   examples: ["--model bert-tiny --adapter runs/tiny/lora --out runs/tiny/merged"],

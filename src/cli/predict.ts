@@ -1,6 +1,7 @@
 // deno task predict --model DIR [--adapter DIR] [--json] TEXT...
 // deno task predict --model DIR [--adapter DIR] --data FILE --out FILE.jsonl|FILE.csv
 import { maxLength, runCommand } from "./common.ts";
+import { ADAPTER_FLAG, MODEL_FLAG, TOKENIZER_FLAG } from "./model_flags.ts";
 import type { CommandSpec, FlagTable } from "./flags.ts";
 import { UserError } from "../errors.ts";
 import { initGpu } from "../gpu/kernel.ts";
@@ -17,24 +18,9 @@ const PREDICT = {
   summary: "Classifies each TEXT as ham or spam with a trained model (and a LoRA adapter).",
   positionals: { name: "TEXT...", help: "messages to classify, one argument each (or --data)" },
   flags: {
-    model: {
-      type: "string",
-      arg: "DIR|PRESET|HUB_ID",
-      help: "the trained model folder (required), a hub id, or a preset",
-    },
-    adapter: {
-      type: "string",
-      arg: "DIR",
-      path: "in",
-      help: "a saved PEFT LoRA adapter folder to apply to the model",
-    },
-    tokenizer: {
-      type: "string",
-      arg: "DIR",
-      path: "in",
-      defaultText: "the model folder",
-      help: "folder with vocab.txt or tokenizer.json",
-    },
+    model: MODEL_FLAG,
+    adapter: ADAPTER_FLAG,
+    tokenizer: TOKENIZER_FLAG,
     json: {
       type: "boolean",
       help: 'one JSON line per text: {"text", "label", "probs", "logits"}',
