@@ -301,15 +301,9 @@ export function embeddingBackwardRef(vocab: number, ids: number[], cols: number,
   return d;
 }
 
+/** Mean cross-entropy: the weighted mean with every class weight 1. */
 export function crossEntropyForwardRef(logits: Vec, labels: number[], classes: number): number {
-  let total = 0;
-  labels.forEach((y, r) => {
-    const row = logits.subarray(r * classes, (r + 1) * classes);
-    const mx = Math.max(...row);
-    const lse = mx + Math.log(row.reduce((s, v) => s + Math.exp(v - mx), 0));
-    total += lse - row[y];
-  });
-  return total / labels.length;
+  return weightedCrossEntropyForwardRef(logits, labels, classes, new Array(classes).fill(1));
 }
 
 export function crossEntropyBackwardRef(
@@ -318,17 +312,13 @@ export function crossEntropyBackwardRef(
   classes: number,
   dLoss: number,
 ): Vec {
-  const d = new Float64Array(logits.length);
-  labels.forEach((y, r) => {
-    const row = logits.subarray(r * classes, (r + 1) * classes);
-    const mx = Math.max(...row);
-    const e = Array.from(row, (v) => Math.exp(v - mx));
-    const sum = e.reduce((s, v) => s + v, 0);
-    for (let c = 0; c < classes; c++) {
-      d[r * classes + c] = dLoss * (e[c] / sum - (c === y ? 1 : 0)) / labels.length;
-    }
-  });
-  return d;
+  return weightedCrossEntropyBackwardRef(
+    logits,
+    labels,
+    classes,
+    new Array(classes).fill(1),
+    dLoss,
+  );
 }
 
 // The dropout RNG is a specification (PCG hash of (seed, stream, index)), so the reference
