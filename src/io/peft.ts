@@ -12,7 +12,8 @@
 // it with a warning, which is a silent wrong answer here.
 import { Tensor } from "../tensor.ts";
 import { UserError } from "../errors.ts";
-import { type NamedTensor, readSafetensors, writeSafetensors } from "./safetensors.ts";
+import { type NamedTensor, readSafetensorsAll, writeSafetensors } from "./safetensors.ts";
+import { parseSafetensorsHeader, type SafetensorsHeader } from "./safetensors_header.ts";
 import { writeJsonAtomic } from "./atomic.ts";
 import { ALL_LINEAR_TARGETS, EMBEDDING_PATHS, type LoraSpec } from "../nn/lora.ts";
 import type { BertForSequenceClassification } from "../bert/model.ts";
@@ -106,12 +107,6 @@ export interface LoadedAdapter {
   replaced: string[];
 }
 
-async function readHeader(file: string): Promise<Record<string, unknown>> {
-  const bytes = await Deno.readFile(file);
-  const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
-  return JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
-}
-
 /**
  * The labels of an adapter's classifier, in id order: the names saveAdapter stores in the
  * safetensors metadata, else `LABEL_i` (transformers' default names) for each row of a stored
@@ -123,14 +118,14 @@ export async function adapterLabels(
   dir: string,
 ): Promise<{ names: string[]; stored: boolean } | null> {
   const file = `${dir}/adapter_model.safetensors`;
-  let header: Record<string, unknown>;
+  let header: SafetensorsHeader;
   try {
-    header = await readHeader(file);
+    header = parseSafetensorsHeader(await Deno.readFile(file), file);
   } catch {
     return null; // loadAdapter reports a missing or unreadable file by name
   }
-  const meta = header.__metadata__ as Record<string, string> | undefined;
-  if (meta?.id2label) {
+  const meta = header.metadata;
+  if (meta.id2label) {
     try {
       const names = JSON.parse(meta.id2label);
       if (Array.isArray(names) && names.every((x) => typeof x === "string")) {
@@ -138,9 +133,9 @@ export async function adapterLabels(
       }
     } catch { /* not ours: fall back to the classifier's shape */ }
   }
-  for (const [k, v] of Object.entries(header)) {
+  for (const [k, v] of header.tensors) {
     if (!/(^|\.)classifier\.(modules_to_save\.default\.)?weight$/.test(k)) continue;
-    const rows = (v as { shape: number[] }).shape[0];
+    const rows = v.shape[0];
     return { names: Array.from({ length: rows }, (_, i) => `LABEL_${i}`), stored: false };
   }
   return null;
@@ -159,16 +154,6 @@ export async function applyAdapterLabels(
   const found = await adapterLabels(dir);
   if (!found || (!found.stored && found.names.length === ck.config.numLabels)) return;
   applyLabels(ck, found.names, seed, () => {});
-}
-
-/** Every tensor name in the header, floating-point or not (readSafetensors skips integers). */
-async function headerNames(file: string): Promise<Map<string, string>> {
-  const header = await readHeader(file);
-  return new Map(
-    Object.entries(header).filter(([k]) => k !== "__metadata__").map((
-      [k, v],
-    ) => [k, (v as { dtype: string }).dtype]),
-  );
 }
 
 /** Every module path of the model: each dotted prefix of a parameter name. */
@@ -203,11 +188,13 @@ export async function loadAdapter(
         : `${file}: file not found`,
     );
   }
-  const tensors = await readSafetensors(file);
-  for (const [name, dtype] of await headerNames(file)) {
-    if (!tensors.has(name)) {
-      throw new UserError(`${file}: ${name} has dtype ${dtype}; adapter tensors must be floats`);
+  // One read: every stored tensor, integers too, so none is skipped without a word.
+  const tensors = new Map<string, NamedTensor>();
+  for (const [name, t] of await readSafetensorsAll(file)) {
+    if (!t.data) {
+      throw new UserError(`${file}: ${name} has dtype ${t.dtype}; adapter tensors must be floats`);
     }
+    tensors.set(name, { shape: t.shape, data: t.data });
   }
 
   const linear = new Set(model.linearPaths());
