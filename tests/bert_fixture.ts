@@ -115,6 +115,14 @@ export async function writeTinyCheckpoint(
   return { config, weights };
 }
 
+/** A temp folder with a tiny checkpoint in `model/` and `n` SMS-format messages in `data.tsv`. */
+export async function tinyRunDir(n = 4): Promise<string> {
+  const dir = await Deno.makeTempDir();
+  await writeTinyCheckpoint(`${dir}/model`);
+  await Deno.writeTextFile(`${dir}/data.tsv`, fixtureTsv(n));
+  return dir;
+}
+
 /** Runs a deno task; returns exit code, stdout and stderr. */
 export async function runTask(
   task: string,

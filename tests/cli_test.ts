@@ -2,19 +2,14 @@
 // work starts, the overwrite refusal, one-line I/O errors, signals and stale temporaries.
 import { checkOutputFile } from "../src/cli/paths.ts";
 import assert from "node:assert/strict";
-import { assertCliError, fixtureTsv, runTask, writeTinyCheckpoint } from "./bert_fixture.ts";
+import { assertCliError, fixtureTsv, runTask, tinyRunDir } from "./bert_fixture.ts";
 import { reportError } from "../src/cli/common.ts";
 import { removeStaleTemps } from "../src/io/atomic.ts";
 import { cpuAdapterNote, cpuRunSeconds } from "../src/train/progress.ts";
 
 const COMMANDS = ["train", "evaluate", "predict", "tokenize", "params", "merge"];
 
-async function setup() {
-  const dir = await Deno.makeTempDir();
-  await writeTinyCheckpoint(`${dir}/model`);
-  await Deno.writeTextFile(`${dir}/data.tsv`, fixtureTsv(4));
-  return dir;
-}
+const setup = () => tinyRunDir(4);
 
 /** One `error:` line matching `pattern`, exit 1, no stack, and no sign that work started. */
 async function assertRefused(task: string, args: string[], pattern: RegExp) {

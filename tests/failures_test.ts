@@ -2,17 +2,10 @@
 // no stack trace, and nothing already saved is lost.
 import assert from "node:assert/strict";
 import { zipSync } from "fflate";
-import { assertCliError, fixtureTsv, runTask, writeTinyCheckpoint } from "./bert_fixture.ts";
+import { assertCliError, fixtureTsv, runTask, tinyRunDir } from "./bert_fixture.ts";
 import { readSafetensors, writeSafetensors } from "../src/io/safetensors.ts";
 
-const DATA = fixtureTsv(4);
-
-async function setup() {
-  const dir = await Deno.makeTempDir();
-  await writeTinyCheckpoint(`${dir}/model`);
-  await Deno.writeTextFile(`${dir}/data.tsv`, DATA);
-  return dir;
-}
+const setup = () => tinyRunDir(4);
 
 const assertFails = assertCliError;
 
@@ -55,7 +48,7 @@ Deno.test("failures: flags and data files", async () => {
     ["--model", `${dir}/model`, "--data", `${dir}/empty.tsv`],
     /empty\.tsv: no messages \(the file is empty\)/,
   );
-  await Deno.writeTextFile(`${dir}/label.tsv`, DATA + "junk\tnot a label\n");
+  await Deno.writeTextFile(`${dir}/label.tsv`, fixtureTsv(4) + "junk\tnot a label\n");
   await assertFails(
     "train",
     ["--model", `${dir}/model`, "--data", `${dir}/label.tsv`],
