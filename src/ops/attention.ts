@@ -1,0 +1,132 @@
+// Fused self-attention (shaders/attention.wgsl): scores, mask, softmax, dropout and ·V in one
+// dispatch on Q, K, V in their (B·T, hidden) layout; backward in two. The composed path
+// (src/nn/attention.ts) takes over where this one does not fit (fusedAttentionFits).
+import { Tensor } from "../tensor.ts";
+import { gpu, grid1d } from "../gpu/kernel.ts";
+import { accumulateGrad, record, temporary } from "../autograd/tape.ts";
+
+export interface AttentionShape {
+  batch: number;
+  seqLen: number;
+  heads: number;
+}
+
+/** Dropout on the attention probabilities: the mask of dropout(probs, prob, seed, stream). */
+export interface AttentionDropout {
+  prob: number;
+  seed: number;
+  stream: number;
+}
+
+/** attention.wgsl's MAX_D: a thread keeps a head's D values (three rows of them) in registers. */
+const MAX_HEAD_DIM = 128;
+/**
+ * Each thread walks every key of its row, so the work per thread grows with T; past this the
+ * composed path's tiled matmuls win, and its (B, heads, T, T) buffers cost what ours do.
+ */
+const MAX_FUSED_SEQ = 128;
+
+/** Whether the fused kernel takes sequences of `seqLen` with heads of `headDim`. */
+export function fusedAttentionFits(seqLen: number, headDim: number): boolean {
+  return seqLen <= MAX_FUSED_SEQ && headDim <= MAX_HEAD_DIM;
+}
+
+function checkShapes(q: Tensor, k: Tensor, v: Tensor, mask: Tensor, s: AttentionShape): number {
+  const [rows, hidden] = q.shape;
+  const D = hidden / s.heads;
+  const same = (t: Tensor) => t.shape.length === 2 && t.shape[0] === rows && t.shape[1] === hidden;
+  if (q.shape.length !== 2 || rows !== s.batch * s.seqLen || !Number.isInteger(D)) {
+    throw new Error(
+      `attention: Q [${q.shape}] is not (batch ${s.batch} × ${s.seqLen}, ${s.heads} heads × D)`,
+    );
+  }
+  if (!same(k) || !same(v)) {
+    throw new Error(`attention: Q [${q.shape}], K [${k.shape}] and V [${v.shape}] differ`);
+  }
+  if (mask.size !== rows) throw new Error(`attention: mask [${mask.shape}] is not (B, T)`);
+  if (!fusedAttentionFits(s.seqLen, D)) {
+    throw new Error(`attention: T ${s.seqLen} or D ${D} is past the fused kernel's limits`);
+  }
+  return D;
+}
+
+/**
+ * softmax(Q·Kᵀ/√D + (1 - mask)·f32::MIN)·V per head, with dropout on the probabilities when
+ * `drop` is given. Q, K, V (B·T, hidden), mask (B, T) of 1/0; returns the merged context
+ * (B·T, hidden). Saves Q, K, V and each row's softmax max and 1/Σ; backward recomputes P.
+ */
+export function attention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  mask: Tensor,
+  shape: AttentionShape,
+  drop: AttentionDropout | null = null,
+): Tensor {
+  const D = checkShapes(q, k, v, mask, shape);
+  const { batch: B, seqLen: T, heads } = shape;
+  if (drop && !(drop.prob >= 0 && drop.prob < 1)) {
+    throw new Error(`attention: dropout probability must be in [0, 1), got ${drop.prob}`);
+  }
+  const rt = gpu();
+  const rows = B * heads * T;
+  const ints = [B, T, heads, D, (drop?.seed ?? 0) >>> 0, (drop?.stream ?? 0) >>> 0];
+  const floats = [1 / Math.sqrt(D), drop?.prob ?? 0];
+  const launch = grid1d(rows, 64);
+  const kernel = (entry: string) => ({ shader: "attention.wgsl", entry });
+  const out = Tensor.empty(q.shape);
+  const stats = temporary(Tensor.empty([B, heads, T, 2])); // freed by tidy() when unsaved
+  rt.dispatch(
+    kernel("attention_forward"),
+    [q.buffer, k.buffer, v.buffer, mask.buffer, out.buffer, stats.buffer],
+    ints,
+    floats,
+    launch,
+  );
+  return record(out, [q, k, v], (dOut) => {
+    const probs = Tensor.empty([B, heads, T, T]), dScores = Tensor.empty([B, heads, T, T]);
+    const dQ = Tensor.empty(q.shape);
+    rt.dispatch(
+      kernel("attention_backward_query"),
+      [
+        q.buffer,
+        k.buffer,
+        v.buffer,
+        mask.buffer,
+        stats.buffer,
+        dOut.buffer,
+        dQ.buffer,
+        probs.buffer,
+        dScores.buffer,
+      ],
+      ints,
+      floats,
+      launch,
+    );
+    const dK = Tensor.empty(k.shape), dV = Tensor.empty(v.shape);
+    rt.dispatch(
+      kernel("attention_backward_key"),
+      [
+        q.buffer,
+        null,
+        null,
+        null,
+        probs.buffer,
+        dScores.buffer,
+        dOut.buffer,
+        dK.buffer,
+        dV.buffer,
+      ],
+      ints,
+      floats,
+      launch,
+    );
+    probs.release();
+    dScores.release();
+    stats.release();
+    for (const [t, g] of [[q, dQ], [k, dK], [v, dV]] as const) {
+      if (t.requiresGrad) accumulateGrad(t, g);
+      else g.release();
+    }
+  }, [q, k, v, stats]);
+}
