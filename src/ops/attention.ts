@@ -2,7 +2,8 @@
 // dispatch on Q, K, V in their (B·T, hidden) layout; backward in two. The composed path
 // (src/nn/attention.ts) takes over where this one does not fit (fusedAttentionFits).
 import { Tensor } from "../tensor.ts";
-import { gpu, grid1d } from "../gpu/kernel.ts";
+import { gpu } from "../gpu/kernel.ts";
+import { rowGrid } from "./variants.ts";
 import { accumulateGrad, record, temporary } from "../autograd/tape.ts";
 
 export interface AttentionShape {
@@ -18,7 +19,7 @@ export interface AttentionDropout {
   stream: number;
 }
 
-/** attention.wgsl's MAX_D: a thread keeps a head's D values (three rows of them) in registers. */
+/** attention.wgsl's MAX_D4 · 4: a lane keeps up to three of a head's rows in registers, as vec4s. */
 const MAX_HEAD_DIM = 128;
 /**
  * Each thread walks every key of its row, so the work per thread grows with T; past this the
@@ -26,9 +27,9 @@ const MAX_HEAD_DIM = 128;
  */
 const MAX_FUSED_SEQ = 128;
 
-/** Whether the fused kernel takes sequences of `seqLen` with heads of `headDim`. */
+/** Whether the fused kernel takes sequences of `seqLen` with heads of `headDim` (vec4s). */
 export function fusedAttentionFits(seqLen: number, headDim: number): boolean {
-  return seqLen <= MAX_FUSED_SEQ && headDim <= MAX_HEAD_DIM;
+  return seqLen <= MAX_FUSED_SEQ && headDim % 4 === 0 && headDim <= MAX_HEAD_DIM;
 }
 
 function checkShapes(q: Tensor, k: Tensor, v: Tensor, mask: Tensor, s: AttentionShape): number {
@@ -45,7 +46,10 @@ function checkShapes(q: Tensor, k: Tensor, v: Tensor, mask: Tensor, s: Attention
   }
   if (mask.size !== rows) throw new Error(`attention: mask [${mask.shape}] is not (B, T)`);
   if (!fusedAttentionFits(s.seqLen, D)) {
-    throw new Error(`attention: T ${s.seqLen} or D ${D} is past the fused kernel's limits`);
+    throw new Error(
+      `attention: T ${s.seqLen} > ${MAX_FUSED_SEQ}, or D ${D} not a multiple of 4 up to ` +
+        `${MAX_HEAD_DIM}: the fused kernel does not take it (selfAttention falls back)`,
+    );
   }
   return D;
 }
@@ -69,11 +73,16 @@ export function attention(
     throw new Error(`attention: dropout probability must be in [0, 1), got ${drop.prob}`);
   }
   const rt = gpu();
-  const rows = B * heads * T;
-  const ints = [B, T, heads, D, (drop?.seed ?? 0) >>> 0, (drop?.stream ?? 0) >>> 0];
+  const ints = [B, T, heads, (drop?.seed ?? 0) >>> 0, (drop?.stream ?? 0) >>> 0];
   const floats = [1 / Math.sqrt(D), drop?.prob ?? 0];
-  const launch = grid1d(rows, 64);
-  const kernel = (entry: string) => ({ shader: "attention.wgsl", entry });
+  // A workgroup per (batch, head); lanes: a power of two from 8 to 128, one query row each at most.
+  const launch = rowGrid(B * heads);
+  const lanes = Math.min(128, Math.max(8, 2 ** Math.ceil(Math.log2(T))));
+  const kernel = (entry: string) => ({
+    shader: "attention.wgsl",
+    entry,
+    constants: { WG: lanes, D4: D / 4 },
+  });
   const out = Tensor.empty(q.shape);
   const stats = temporary(Tensor.empty([B, heads, T, 2])); // freed by tidy() when unsaved
   rt.dispatch(
