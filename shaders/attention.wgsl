@@ -10,8 +10,8 @@
 // constant so the loops over it unroll (indexing a private array by a runtime value makes
 // lavapipe spill it, which ran this kernel 2.5× slower).
 // Forward saves only each row's max and 1/Σ (2 floats a row); backward recomputes P from them.
-// Backward (dP = dP̃ · keep/(1 - prob), dS = scale · P ∘ (dP - Σ_j P ∘ dP)):
-//   attention_backward_query, lane per query row: P and dS into scratch, dQ = dS·K;
+// Backward (dP = dP̃ · keep/(1 - prob), dS = scale · P ∘ (dP - rowDot), rowDot = Σ_j P ∘ dP):
+//   attention_backward_query, lane per query row: P, dP and rowDot into scratch, dQ = dS·K;
 //   attention_backward_key, lane per key row: dV = P̃ᵀ·dO, dK = dSᵀ·Q.
 
 // batch, seqLen, heads, dropout seed and stream; scale = 1/√D; prob = dropout probability.
@@ -67,7 +67,8 @@ fn score(qi: ptr<function, array<vec4<f32>, MAX_D4>>, b: u32, kj: u32, j: u32) -
 }
 
 @group(0) @binding(5) var<storage, read_write> out: array<vec4<f32>>; // O (B·T, hidden / 4)
-@group(0) @binding(6) var<storage, read_write> stats: array<f32>;     // (B, heads, T, 2): max, 1/Σ
+// (B, heads, T, 3): the softmax's max and 1/Σ, and backward's rowDot = Σ_j P·dP.
+@group(0) @binding(6) var<storage, read_write> stats: array<f32>;
 
 @compute @workgroup_size(WG)
 fn attention_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -100,15 +101,16 @@ fn forward_row(row: Row) {
   }
   let inv = 1.0 / sum;
   for (var d = 0u; d < D4; d++) { out[row.at + d] = acc[d] * inv; }
-  stats[2u * row.r] = m;
-  stats[2u * row.r + 1u] = inv;
+  stats[3u * row.r] = m;
+  stats[3u * row.r + 1u] = inv;
 }
 
-@group(0) @binding(5) var<storage, read> savedStats: array<f32>;      // (B, heads, T, 2)
+// Eight storage buffers at most, WebGPU's default limit: hence P and dP share one scratch buffer
+// and rowDot goes into stats.
+@group(0) @binding(5) var<storage, read_write> rowStats: array<f32>;  // (B, heads, T, 3)
 @group(0) @binding(6) var<storage, read> dOut: array<vec4<f32>>;      // (B·T, hidden / 4)
 @group(0) @binding(7) var<storage, read_write> dQ: array<vec4<f32>>;  // (B·T, hidden / 4)
-@group(0) @binding(8) var<storage, read_write> probs: array<f32>;     // (B, heads, T, T): P
-@group(0) @binding(9) var<storage, read_write> dScores: array<f32>;   // (B, heads, T, T): dS
+@group(0) @binding(8) var<storage, read_write> scratch: array<vec2<f32>>; // (B, heads, T, T): P, dP
 
 @compute @workgroup_size(WG)
 fn attention_backward_query(@builtin(workgroup_id) wg: vec3<u32>,
@@ -120,41 +122,49 @@ fn attention_backward_query(@builtin(workgroup_id) wg: vec3<u32>,
 
 fn backward_query_row(row: Row) {
   let key = dropout_key(p.seed, p.stream);
-  let m = savedStats[2u * row.r];
-  let inv = savedStats[2u * row.r + 1u];
+  let m = rowStats[3u * row.r];
+  let inv = rowStats[3u * row.r + 1u];
   var qi: array<vec4<f32>, MAX_D4>;
   var dOi: array<vec4<f32>, MAX_D4>;
-  var acc: array<vec4<f32>, MAX_D4>;
+  var kj: array<vec4<f32>, MAX_D4>;
+  // dQ_i = scale · Σ_j P_ij (dP_ij - rowDot) K_j = scale · (Σ_j P_ij dP_ij K_j - rowDot · Σ_j P_ij K_j):
+  // both sums build up in the one pass over the keys that finds rowDot, so K is read once.
+  var pdpK: array<vec4<f32>, MAX_D4>;
+  var pK: array<vec4<f32>, MAX_D4>;
   for (var d = 0u; d < D4; d++) {
     qi[d] = q[row.at + d];
     dOi[d] = dOut[row.at + d];
-    acc[d] = vec4<f32>();
+    pdpK[d] = vec4<f32>();
+    pK[d] = vec4<f32>();
   }
-  // Pass 1: P_ij and dP_ij = dO_i·V_j · dropout_ij into scratch, and Σ_j P_ij·dP_ij.
   var rowDot = 0.0;
   let first = prob_index(row.b, row.h, row.t, 0u);
   for (var j = 0u; j < p.seqLen; j++) {
-    let kj = head_at(row.b, j, row.h);
-    let pij = exp(score(&qi, row.b, kj, j) - m) * inv;
+    let at = head_at(row.b, j, row.h);
+    var dot = vec4<f32>();
     var dp4 = vec4<f32>();
-    for (var d = 0u; d < D4; d++) { dp4 += dOi[d] * v[kj + d]; }
+    for (var d = 0u; d < D4; d++) {
+      kj[d] = k[at + d];
+      dot += qi[d] * kj[d];
+      dp4 += dOi[d] * v[at + d];
+    }
+    let s = (dot.x + dot.y + dot.z + dot.w) * p.scale +
+      (1.0 - mask[row.b * p.seqLen + j]) * F32_MIN;
+    let pij = exp(s - m) * inv;
     let dp = (dp4.x + dp4.y + dp4.z + dp4.w) * drop_scale(first + j, key);
-    probs[first + j] = pij;
-    dScores[first + j] = dp;
+    scratch[first + j] = vec2<f32>(pij, dp);
     rowDot += pij * dp;
+    for (var d = 0u; d < D4; d++) {
+      pdpK[d] += (pij * dp) * kj[d];
+      pK[d] += pij * kj[d];
+    }
   }
-  // Pass 2: dS_ij = scale · P_ij · (dP_ij - rowDot) in place of dP, and dQ_i = Σ_j dS_ij · K_j.
-  for (var j = 0u; j < p.seqLen; j++) {
-    let ds = p.scale * probs[first + j] * (dScores[first + j] - rowDot);
-    dScores[first + j] = ds;
-    let kj = head_at(row.b, j, row.h);
-    for (var d = 0u; d < D4; d++) { acc[d] += ds * k[kj + d]; }
-  }
-  for (var d = 0u; d < D4; d++) { dQ[row.at + d] = acc[d]; }
+  for (var d = 0u; d < D4; d++) { dQ[row.at + d] = p.scale * (pdpK[d] - rowDot * pK[d]); }
+  rowStats[3u * row.r + 2u] = rowDot;
 }
 
-@group(0) @binding(5) var<storage, read> savedProbs: array<f32>;      // (B, heads, T, T): P
-@group(0) @binding(6) var<storage, read> savedDScores: array<f32>;    // (B, heads, T, T): dS
+@group(0) @binding(5) var<storage, read> savedStats: array<f32>;     // (B, heads, T, 3)
+@group(0) @binding(6) var<storage, read> savedScratch: array<vec2<f32>>; // (B, heads, T, T): P, dP
 @group(0) @binding(7) var<storage, read> dOutK: array<vec4<f32>>;     // (B·T, hidden / 4)
 @group(0) @binding(8) var<storage, read_write> dK: array<vec4<f32>>;  // (B·T, hidden / 4)
 @group(0) @binding(9) var<storage, read_write> dV: array<vec4<f32>>;  // (B·T, hidden / 4)
@@ -175,8 +185,10 @@ fn backward_key_row(row: Row) {
   for (var d = 0u; d < D4; d++) { accK[d] = vec4<f32>(); accV[d] = vec4<f32>(); }
   for (var i = 0u; i < p.seqLen; i++) {
     let idx = prob_index(row.b, row.h, i, row.t);
-    let ds = savedDScores[idx];
-    let pt = savedProbs[idx] * drop_scale(idx, key); // P̃_ij
+    let pdp = savedScratch[idx]; // P_ij, dP_ij
+    let rowDot = savedStats[3u * ((row.b * p.heads + row.h) * p.seqLen + i) + 2u];
+    let ds = p.scale * pdp.x * (pdp.y - rowDot); // dS_ij
+    let pt = pdp.x * drop_scale(idx, key); // P̃_ij
     let qi = head_at(row.b, i, row.h);
     for (var d = 0u; d < D4; d++) {
       accK[d] += ds * q[qi + d];

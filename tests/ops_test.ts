@@ -249,9 +249,10 @@ opCase(
   },
 );
 
-// Attention on odd shapes (T no multiple of 4, 3 heads of 5) with padded keys: the fused kernel
-// and the composed path, each with and without dropout, against the float64 reference.
-const ATT = { batch: 3, seqLen: 7, heads: 3 }, ATT_H = 15;
+// Attention on odd shapes (T no multiple of 4, 3 heads) with padded keys: the fused kernel (heads
+// of 8: it reads heads as vec4s) and the composed path (heads of 5), each with and without
+// dropout, against the float64 reference.
+const ATT = { batch: 3, seqLen: 7, heads: 3 };
 const attMask = (B: number, T: number) =>
   Float64Array.from({ length: B * T }, (_, i) => (i % T < T - (i / T | 0) * 2 ? 1 : 0));
 
@@ -267,17 +268,17 @@ async function dropFactors(shape: AttentionShape, drop: AttentionDropout): Promi
 }
 
 for (
-  const [name, attend] of [
-    ["attention (fused)", attention],
-    ["composedAttention", composedAttention],
+  const [name, attend, D] of [
+    ["attention (fused)", attention, 8],
+    ["composedAttention", composedAttention, 5],
   ] as const
 ) {
   for (const drop of [null, { prob: 0.3, seed: 11, stream: 4 }]) {
     const what = drop ? `dropout p ${drop.prob}` : "no dropout";
     opCase(
-      `${name} (B 3, T 7, 3 heads of 5, padded keys, ${what}): forward, dQ, dK, dV`,
+      `${name} (B 3, T 7, 3 heads of ${D}, padded keys, ${what}): forward, dQ, dK, dV`,
       async () => {
-        const { batch: B, seqLen: T, heads } = ATT, H = ATT_H;
+        const { batch: B, seqLen: T, heads } = ATT, H = heads * D;
         const f = drop ? await dropFactors(ATT, drop) : undefined;
         return checkOp({
           inputs: [
@@ -302,7 +303,7 @@ opCase(
   "attention: fused and composed drop the same probabilities (T 13, p 0.4, same seed)",
   async () => {
     await initGpu();
-    const shape = { batch: 2, seqLen: 13, heads: 3 }, H = 15, n = 2 * 13 * H;
+    const shape = { batch: 2, seqLen: 13, heads: 3 }, H = 24, n = 2 * 13 * H;
     const drop = { prob: 0.4, seed: 1234, stream: 7 };
     const data = [vec(n, 2), vec(n, 2), vec(n)];
     const mask = Tensor.from(attMask(2, 13), [2, 13]);
@@ -323,21 +324,28 @@ opCase(
   },
 );
 
-opCase("selfAttention: the fused kernel (1 dispatch forward, 2 backward) up to T 128", async () => {
-  const rt = await initGpu();
-  const count = (T: number, D: number) => {
-    const [q, k, v] = [0, 1, 2].map(() => Tensor.from(vec(T * D), [T, D], { requiresGrad: true }));
-    const mask = Tensor.from(new Float32Array(T).fill(1), [1, T]);
-    const before = rt.dispatchCount;
-    const out = selfAttention(q, k, v, mask, { batch: 1, seqLen: T, heads: 1 });
-    const forward = rt.dispatchCount - before;
-    backward(out, Tensor.from(new Float32Array(T * D), [T, D]));
-    const total = rt.dispatchCount - before;
-    endStep();
-    [q, k, v, mask].forEach((t) => t.release());
-    return [forward, total - forward];
-  };
-  assert.deepEqual(count(128, 2), [1, 2]);
-  assert.ok(count(129, 2)[0] > 1, "T 129 runs the composed path");
-  assert.ok(count(3, 129)[0] > 1, "D 129 runs the composed path");
-});
+opCase(
+  "selfAttention: the fused kernel (1 dispatch forward, 2 backward) up to T 128, D 128",
+  async () => {
+    const rt = await initGpu();
+    const count = (T: number, D: number) => {
+      const [q, k, v] = [0, 1, 2].map(() =>
+        Tensor.from(vec(T * D), [T, D], { requiresGrad: true })
+      );
+      const mask = Tensor.from(new Float32Array(T).fill(1), [1, T]);
+      const before = rt.dispatchCount;
+      const out = selfAttention(q, k, v, mask, { batch: 1, seqLen: T, heads: 1 });
+      const forward = rt.dispatchCount - before;
+      backward(out, Tensor.from(new Float32Array(T * D), [T, D]));
+      const total = rt.dispatchCount - before;
+      endStep();
+      [q, k, v, mask].forEach((t) => t.release());
+      return [forward, total - forward];
+    };
+    assert.deepEqual(count(128, 4), [1, 2]);
+    assert.deepEqual(count(3, 128), [1, 2]);
+    assert.ok(count(129, 4)[0] > 1, "T 129 runs the composed path");
+    assert.ok(count(3, 6)[0] > 1, "D 6 (no multiple of 4) runs the composed path");
+    assert.ok(count(3, 132)[0] > 1, "D 132 runs the composed path");
+  },
+);

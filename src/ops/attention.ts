@@ -84,7 +84,7 @@ export function attention(
     constants: { WG: lanes, D4: D / 4 },
   });
   const out = Tensor.empty(q.shape);
-  const stats = temporary(Tensor.empty([B, heads, T, 2])); // freed by tidy() when unsaved
+  const stats = temporary(Tensor.empty([B, heads, T, 3])); // freed by tidy() when unsaved
   rt.dispatch(
     kernel("attention_forward"),
     [q.buffer, k.buffer, v.buffer, mask.buffer, out.buffer, stats.buffer],
@@ -93,45 +93,23 @@ export function attention(
     launch,
   );
   return record(out, [q, k, v], (dOut) => {
-    const probs = Tensor.empty([B, heads, T, T]), dScores = Tensor.empty([B, heads, T, T]);
-    const dQ = Tensor.empty(q.shape);
+    const scratch = Tensor.empty([B, heads, T, T, 2]); // P and dP
+    const dQ = Tensor.empty(q.shape), dK = Tensor.empty(k.shape), dV = Tensor.empty(v.shape);
     rt.dispatch(
       kernel("attention_backward_query"),
-      [
-        q.buffer,
-        k.buffer,
-        v.buffer,
-        mask.buffer,
-        stats.buffer,
-        dOut.buffer,
-        dQ.buffer,
-        probs.buffer,
-        dScores.buffer,
-      ],
+      [q, k, v, mask, stats, dOut, dQ, scratch].map((t) => t.buffer),
       ints,
       floats,
       launch,
     );
-    const dK = Tensor.empty(k.shape), dV = Tensor.empty(v.shape);
     rt.dispatch(
       kernel("attention_backward_key"),
-      [
-        q.buffer,
-        null,
-        null,
-        null,
-        probs.buffer,
-        dScores.buffer,
-        dOut.buffer,
-        dK.buffer,
-        dV.buffer,
-      ],
+      [q.buffer, null, null, null, stats.buffer, scratch.buffer, dOut.buffer, dK.buffer, dV.buffer],
       ints,
       floats,
       launch,
     );
-    probs.release();
-    dScores.release();
+    scratch.release();
     stats.release();
     for (const [t, g] of [[q, dQ], [k, dK], [v, dV]] as const) {
       if (t.requiresGrad) accumulateGrad(t, g);
