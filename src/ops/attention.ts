@@ -102,13 +102,15 @@ export function attention(
       floats,
       launch,
     );
-    rt.dispatch(
-      kernel("attention_backward_key"),
-      [q.buffer, null, null, null, stats.buffer, scratch.buffer, dOut.buffer, dK.buffer, dV.buffer],
-      ints,
-      floats,
-      launch,
-    );
+    if (k.requiresGrad || v.requiresGrad) { // e.g. LoRA on query alone: nothing for K, V
+      rt.dispatch(
+        kernel("attention_backward_key"),
+        [q, null, null, null, stats, scratch, dOut, dK, dV].map((t) => t?.buffer ?? null),
+        ints,
+        floats,
+        launch,
+      );
+    }
     scratch.release();
     stats.release();
     for (const [t, g] of [[q, dQ], [k, dK], [v, dV]] as const) {
