@@ -19,6 +19,16 @@ import {
 
 export type { AttentionDropout, AttentionShape };
 
+let forcedPath: "fused" | "composed" | null = null;
+
+/**
+ * Forces one path (tests compare the two through a whole model); null: the fused kernel where it
+ * fits. Forcing "fused" on a shape it does not take throws.
+ */
+export function setAttentionPath(path: "fused" | "composed" | null): void {
+  forcedPath = path;
+}
+
 export function selfAttention(
   q: Tensor,
   k: Tensor,
@@ -27,7 +37,11 @@ export function selfAttention(
   shape: AttentionShape,
   drop: AttentionDropout | null = null,
 ): Tensor {
-  return fusedAttentionFits(shape.seqLen, q.shape[1] / shape.heads)
+  const fused = forcedPath ? forcedPath === "fused" : fusedAttentionFits(
+    shape.seqLen,
+    q.shape[1] / shape.heads,
+  );
+  return fused
     ? attention(q, k, v, mask, shape, drop)
     : composedAttention(q, k, v, mask, shape, drop);
 }
