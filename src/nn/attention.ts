@@ -29,6 +29,10 @@ export function setAttentionPath(path: "fused" | "composed" | null): void {
   forcedPath = path;
 }
 
+/**
+ * Q, K, V (B·T, hidden) → the merged context (B·T, hidden): the fused kernel where it fits
+ * (fusedAttentionFits), else the composed path; `drop` names the probabilities' dropout mask.
+ */
 export function selfAttention(
   q: Tensor,
   k: Tensor,
@@ -46,7 +50,10 @@ export function selfAttention(
     : composedAttention(q, k, v, mask, shape, drop);
 }
 
-/** The unfused path: about 8 dispatches forward, for sequences the fused kernel does not take. */
+/**
+ * The unfused path, for shapes the fused kernel does not take: 7–8 dispatches forward and 11–12
+ * backward on lavapipe (head split and merge transposes, QKᵀ, masked softmax, dropout, ·V).
+ */
 export function composedAttention(
   q: Tensor,
   k: Tensor,

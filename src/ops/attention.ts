@@ -19,11 +19,12 @@ export interface AttentionDropout {
   stream: number;
 }
 
-/** attention.wgsl's MAX_D4 · 4: a lane keeps up to three of a head's rows in registers, as vec4s. */
+/** attention.wgsl's MAX_D4 · 4: a lane holds several of a head's rows in registers, as vec4s. */
 const MAX_HEAD_DIM = 128;
 /**
- * Each thread walks every key of its row, so the work per thread grows with T; past this the
- * composed path's tiled matmuls win, and its (B, heads, T, T) buffers cost what ours do.
+ * A lane walks every key of its query row in turn, so its work grows with T where the composed
+ * path's tiled matmuls spread it over more threads: the fused kernel is for short sequences
+ * (timed here at T 32 only), and a workgroup has at most 128 lanes, one per row.
  */
 const MAX_FUSED_SEQ = 128;
 
