@@ -4,12 +4,14 @@
 //   O = P̃·V.
 // Q, K, V and O stay in their (B·T, hidden) layout: head h of token (b, t) is the D values at
 // (b·T + t)·hidden + h·D, so no transpose splits or merges the heads.
-// A workgroup per (batch, head), each lane one query (or key) row, with no barriers (lavapipe
-// runs per-lane work best): every lane reads the same K and V rows, which a GPU broadcasts from
-// cache. A head is D/4 vec4s held in registers: D4 is a pipeline
-// constant so the loops over it can unroll (lavapipe pays per load instruction: a first version
-// with scalar loads and a runtime head width took 2.5× the CPU time at BERT-base's shape).
-// Forward saves only each row's max and 1/Σ (2 floats a row); backward recomputes P from them.
+// A workgroup per (batch, head), with no barriers (lavapipe runs per-lane work best): every lane
+// reads the same K and V rows, which a GPU broadcasts from cache. A head is D/4 vec4s held in
+// registers: D4 is a pipeline constant so the loops over it can unroll (lavapipe pays per load
+// instruction: a first version with scalar loads and a runtime head width took 2.5× the CPU time
+// at BERT-base's shape). Forward lanes take two query rows, so each K and V load serves both
+// (lavapipe, one BERT-base layer: 22 against 36 ms of CPU); backward lanes take one row (two rows
+// took dQ from 40 to 68 ms and left dK/dV at 40).
+// Forward saves only each row's max and 1/Σ; backward recomputes P from them.
 // Backward (dP = dP̃ · keep/(1 - prob), dS = scale · P ∘ (dP - rowDot), rowDot = Σ_j P ∘ dP):
 //   attention_backward_query, lane per query row: P, dP and rowDot into scratch, dQ = dS·K;
 //   attention_backward_key, lane per key row: dV = P̃ᵀ·dO, dK = dSᵀ·Q.
@@ -59,12 +61,7 @@ fn drop_scale(idx: u32, key: u32) -> f32 {
   return select(0.0, 1.0 / (1.0 - p.prob), dropout_keep(idx, key, p.prob));
 }
 
-/** The scaled, masked score S_ij from q_i (in registers) and K_j. */
-fn score(qi: ptr<function, array<vec4<f32>, MAX_D4>>, b: u32, kj: u32, j: u32) -> f32 {
-  var dot = vec4<f32>();
-  for (var d = 0u; d < D4; d++) { dot += (*qi)[d] * k[kj + d]; }
-  return (dot.x + dot.y + dot.z + dot.w) * p.scale + (1.0 - mask[b * p.seqLen + j]) * F32_MIN;
-}
+fn hsum(v: vec4<f32>) -> f32 { return v.x + v.y + v.z + v.w; }
 
 @group(0) @binding(5) var<storage, read_write> out: array<vec4<f32>>; // O (B·T, hidden / 4)
 // (B, heads, T, 3): the softmax's max and 1/Σ, and backward's rowDot = Σ_j P·dP.
@@ -74,35 +71,72 @@ fn score(qi: ptr<function, array<vec4<f32>, MAX_D4>>, b: u32, kj: u32, j: u32) -
 fn attention_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                      @builtin(local_invocation_index) lid: u32) {
   if (wg.x + wg.y * nwg.x >= heads_total()) { return; }
-  for (var t = lid; t < p.seqLen; t += WG) { forward_row(row_of(wg, nwg, t)); }
+  for (var t = 2u * lid; t < p.seqLen; t += 2u * WG) { forward_rows2(row_of(wg, nwg, t)); }
 }
 
-fn forward_row(row: Row) {
+/** A row's online softmax: m the running max, sum the running Σ exp(S - m). */
+struct Online { m: f32, sum: f32 }
+
+/** Takes score s into the row's softmax, rescaling acc when the max grows; returns exp(s - m). */
+fn online_weight(o: ptr<function, Online>, s: f32, acc: ptr<function, array<vec4<f32>, MAX_D4>>) -> f32 {
+  if (s > (*o).m) {
+    let c = exp((*o).m - s);
+    (*o).sum *= c;
+    for (var d = 0u; d < D4; d++) { (*acc)[d] *= c; }
+    (*o).m = s;
+  }
+  let e = exp(s - (*o).m);
+  (*o).sum += e;
+  return e;
+}
+
+/** Rows A = row.t and B = row.t + 1 (B = A, computed twice and written once, at an odd T's end). */
+fn forward_rows2(row: Row) {
   let key = dropout_key(p.seed, p.stream);
-  var qi: array<vec4<f32>, MAX_D4>;
-  var acc: array<vec4<f32>, MAX_D4>; // Σ_j exp(S_ij - m) · dropout_ij · V_j, rescaled as m grows
-  for (var d = 0u; d < D4; d++) { qi[d] = q[row.at + d]; acc[d] = vec4<f32>(); }
-  // Online softmax, one pass over the keys: m the running max, sum the running Σ exp(S - m).
-  var m = F32_MIN;
-  var sum = 0.0;
+  let two = row.t + 1u < p.seqLen;
+  let atB = head_at(row.b, select(row.t, row.t + 1u, two), row.h);
+  var qa: array<vec4<f32>, MAX_D4>;
+  var qb: array<vec4<f32>, MAX_D4>;
+  var accA: array<vec4<f32>, MAX_D4>;
+  var accB: array<vec4<f32>, MAX_D4>;
+  for (var d = 0u; d < D4; d++) {
+    qa[d] = q[row.at + d];
+    qb[d] = q[atB + d];
+    accA[d] = vec4<f32>();
+    accB[d] = vec4<f32>();
+  }
+  var oa = Online(F32_MIN, 0.0);
+  var ob = Online(F32_MIN, 0.0);
   for (var j = 0u; j < p.seqLen; j++) {
     let kj = head_at(row.b, j, row.h);
-    let s = score(&qi, row.b, kj, j);
-    if (s > m) {
-      let c = exp(m - s);
-      sum *= c;
-      for (var d = 0u; d < D4; d++) { acc[d] *= c; }
-      m = s;
+    var da = vec4<f32>();
+    var db = vec4<f32>();
+    for (var d = 0u; d < D4; d++) {
+      let kv = k[kj + d];
+      da += qa[d] * kv;
+      db += qb[d] * kv;
     }
-    let e = exp(s - m);
-    sum += e;
-    let w = e * drop_scale(prob_index(row.b, row.h, row.t, j), key);
-    for (var d = 0u; d < D4; d++) { acc[d] += w * v[kj + d]; }
+    let maskAdd = (1.0 - mask[row.b * p.seqLen + j]) * F32_MIN;
+    let sa = hsum(da) * p.scale + maskAdd;
+    let sb = hsum(db) * p.scale + maskAdd;
+    let wa = online_weight(&oa, sa, &accA) * drop_scale(prob_index(row.b, row.h, row.t, j), key);
+    let wb = online_weight(&ob, sb, &accB) * drop_scale(prob_index(row.b, row.h, row.t + 1u, j), key);
+    for (var d = 0u; d < D4; d++) {
+      let vv = v[kj + d];
+      accA[d] += wa * vv;
+      accB[d] += wb * vv;
+    }
   }
-  let inv = 1.0 / sum;
-  for (var d = 0u; d < D4; d++) { out[row.at + d] = acc[d] * inv; }
-  stats[3u * row.r] = m;
-  stats[3u * row.r + 1u] = inv;
+  let invA = 1.0 / oa.sum;
+  for (var d = 0u; d < D4; d++) { out[row.at + d] = accA[d] * invA; }
+  stats[3u * row.r] = oa.m;
+  stats[3u * row.r + 1u] = invA;
+  if (two) {
+    let invB = 1.0 / ob.sum;
+    for (var d = 0u; d < D4; d++) { out[atB + d] = accB[d] * invB; }
+    stats[3u * (row.r + 1u)] = ob.m;
+    stats[3u * (row.r + 1u) + 1u] = invB;
+  }
 }
 
 // Eight storage buffers at most, WebGPU's default limit: hence P and dP share one scratch buffer

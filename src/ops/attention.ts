@@ -76,18 +76,18 @@ export function attention(
   const rt = gpu();
   const ints = [B, T, heads, (drop?.seed ?? 0) >>> 0, (drop?.stream ?? 0) >>> 0];
   const floats = [1 / Math.sqrt(D), drop?.prob ?? 0];
-  // A workgroup per (batch, head); lanes: a power of two from 8 to 128, one query row each at most.
+  // A workgroup per (batch, head), of a power of two lanes from 8 up, each taking `rows` query (or
+  // key) rows: the forward kernel takes two, the backward kernels one (attention.wgsl says why).
   const launch = rowGrid(B * heads);
-  const lanes = Math.min(128, Math.max(8, 2 ** Math.ceil(Math.log2(T))));
-  const kernel = (entry: string) => ({
+  const kernel = (entry: string, rows: 1 | 2) => ({
     shader: "attention.wgsl",
     entry,
-    constants: { WG: lanes, D4: D / 4 },
+    constants: { WG: Math.max(8, 2 ** Math.ceil(Math.log2(T / rows))), D4: D / 4 },
   });
   const out = Tensor.empty(q.shape);
   const stats = temporary(Tensor.empty([B, heads, T, 3])); // freed by tidy() when unsaved
   rt.dispatch(
-    kernel("attention_forward"),
+    kernel("attention_forward", 2),
     [q.buffer, k.buffer, v.buffer, mask.buffer, out.buffer, stats.buffer],
     ints,
     floats,
@@ -97,7 +97,7 @@ export function attention(
     const scratch = Tensor.empty([B, heads, T, T, 2]); // P and dP
     const dQ = Tensor.empty(q.shape), dK = Tensor.empty(k.shape), dV = Tensor.empty(v.shape);
     rt.dispatch(
-      kernel("attention_backward_query"),
+      kernel("attention_backward_query", 1),
       [q, k, v, mask, stats, dOut, dQ, scratch].map((t) => t.buffer),
       ints,
       floats,
@@ -105,7 +105,7 @@ export function attention(
     );
     if (k.requiresGrad || v.requiresGrad) { // e.g. LoRA on query alone: nothing for K, V
       rt.dispatch(
-        kernel("attention_backward_key"),
+        kernel("attention_backward_key", 1),
         [q, null, null, null, stats, scratch, dOut, dK, dV].map((t) => t?.buffer ?? null),
         ints,
         floats,
