@@ -6,7 +6,8 @@ import { Tensor } from "../src/tensor.ts";
 import { layerNorm } from "../src/ops/layer_norm.ts";
 import { gelu } from "../src/ops/activation.ts";
 import { maskedSoftmax } from "../src/ops/softmax.ts";
-import { matmul } from "../src/ops/matmul.ts";
+import { attention } from "../src/ops/attention.ts";
+import { composedAttention } from "../src/nn/attention.ts";
 import { embedding } from "../src/ops/embedding.ts";
 import { loraLinear } from "../src/ops/linear.ts";
 import { backward, endStep } from "../src/autograd/tape.ts";
@@ -92,39 +93,56 @@ function check(ok: boolean, what: string) {
   });
 }
 
-// Attention over 16 × 12 heads of 32 × 32: QKᵀ, masked softmax, ·V, forward and backward.
+// Attention over 16 × 12 heads of 32 × 32 on Q, K, V (512, 768), as the model runs it: the fused
+// kernel (src/ops/attention.ts) and the composed path (transposes, QKᵀ, masked softmax, ·V), with
+// no dropout (evaluation) and with p 0.1 (training).
 {
-  const q = t([B * HEADS, T, D], true),
-    k = t([B * HEADS, T, D], true),
-    v = t([B * HEADS, T, D], true);
+  const [q, k, v] = [0, 1, 2].map(() => t([B * T, H], true));
   const mask = Tensor.from(
     Array.from({ length: B * T }, (_, i) => (i % T < 20 + (i / T | 0) % 12 ? 1 : 0)),
     [B, T],
   );
-  const attend = () => {
-    const scores = matmul(q, k, false, true).view([B, HEADS, T, T]);
-    const probs = maskedSoftmax(scores, mask, 1 / Math.sqrt(D)).view([B * HEADS, T, T]);
-    return matmul(probs, v);
-  };
-  const probsCheck = await maskedSoftmax(
-    matmul(q, k, false, true).view([B, HEADS, T, T]),
-    mask,
-    0.125,
-  ).read();
+  const shape = { batch: B, seqLen: T, heads: HEADS };
+  const fused = await attention(q, k, v, mask, shape).read();
+  const composed = await composedAttention(q, k, v, mask, shape).read();
   check(
-    Math.abs(probsCheck.subarray(0, T).reduce((s, p) => s + p, 0) - 1) < 1e-5,
-    "masked softmax rows sum to 1",
+    fused.every((x, i) => Math.abs(x - composed[i]) < 1e-4),
+    "fused attention equals the composed path",
   );
   endStep();
   const flops = 2 * 2 * B * HEADS * T * T * D;
-  gpuBench("attention", "forward 16×12 heads × 32×32, d 64", flops, "GFLOP/s", () => void attend());
-  gpuBench("attention", "forward + backward", 3 * flops, "GFLOP/s", () => {
-    backward(attend(), dOut([B * HEADS, T, D]));
-    for (const x of [q, k, v]) {
-      x.grad?.release();
-      x.grad = null;
+  for (
+    const [name, attend] of [["fused", attention], ["composed", composedAttention]] as const
+  ) {
+    for (const drop of [null, { prob: 0.1, seed: 3, stream: 1 }]) {
+      const what = `${name}${drop ? ", dropout 0.1" : ""}`;
+      const run = () => attend(q, k, v, mask, shape, drop);
+      gpuBench(
+        "attention",
+        `forward 16×12 heads × 32×32, d 64 (${what})`,
+        flops,
+        "GFLOP/s",
+        () => void run(),
+        5,
+        4,
+      );
+      gpuBench(
+        "attention",
+        `forward + backward (${what})`,
+        3 * flops,
+        "GFLOP/s",
+        () => {
+          backward(run(), dOut([B * T, H]));
+          for (const x of [q, k, v]) {
+            x.grad?.release();
+            x.grad = null;
+          }
+        },
+        5,
+        4,
+      );
     }
-  });
+  }
   const s = t([B, HEADS, T, T], true, 4);
   gpuBench(
     "softmax",

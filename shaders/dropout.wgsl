@@ -1,6 +1,6 @@
 // Inverted dropout with a stateless counter-based RNG: element i of call (seed, stream) is kept
 // when uniform(hash(i, key)) ≥ prob, and scaled by 1/(1 - prob). Backward regenerates the same
-// mask from (seed, stream, i) instead of storing it.
+// mask from (seed, stream, i) instead of storing it. The mask itself is dropout_mask.wgsl's.
 
 struct Params { n: u32, seed: u32, stream: u32, prob: f32 }
 
@@ -8,17 +8,8 @@ struct Params { n: u32, seed: u32, stream: u32, prob: f32 }
 @group(0) @binding(1) var<storage, read> x: array<f32>;       // forward: x; backward: dOut
 @group(0) @binding(2) var<storage, read_write> y: array<f32>; // forward: y; backward: dX
 
-// PCG output permutation (O'Neill), a good 32-bit integer hash.
-fn pcg_hash(v: u32) -> u32 {
-  let state = v * 747796405u + 2891336453u;
-  let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
-  return (word >> 22u) ^ word;
-}
-
 fn keep(i: u32) -> bool {
-  let key = pcg_hash(p.seed ^ pcg_hash(p.stream + 0x9E3779B9u));
-  let u = f32(pcg_hash(i ^ key) >> 8u) * (1.0 / 16777216.0);
-  return u >= p.prob;
+  return dropout_keep(i, dropout_key(p.seed, p.stream), p.prob);
 }
 
 fn apply(g: vec3<u32>, nwg: vec3<u32>) {

@@ -9,9 +9,10 @@ import { makeBatch } from "../src/data/batches.ts";
 import { crossEntropy } from "../src/ops/cross_entropy.ts";
 import { AdamW } from "../src/optim/adamw.ts";
 import { attachLora } from "../src/nn/lora.ts";
+import { setAttentionPath } from "../src/nn/attention.ts";
 import { bertForwardRef, crossEntropyRef, type RefLora } from "./reference/bert_ref.ts";
 import { BATCH, LABELS, randomWeights, refConfig, tinyConfig, toF64 } from "./bert_fixture.ts";
-import { fdGrad, relError, rng } from "./helpers.ts";
+import { assertClose, fdGrad, relError, rng } from "./helpers.ts";
 
 const ids = BATCH.map((e) => e.inputIds), mask = BATCH.map((e) => e.attentionMask);
 
@@ -146,5 +147,47 @@ Deno.test("BERT LoRA dropout: active only in training, only on the LoRA path; ev
   const evalOut = await logits(false);
   assert.deepEqual(evalOut, plain, "evaluation ignores lora_dropout");
   assert.ok(relError(dropped, plain) > 1e-4, "training applies lora_dropout");
+  model.release();
+});
+
+Deno.test("BERT training step with dropout: fused and composed attention give the same logits and gradients", async () => {
+  await initGpu();
+  const c = tinyConfig({ hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.3 });
+  const model = new BertForSequenceClassification(c, randomWeights(c));
+  const params = [...model.params.entries()];
+  params.forEach(([, t]) => (t.requiresGrad = true));
+  const step = async (path: "fused" | "composed") => {
+    setAttentionPath(path);
+    try {
+      const batch = makeBatch(BATCH, LABELS, c.vocabSize);
+      const logits = model.forward(batch, { train: true, dropoutSeed: 17 });
+      backward(crossEntropy(logits, batch.labels!));
+      const out = [
+        await logits.read(),
+        ...await Promise.all(params.map(([, t]) => t.grad!.read())),
+      ];
+      params.forEach(([, t]) => {
+        t.grad!.release();
+        t.grad = null;
+      });
+      endStep();
+      return out;
+    } finally {
+      setAttentionPath(null);
+    }
+  };
+  const fused = await step("fused"), composed = await step("composed");
+  // Same masks on the same streams: the paths differ by f32 summation order alone (~1e-7
+  // relative per op through two layers); one attention mask off would move them by ~1e-1.
+  assertClose(fused[0], composed[0], 1e-5, "logits");
+  params.forEach(([name], i) => {
+    const norm = (v: Float32Array) => Math.max(...v.map(Math.abs));
+    if (name.endsWith("key.bias")) {
+      // Softmax ignores a shift shared by a row's scores, and a key bias adds q_i·b to every
+      // score of row i: its gradient is 0 but for rounding, which differs between the paths.
+      const small = Math.max(norm(fused[i + 1]), norm(composed[i + 1]));
+      assert.ok(small < 1e-6, `${name}: gradient ${small} should be rounding noise`);
+    } else assertClose(fused[i + 1], composed[i + 1], 1e-4, name);
+  });
   model.release();
 });

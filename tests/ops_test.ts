@@ -1,6 +1,14 @@
 // Every op: GPU vs float64 reference (forward and input gradients) and reference vs finite
 // differences, on odd shapes that are no multiple of any tile size.
-import { checkLinear, checkLoraLinear, checkMatmul, checkOp, randomVec, rng } from "./helpers.ts";
+import {
+  assertClose,
+  checkLinear,
+  checkLoraLinear,
+  checkMatmul,
+  checkOp,
+  randomVec,
+  rng,
+} from "./helpers.ts";
 import * as R from "./reference/ops_ref.ts";
 import { loraLinear } from "../src/ops/linear.ts";
 import { biasAdd } from "../src/ops/bias_add.ts";
@@ -10,7 +18,18 @@ import { layerNorm } from "../src/ops/layer_norm.ts";
 import { maskedSoftmax } from "../src/ops/softmax.ts";
 import { transpose12 } from "../src/ops/transpose.ts";
 import { reshape } from "../src/ops/reshape.ts";
-import { selfAttention } from "../src/nn/attention.ts";
+import {
+  type AttentionDropout,
+  type AttentionShape,
+  composedAttention,
+  selfAttention,
+} from "../src/nn/attention.ts";
+import { attention } from "../src/ops/attention.ts";
+import { dropout } from "../src/ops/dropout.ts";
+import { initGpu } from "../src/gpu/kernel.ts";
+import { Tensor } from "../src/tensor.ts";
+import { backward, endStep } from "../src/autograd/tape.ts";
+import assert from "node:assert/strict";
 import { setRowReductionLayout } from "../src/ops/variants.ts";
 import { caseRegistry, type TestCase } from "./cases.ts";
 
@@ -230,21 +249,103 @@ opCase(
   },
 );
 
-opCase("selfAttention (B 3, T 7, 3 heads of 5, padded keys): forward, dQ, dK, dV", () => {
-  const [B, T, heads, H] = [3, 7, 3, 15];
-  const mask = Float64Array.from(
-    { length: B * T },
-    (_, i) => (i % T < T - (i / T | 0) * 2 ? 1 : 0),
-  );
-  return checkOp({
-    inputs: [
-      { data: vec(B * T * H, 2), shape: [B * T, H], grad: true },
-      { data: vec(B * T * H, 2), shape: [B * T, H], grad: true },
-      { data: vec(B * T * H), shape: [B * T, H], grad: true },
-      { data: mask, shape: [B, T] },
-    ],
-    gpu: ([q, k, v, m]) => selfAttention(q, k, v, m, { batch: B, seqLen: T, heads }),
-    forward: ([q, k, v, m]) => R.attentionForwardRef(q, k, v, m, B, T, heads),
-    backward: ([q, k, v, m], d) => [...R.attentionBackwardRef(q, k, v, m, B, T, heads, d), null],
-  });
-});
+// Attention on odd shapes (T no multiple of 4, 3 heads) with padded keys: the fused kernel (heads
+// of 8: it reads heads as vec4s) and the composed path (heads of 5), each with and without
+// dropout, against the float64 reference.
+const ATT = { batch: 3, seqLen: 7, heads: 3 };
+const attMask = (B: number, T: number) =>
+  Float64Array.from({ length: B * T }, (_, i) => (i % T < T - (i / T | 0) * 2 ? 1 : 0));
+
+/** Dropout's factor keep/(1 - prob) on (B, heads, T, T) probabilities: the dropout op on ones. */
+async function dropFactors(shape: AttentionShape, drop: AttentionDropout): Promise<Float64Array> {
+  await initGpu();
+  const n = shape.batch * shape.heads * shape.seqLen ** 2;
+  const ones = Tensor.from(new Float32Array(n).fill(1), [n]);
+  const f = Float64Array.from(await dropout(ones, drop.prob, drop.seed, drop.stream).read());
+  endStep();
+  ones.release();
+  return f;
+}
+
+for (
+  const [name, attend, D] of [
+    ["attention (fused)", attention, 8],
+    ["composedAttention", composedAttention, 5],
+  ] as const
+) {
+  for (const drop of [null, { prob: 0.3, seed: 11, stream: 4 }]) {
+    const what = drop ? `dropout p ${drop.prob}` : "no dropout";
+    opCase(
+      `${name} (B 3, T 7, 3 heads of ${D}, padded keys, ${what}): forward, dQ, dK, dV`,
+      async () => {
+        const { batch: B, seqLen: T, heads } = ATT, H = heads * D;
+        const f = drop ? await dropFactors(ATT, drop) : undefined;
+        return checkOp({
+          inputs: [
+            { data: vec(B * T * H, 2), shape: [B * T, H], grad: true },
+            { data: vec(B * T * H, 2), shape: [B * T, H], grad: true },
+            { data: vec(B * T * H), shape: [B * T, H], grad: true },
+            { data: attMask(B, T), shape: [B, T] },
+          ],
+          gpu: ([q, k, v, m]) => attend(q, k, v, m, ATT, drop),
+          forward: ([q, k, v, m]) => R.attentionForwardRef(q, k, v, m, B, T, heads, f),
+          backward: ([q, k, v, m], d) => [
+            ...R.attentionBackwardRef(q, k, v, m, B, T, heads, d, f),
+            null,
+          ],
+        });
+      },
+    );
+  }
+}
+
+opCase(
+  "attention: fused and composed drop the same probabilities (T 13, p 0.4, same seed)",
+  async () => {
+    await initGpu();
+    const shape = { batch: 2, seqLen: 13, heads: 3 }, H = 24, n = 2 * 13 * H;
+    const drop = { prob: 0.4, seed: 1234, stream: 7 };
+    const data = [vec(n, 2), vec(n, 2), vec(n)];
+    const mask = Tensor.from(attMask(2, 13), [2, 13]);
+    const run = async (attend: typeof attention) => {
+      const [q, k, v] = data.map((d) => Tensor.from(d, [26, H], { requiresGrad: true }));
+      const out = attend(q, k, v, mask, shape, drop);
+      backward(out, Tensor.from(data[2], [26, H]));
+      const got = [await out.read(), ...await Promise.all([q, k, v].map((t) => t.grad!.read()))];
+      endStep();
+      [q, k, v].forEach((t) => t.release());
+      return got;
+    };
+    const fused = await run(attention), composed = await run(composedAttention);
+    // Same mask, different summation order: f32 rounding only. A different mask would differ by
+    // the size of the values themselves.
+    ["output", "dQ", "dK", "dV"].forEach((w, i) => assertClose(fused[i], composed[i], 1e-5, w));
+    mask.release();
+  },
+);
+
+opCase(
+  "selfAttention: the fused kernel (1 dispatch forward, 2 backward) up to T 128, D 128",
+  async () => {
+    const rt = await initGpu();
+    const count = (T: number, D: number) => {
+      const [q, k, v] = [0, 1, 2].map(() =>
+        Tensor.from(vec(T * D), [T, D], { requiresGrad: true })
+      );
+      const mask = Tensor.from(new Float32Array(T).fill(1), [1, T]);
+      const before = rt.dispatchCount;
+      const out = selfAttention(q, k, v, mask, { batch: 1, seqLen: T, heads: 1 });
+      const forward = rt.dispatchCount - before;
+      backward(out, Tensor.from(new Float32Array(T * D), [T, D]));
+      const total = rt.dispatchCount - before;
+      endStep();
+      [q, k, v, mask].forEach((t) => t.release());
+      return [forward, total - forward];
+    };
+    assert.deepEqual(count(128, 4), [1, 2]);
+    assert.deepEqual(count(3, 128), [1, 2]);
+    assert.ok(count(129, 4)[0] > 1, "T 129 runs the composed path");
+    assert.ok(count(3, 6)[0] > 1, "D 6 (no multiple of 4) runs the composed path");
+    assert.ok(count(3, 132)[0] > 1, "D 132 runs the composed path");
+  },
+);

@@ -79,6 +79,9 @@ export class BertForSequenceClassification {
     const drop = (x: Tensor, prob: number) =>
       opts.train && prob > 0 ? dropout(x, prob, opts.dropoutSeed ?? 0, stream++) : x;
     const lin = (path: string, x: Tensor) => this.linear(path, x, drop);
+    /** The attention probabilities' dropout, taking the next stream as `drop` would. */
+    const attnDrop = (prob: number) =>
+      opts.train && prob > 0 ? { prob, seed: opts.dropoutSeed ?? 0, stream: stream++ } : null;
 
     const e = "bert.embeddings";
     const summed = add(
@@ -108,7 +111,7 @@ export class BertForSequenceClassification {
           lin(`${l}.attention.self.value`, h),
           batch.mask,
           { batch: B, seqLen: T, heads: c.numAttentionHeads },
-          (probs) => drop(probs, c.attentionProbsDropoutProb),
+          attnDrop(c.attentionProbsDropoutProb),
         );
         const attn = drop(lin(`${l}.attention.output.dense`, merged), c.hiddenDropoutProb);
         h = layerNorm(

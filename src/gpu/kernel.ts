@@ -5,7 +5,7 @@ import { BufferPool } from "./buffer_pool.ts";
 import { checkFaults, scoped } from "./faults.ts";
 import { GpuError } from "../errors.ts";
 import { type BindingWindow, windowRanges } from "./windows.ts";
-import { SHADERS } from "./shaders.ts";
+import { PRELUDES, SHADERS } from "./shaders.ts";
 
 /** A storage binding: a whole buffer, or a window of one (see bindingWindows). */
 export type Binding = GPUBuffer | BindingWindow;
@@ -50,10 +50,13 @@ class Runtime {
     this.dummy = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE });
   }
 
+  /** The shader's text after its preludes (src/gpu/shaders.ts). */
   private source(file: string): string {
-    const src = SHADERS[file];
-    if (src === undefined) throw new Error(`shaders/${file} is not listed in src/gpu/shaders.ts`);
-    return src;
+    return [...(PRELUDES[file] ?? []), file].map((f) => {
+      const src = SHADERS[f];
+      if (src === undefined) throw new Error(`shaders/${f} is not listed in src/gpu/shaders.ts`);
+      return src;
+    }).join("\n");
   }
 
   pipeline(k: Kernel): GPUComputePipeline {

@@ -3,9 +3,11 @@
 // in a browser bundle. tests/shaders_test.ts checks this list against the folder.
 import activation from "../../shaders/activation.wgsl" with { type: "text" };
 import add from "../../shaders/add.wgsl" with { type: "text" };
+import attention from "../../shaders/attention.wgsl" with { type: "text" };
 import bias from "../../shaders/bias.wgsl" with { type: "text" };
 import cross_entropy from "../../shaders/cross_entropy.wgsl" with { type: "text" };
 import dropout from "../../shaders/dropout.wgsl" with { type: "text" };
+import dropout_mask from "../../shaders/dropout_mask.wgsl" with { type: "text" };
 import embedding from "../../shaders/embedding.wgsl" with { type: "text" };
 import layer_norm from "../../shaders/layer_norm.wgsl" with { type: "text" };
 import matmul from "../../shaders/matmul.wgsl" with { type: "text" };
@@ -18,9 +20,11 @@ import transpose from "../../shaders/transpose.wgsl" with { type: "text" };
 export const SHADERS: Readonly<Record<string, string>> = {
   "activation.wgsl": activation,
   "add.wgsl": add,
+  "attention.wgsl": attention,
   "bias.wgsl": bias,
   "cross_entropy.wgsl": cross_entropy,
   "dropout.wgsl": dropout,
+  "dropout_mask.wgsl": dropout_mask,
   "embedding.wgsl": embedding,
   "layer_norm.wgsl": layer_norm,
   "matmul.wgsl": matmul,
@@ -28,4 +32,13 @@ export const SHADERS: Readonly<Record<string, string>> = {
   "optim.wgsl": optim,
   "softmax.wgsl": softmax,
   "transpose.wgsl": transpose,
+};
+
+/**
+ * Files compiled before a shader's own text (WGSL has no import): the functions they share.
+ * dropout_mask.wgsl is the one dropout mask, so fused attention drops what dropout drops.
+ */
+export const PRELUDES: Readonly<Record<string, readonly string[]>> = {
+  "attention.wgsl": ["dropout_mask.wgsl"],
+  "dropout.wgsl": ["dropout_mask.wgsl"],
 };

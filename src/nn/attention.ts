@@ -1,32 +1,73 @@
 // Scaled dot-product self-attention over heads, as BERT computes it:
 // softmax(Q·Kᵀ/√d + (1 - mask)·f32::MIN)·V per head, with dropout on the probabilities.
-// Q, K, V and the output are (B·T, hidden); heads are split and merged with transpose12, so the
-// backward is the composition of the matmul, masked-softmax and transpose backwards.
+// Q, K, V and the output are (B·T, hidden). Short sequences run the fused kernel
+// (src/ops/attention.ts: one dispatch forward, two backward); longer ones the composed path,
+// whose heads are split and merged with transpose12 and whose backward is the composition of the
+// matmul, masked-softmax, dropout and transpose backwards. Both drop the same probabilities.
 import type { Tensor } from "../tensor.ts";
 import { matmul } from "../ops/matmul.ts";
 import { maskedSoftmax } from "../ops/softmax.ts";
 import { transpose12 } from "../ops/transpose.ts";
 import { reshape } from "../ops/reshape.ts";
+import { dropout } from "../ops/dropout.ts";
+import {
+  attention,
+  type AttentionDropout,
+  type AttentionShape,
+  fusedAttentionFits,
+} from "../ops/attention.ts";
 
-export interface AttentionShape {
-  batch: number;
-  seqLen: number;
-  heads: number;
+export type { AttentionDropout, AttentionShape };
+
+let forcedPath: "fused" | "composed" | null = null;
+
+/**
+ * Forces one path (tests compare the two through a whole model); null: the fused kernel where it
+ * fits. Forcing "fused" on a shape it does not take throws.
+ */
+export function setAttentionPath(path: "fused" | "composed" | null): void {
+  forcedPath = path;
 }
 
+/**
+ * Q, K, V (B·T, hidden) → the merged context (B·T, hidden): the fused kernel where it fits
+ * (fusedAttentionFits), else the composed path; `drop` names the probabilities' dropout mask.
+ */
 export function selfAttention(
   q: Tensor,
   k: Tensor,
   v: Tensor,
   mask: Tensor, // (B, T) of 1/0
+  shape: AttentionShape,
+  drop: AttentionDropout | null = null,
+): Tensor {
+  const fused = forcedPath ? forcedPath === "fused" : fusedAttentionFits(
+    shape.seqLen,
+    q.shape[1] / shape.heads,
+  );
+  return fused
+    ? attention(q, k, v, mask, shape, drop)
+    : composedAttention(q, k, v, mask, shape, drop);
+}
+
+/**
+ * The unfused path, for shapes the fused kernel does not take: 7–8 dispatches forward and 11–12
+ * backward on lavapipe (head split and merge transposes, QKᵀ, masked softmax, dropout, ·V).
+ */
+export function composedAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  mask: Tensor,
   { batch: B, seqLen: T, heads }: AttentionShape,
-  dropProbs: (probs: Tensor) => Tensor = (p) => p,
+  drop: AttentionDropout | null = null,
 ): Tensor {
   const H = q.shape[1], D = H / heads;
   const toHeads = (x: Tensor) =>
     reshape(transpose12(reshape(x, [B, T, heads, D])), [B * heads, T, D]);
   const scores = reshape(matmul(toHeads(q), toHeads(k), false, true), [B, heads, T, T]);
-  const probs = dropProbs(maskedSoftmax(scores, mask, 1 / Math.sqrt(D)));
+  const softmaxed = maskedSoftmax(scores, mask, 1 / Math.sqrt(D));
+  const probs = drop ? dropout(softmaxed, drop.prob, drop.seed, drop.stream) : softmaxed;
   const ctx = matmul(reshape(probs, [B * heads, T, T]), toHeads(v)); // (B·heads, T, D)
   return reshape(transpose12(reshape(ctx, [B, heads, T, D])), [B * T, H]);
 }

@@ -371,8 +371,12 @@ function attentionHeads(
   T: number,
   heads: number,
   dO?: Vec,
+  drop?: Vec,
 ) {
   const H = q.length / (B * T), D = H / heads, s = 1 / Math.sqrt(D);
+  // Dropout's factor on P (B, heads, T, T): keep/(1 - prob), or 1 without dropout.
+  const f = (b: number, h: number, i: number, j: number) =>
+    drop ? drop[((b * heads + h) * T + i) * T + j] : 1;
   const out = new Float64Array(q.length),
     dQ = new Float64Array(q.length),
     dK = new Float64Array(q.length),
@@ -392,7 +396,8 @@ function attentionHeads(
           sum = e.reduce((a, x) => a + x, 0);
         P.push(e.map((x) => x / sum));
         for (let j = 0; j < T; j++) {
-          for (let d = 0; d < D; d++) out[at(b, i, h, d)] += P[i][j] * v[at(b, j, h, d)];
+          const pt = P[i][j] * f(b, h, i, j);
+          for (let d = 0; d < D; d++) out[at(b, i, h, d)] += pt * v[at(b, j, h, d)];
         }
       }
       if (!dO) continue;
@@ -400,7 +405,7 @@ function attentionHeads(
         const dP = Array.from({ length: T }, (_, j) => {
           let dot = 0;
           for (let d = 0; d < D; d++) dot += dO[at(b, i, h, d)] * v[at(b, j, h, d)];
-          return dot;
+          return dot * f(b, h, i, j);
         });
         const rowDot = P[i].reduce((a, p, j) => a + p * dP[j], 0);
         for (let j = 0; j < T; j++) {
@@ -408,7 +413,7 @@ function attentionHeads(
           for (let d = 0; d < D; d++) {
             dQ[at(b, i, h, d)] += dS * k[at(b, j, h, d)];
             dK[at(b, j, h, d)] += dS * q[at(b, i, h, d)];
-            dV[at(b, j, h, d)] += P[i][j] * dO[at(b, i, h, d)];
+            dV[at(b, j, h, d)] += P[i][j] * f(b, h, i, j) * dO[at(b, i, h, d)];
           }
         }
       }
@@ -417,6 +422,7 @@ function attentionHeads(
   return { out, dQ, dK, dV };
 }
 
+/** `drop` (B, heads, T, T), when given, multiplies P: dropout's keep/(1 - prob). */
 export const attentionForwardRef = (
   q: Vec,
   k: Vec,
@@ -425,7 +431,8 @@ export const attentionForwardRef = (
   B: number,
   T: number,
   heads: number,
-): Vec => attentionHeads(q, k, v, mask, B, T, heads).out;
+  drop?: Vec,
+): Vec => attentionHeads(q, k, v, mask, B, T, heads, undefined, drop).out;
 
 export function attentionBackwardRef(
   q: Vec,
@@ -436,8 +443,9 @@ export function attentionBackwardRef(
   T: number,
   heads: number,
   dO: Vec,
+  drop?: Vec,
 ): [Vec, Vec, Vec] {
-  const g = attentionHeads(q, k, v, mask, B, T, heads, dO);
+  const g = attentionHeads(q, k, v, mask, B, T, heads, dO, drop);
   return [g.dQ, g.dK, g.dV];
 }
 

@@ -1,0 +1,122 @@
+// Fused self-attention (shaders/attention.wgsl): scores, mask, softmax, dropout and ·V in one
+// dispatch on Q, K, V in their (B·T, hidden) layout; backward in two. The composed path
+// (src/nn/attention.ts) takes over where this one does not fit (fusedAttentionFits).
+import { Tensor } from "../tensor.ts";
+import { gpu } from "../gpu/kernel.ts";
+import { rowGrid } from "./variants.ts";
+import { accumulateGrad, record, temporary } from "../autograd/tape.ts";
+
+export interface AttentionShape {
+  batch: number;
+  seqLen: number;
+  heads: number;
+}
+
+/** Dropout on the attention probabilities: the mask of dropout(probs, prob, seed, stream). */
+export interface AttentionDropout {
+  prob: number;
+  seed: number;
+  stream: number;
+}
+
+/** attention.wgsl's MAX_D4 · 4: a lane holds several of a head's rows in registers, as vec4s. */
+const MAX_HEAD_DIM = 128;
+/**
+ * A lane walks every key of its query row in turn, so its work grows with T where the composed
+ * path's tiled matmuls spread it over more threads: the fused kernel is for short sequences
+ * (timed here at T 32 only), and a workgroup has at most 128 lanes, one per row.
+ */
+const MAX_FUSED_SEQ = 128;
+
+/** Whether the fused kernel takes sequences of `seqLen` with heads of `headDim` (vec4s). */
+export function fusedAttentionFits(seqLen: number, headDim: number): boolean {
+  return seqLen <= MAX_FUSED_SEQ && headDim % 4 === 0 && headDim <= MAX_HEAD_DIM;
+}
+
+function checkShapes(q: Tensor, k: Tensor, v: Tensor, mask: Tensor, s: AttentionShape): number {
+  const [rows, hidden] = q.shape;
+  const D = hidden / s.heads;
+  const same = (t: Tensor) => t.shape.length === 2 && t.shape[0] === rows && t.shape[1] === hidden;
+  if (q.shape.length !== 2 || rows !== s.batch * s.seqLen || !Number.isInteger(D)) {
+    throw new Error(
+      `attention: Q [${q.shape}] is not (batch ${s.batch} × ${s.seqLen}, ${s.heads} heads × D)`,
+    );
+  }
+  if (!same(k) || !same(v)) {
+    throw new Error(`attention: Q [${q.shape}], K [${k.shape}] and V [${v.shape}] differ`);
+  }
+  if (mask.size !== rows) throw new Error(`attention: mask [${mask.shape}] is not (B, T)`);
+  if (!fusedAttentionFits(s.seqLen, D)) {
+    throw new Error(
+      `attention: T ${s.seqLen} > ${MAX_FUSED_SEQ}, or D ${D} not a multiple of 4 up to ` +
+        `${MAX_HEAD_DIM}: the fused kernel does not take it (selfAttention falls back)`,
+    );
+  }
+  return D;
+}
+
+/**
+ * softmax(Q·Kᵀ/√D + (1 - mask)·f32::MIN)·V per head, with dropout on the probabilities when
+ * `drop` is given. Q, K, V (B·T, hidden), mask (B, T) of 1/0; returns the merged context
+ * (B·T, hidden). Saves Q, K, V and each row's softmax max and 1/Σ; backward recomputes P.
+ */
+export function attention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  mask: Tensor,
+  shape: AttentionShape,
+  drop: AttentionDropout | null = null,
+): Tensor {
+  const D = checkShapes(q, k, v, mask, shape);
+  const { batch: B, seqLen: T, heads } = shape;
+  if (drop && !(drop.prob >= 0 && drop.prob < 1)) {
+    throw new Error(`attention: dropout probability must be in [0, 1), got ${drop.prob}`);
+  }
+  const rt = gpu();
+  const ints = [B, T, heads, (drop?.seed ?? 0) >>> 0, (drop?.stream ?? 0) >>> 0];
+  const floats = [1 / Math.sqrt(D), drop?.prob ?? 0];
+  // A workgroup per (batch, head), of a power of two lanes from 8 up, each taking `rows` query (or
+  // key) rows: the forward kernel takes two, the backward kernels one (attention.wgsl says why).
+  const launch = rowGrid(B * heads);
+  const kernel = (entry: string, rows: 1 | 2) => ({
+    shader: "attention.wgsl",
+    entry,
+    constants: { WG: Math.max(8, 2 ** Math.ceil(Math.log2(T / rows))), D4: D / 4 },
+  });
+  const out = Tensor.empty(q.shape);
+  const stats = temporary(Tensor.empty([B, heads, T, 3])); // freed by tidy() when unsaved
+  rt.dispatch(
+    kernel("attention_forward", 2),
+    [q.buffer, k.buffer, v.buffer, mask.buffer, out.buffer, stats.buffer],
+    ints,
+    floats,
+    launch,
+  );
+  return record(out, [q, k, v], (dOut) => {
+    const scratch = Tensor.empty([B, heads, T, T, 2]); // P and dP
+    const dQ = Tensor.empty(q.shape), dK = Tensor.empty(k.shape), dV = Tensor.empty(v.shape);
+    rt.dispatch(
+      kernel("attention_backward_query", 1),
+      [q, k, v, mask, stats, dOut, dQ, scratch].map((t) => t.buffer),
+      ints,
+      floats,
+      launch,
+    );
+    if (k.requiresGrad || v.requiresGrad) { // e.g. LoRA on query alone: nothing for K, V
+      rt.dispatch(
+        kernel("attention_backward_key", 1),
+        [q, null, null, null, stats, scratch, dOut, dK, dV].map((t) => t?.buffer ?? null),
+        ints,
+        floats,
+        launch,
+      );
+    }
+    scratch.release();
+    stats.release();
+    for (const [t, g] of [[q, dQ], [k, dK], [v, dV]] as const) {
+      if (t.requiresGrad) accumulateGrad(t, g);
+      else g.release();
+    }
+  }, [q, k, v, stats]);
+}
