@@ -174,6 +174,9 @@ export class ParamArena {
       }
       p.relocate(rt.pool.acquire(p.bytes), true);
     });
+    // Submit the copies out of the slabs now: a pool.trim() before the next submit would destroy
+    // the slabs under them.
+    rt.flush();
     for (const tokens of this.tokens.values()) for (const t of tokens) rt.unalias(t);
     for (const buffers of this.buffers.values()) for (const b of buffers) rt.pool.release(b);
     for (const u of this.units?.units ?? []) rt.pool.release(u.table);
