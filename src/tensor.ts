@@ -35,19 +35,20 @@ export class Tensor {
   }
 
   /**
-   * Copies this tensor into `buffer` and makes that its storage from now on, returning its own
-   * buffer to the pool: how an optimizer moves its parameters into one flat arena (and back out
-   * when it is released) while the model keeps the same Tensor objects. Views made before the
-   * move keep the old buffer, so it happens before any forward pass (the optimizer's constructor).
-   * False, and nothing moved, for a released tensor.
+   * Copies this tensor into `buffer` and makes that its storage from now on: how an optimizer
+   * moves its parameters into one flat arena (and back out when it is released) while the model
+   * keeps the same Tensor objects. Views made before the move keep the old buffer, so it happens
+   * before any forward pass (the optimizer's constructor). Returns the buffer it owned before, for
+   * the caller to release or discard once the copy is submitted; null when it owned none (a view,
+   * an arena slot) or is released (then nothing moves).
    */
-  relocate(buffer: GPUBuffer, owns: boolean): boolean {
-    if (this.released) return false;
+  relocate(buffer: GPUBuffer, owns: boolean): GPUBuffer | null {
+    if (this.released) return null;
     if (this.size > 0) gpu().copy(this.storage, buffer, this.bytes);
-    if (this.ownsBuffer) gpu().pool.release(this.storage);
+    const old = this.ownsBuffer ? this.storage : null;
     this.storage = buffer;
     this.ownsBuffer = owns;
-    return true;
+    return old;
   }
 
   get bytes(): number {

@@ -66,7 +66,11 @@ export class ParamArena {
       s.windows = rt.windows(s.bytes, 16).map(({ offset, size }) => ({ offset, size }));
     }
     const placed = this.allocate("param");
-    params.forEach((p, i) => p.relocate(placed[i], false));
+    const own = params.map((p, i) => p.relocate(placed[i], false));
+    // The parameters' own buffers have sizes no activation asks for: free them, not pool them
+    // (after submitting the copies out of them), so the arena does not double parameter memory.
+    rt.flush();
+    for (const b of own) if (b) rt.pool.discard(b);
     this.allocate("grad");
     params.forEach((p, i) => gradHomes.set(p, () => this.view("grad", i)));
   }
@@ -172,7 +176,7 @@ export class ParamArena {
         rt.copy(p.grad.buffer, g.buffer, p.bytes);
         p.grad = g;
       }
-      p.relocate(rt.pool.acquire(p.bytes), true);
+      p.relocate(rt.pool.acquire(p.bytes), true); // from an arena slot: returns no buffer
     });
     // Submit the copies out of the slabs now: a pool.trim() before the next submit would destroy
     // the slabs under them.
