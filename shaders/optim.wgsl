@@ -37,19 +37,24 @@ fn adamw_step(
   let wg = wid.x + wid.y * nwg.x;
   if (wg >= p.workgroups) { return; }
   let c = chunk(wg);
+  // Every scalar read once: the loop's stores could alias them, so the compiler would not hoist.
+  let h = hyper;
   let scale = gradScale[0];
-  let decay = 1.0 - hyper.lr * hyper.weightDecay;
-  let stepSize = hyper.lr / hyper.bc1;
-  let sqrtBc2 = sqrt(hyper.bc2);
-  for (var j = lid.x; j < min(c.y, CHUNK_VEC4); j += 256u) {
+  let decay = 1.0 - h.lr * h.weightDecay;
+  let stepSize = h.lr / h.bc1;
+  let sqrtBc2 = sqrt(h.bc2);
+  let keep1 = 1.0 - h.beta1;
+  let keep2 = 1.0 - h.beta2;
+  let end = min(c.y, CHUNK_VEC4);
+  for (var j = lid.x; j < end; j += 256u) {
     let i = c.x + j;
     let gr = grad[i] * scale;
     let w = param[i] * decay;
-    let m = hyper.beta1 * expAvg[i] + (1.0 - hyper.beta1) * gr;
-    let v = hyper.beta2 * expAvgSq[i] + (1.0 - hyper.beta2) * gr * gr;
+    let m = h.beta1 * expAvg[i] + keep1 * gr;
+    let v = h.beta2 * expAvgSq[i] + keep2 * gr * gr;
     expAvg[i] = m;
     expAvgSq[i] = v;
-    let denom = sqrt(v) / sqrtBc2 + hyper.eps;
+    let denom = sqrt(v) / sqrtBc2 + h.eps;
     param[i] = w - stepSize * m / denom;
   }
 }
@@ -64,11 +69,13 @@ fn sgd_step(
   let wg = wid.x + wid.y * nwg.x;
   if (wg >= p.workgroups) { return; }
   let c = chunk(wg);
+  let h = hyper;
   let scale = gradScale[0];
-  for (var j = lid.x; j < min(c.y, CHUNK_VEC4); j += 256u) {
+  let end = min(c.y, CHUNK_VEC4);
+  for (var j = lid.x; j < end; j += 256u) {
     let i = c.x + j;
     let gr = grad[i] * scale;
-    param[i] = param[i] - hyper.lr * (gr + hyper.weightDecay * param[i]);
+    param[i] = param[i] - h.lr * (gr + h.weightDecay * param[i]);
   }
 }
 
