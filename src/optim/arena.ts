@@ -48,6 +48,9 @@ export class ParamArena {
    * of its own, bound window by window), moves them there and gives them gradient slots.
    */
   constructor(readonly params: readonly Tensor[]) {
+    if (new Set(params).size !== params.length) {
+      throw new Error("optimizer: a tensor is listed twice among the parameters");
+    }
     const rt = gpu();
     const align = rt.device.limits.minStorageBufferOffsetAlignment;
     const cap = Math.min(rt.windowLimit, rt.device.limits.maxBufferSize);
