@@ -4,7 +4,8 @@
 // table tells which: table[w] is its piece k, and table[workgroups + 4k ..] holds the piece's first
 // workgroup, its first vec4 in the bound window and its element count.
 
-const CHUNK_VEC4 = 1024u; // 256 threads × 4 vec4s = 4096 elements per workgroup
+// vec4s per workgroup, set from src/optim/arena.ts CHUNK so the table and the kernels agree.
+override CHUNK_VEC4: u32 = 1024u;
 
 struct Params { workgroups: u32 }
 struct Hyper { lr: f32, beta1: f32, beta2: f32, eps: f32, weightDecay: f32, bc1: f32, bc2: f32, pad: f32 }

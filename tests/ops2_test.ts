@@ -236,9 +236,10 @@ opCase(
 
 /**
  * Tensors for the arena cases: with the binding limit lowered to 1 KiB they fill several slabs,
- * and the 700-element one (2,800 bytes) is a slab of its own bound through three windows.
+ * and the 700-element one (2,800 bytes) is a slab of its own bound through three windows; 9,001
+ * elements take three workgroups of 4,096 (src/optim/arena.ts CHUNK) when bound whole.
  */
-const ARENA_SIZES = [3, 1037, 64, 700, 5, 250, 1, 96];
+const ARENA_SIZES = [3, 1037, 64, 700, 5, 9001, 250, 1, 96];
 
 /** Gradient of tensor k at step t, or null where the tensor gets none that step. */
 const arenaGrad = (k: number, t: number, n: number) =>

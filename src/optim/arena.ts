@@ -15,8 +15,15 @@ import type { BindingWindow } from "../gpu/windows.ts";
 import { BufferPool } from "../gpu/buffer_pool.ts";
 import { gradHomes } from "../autograd/tape.ts";
 
-/** Elements one workgroup updates: 256 threads × 4 vec4s (shaders/optim.wgsl CHUNK). */
+/** Elements one workgroup updates: 256 threads × 4 vec4s (4 × shaders/optim.wgsl CHUNK_VEC4). */
 export const CHUNK = 4096;
+
+/** shaders/optim.wgsl's entry `entry`, with this file's chunk size. */
+export const optimKernel = (entry: string) => ({
+  shader: "optim.wgsl",
+  entry,
+  constants: { CHUNK_VEC4: CHUNK / 4 },
+});
 
 /** What a slab holds: the parameters themselves, their gradients, or an optimizer state. */
 export type Kind = "param" | "grad" | "exp_avg" | "exp_avg_sq";

@@ -4,6 +4,7 @@
 import { Tensor } from "../tensor.ts";
 import { gpu, grid1d } from "../gpu/kernel.ts";
 import type { Optimizer } from "./optimizer.ts";
+import { optimKernel } from "./arena.ts";
 
 export class GradClipper {
   /** One partial sum per workgroup of the norm dispatches; grows if more tensors get gradients. */
@@ -27,7 +28,7 @@ export class GradClipper {
     let base = 0;
     for (const u of units) {
       rt.dispatch(
-        { shader: "optim.wgsl", entry: "grad_sum_squares" },
+        optimKernel("grad_sum_squares"),
         [this.opt.arena.binding("grad", u), this.partials.buffer, null, u.table],
         [u.workgroups, base, 0],
         [this.maxNorm],

@@ -4,7 +4,7 @@
 // dispatch per arena slab, not one per tensor.
 import { Tensor } from "../tensor.ts";
 import { gpu, grid1d } from "../gpu/kernel.ts";
-import { type ArenaUnit, type Kind, ParamArena } from "./arena.ts";
+import { type ArenaUnit, type Kind, optimKernel, ParamArena } from "./arena.ts";
 
 export abstract class Optimizer {
   lr: number;
@@ -65,7 +65,7 @@ export abstract class Optimizer {
     for (const u of units) {
       const state = this.state.map((kind) => this.arena.binding(kind, u));
       rt.dispatch(
-        { shader: "optim.wgsl", entry: this.entry },
+        optimKernel(this.entry),
         [
           this.arena.binding("param", u),
           this.arena.binding("grad", u),
