@@ -1,7 +1,13 @@
-// Optimizer updates, in place on the GPU; per-step scalars come in `hyper` (written once a step).
-// gradScale[0] multiplies every gradient (1, or the global-norm clipping factor).
+// Optimizer updates, in place on the GPU, over a whole arena slab per dispatch (src/optim/arena.ts):
+// per-step scalars come in `hyper` (written once a step); gradScale[0] multiplies every gradient
+// (1, or the global-norm clipping factor). Workgroup w updates CHUNK elements of one tensor; the
+// table tells which: table[w] is its piece k, and table[workgroups + 4k ..] holds the piece's first
+// workgroup, its first vec4 in the bound window and its element count.
 
-struct Params { n: u32 }
+// vec4s per workgroup, set from src/optim/arena.ts CHUNK so the table and the kernels agree.
+override CHUNK_VEC4: u32 = 1024u;
+
+struct Params { workgroups: u32 }
 struct Hyper { lr: f32, beta1: f32, beta2: f32, eps: f32, weightDecay: f32, bc1: f32, bc2: f32, pad: f32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -11,57 +17,126 @@ struct Hyper { lr: f32, beta1: f32, beta2: f32, eps: f32, weightDecay: f32, bc1:
 @group(0) @binding(4) var<storage, read> gradScale: array<f32>;
 @group(0) @binding(5) var<storage, read_write> expAvg: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read_write> expAvgSq: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read> table: array<u32>;
 
-fn index(g: vec3<u32>, nwg: vec3<u32>) -> u32 { return g.x + g.y * nwg.x * 256u; }
+/** This workgroup's piece: (first vec4 of its chunk in the window, vec4s left in the piece). */
+fn chunk(wg: u32) -> vec2<u32> {
+  let k = p.workgroups + 4u * table[wg];
+  let done = (wg - table[k]) * CHUNK_VEC4;
+  return vec2<u32>(table[k + 1u] + done, (table[k + 2u] + 3u) / 4u - done);
+}
 
 // torch.optim.AdamW: decoupled decay p ← p(1 - lr·wd), then Adam with bias correction
-// p ← p - (lr / bc1) · m / (√v / √bc2 + eps). Four elements per thread (vec4 loads): p.n counts
-// vec4s, ⌈n/4⌉, so a tensor's last vec4 may run into its buffer's padding (the pool rounds every
-// buffer to 16 bytes, and nothing reads a buffer past its tensor's size).
+// p ← p - (lr / bc1) · m / (√v / √bc2 + eps). A tensor's last vec4 may run into its slot's
+// padding (slots are whole vec4s apart), which nothing else reads.
 @compute @workgroup_size(256)
-fn adamw_step(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = index(g, nwg);
-  if (i >= p.n) { return; }
-  let gr = grad[i] * gradScale[0];
-  let w = param[i] * (1.0 - hyper.lr * hyper.weightDecay);
-  let m = hyper.beta1 * expAvg[i] + (1.0 - hyper.beta1) * gr;
-  let v = hyper.beta2 * expAvgSq[i] + (1.0 - hyper.beta2) * gr * gr;
-  expAvg[i] = m;
-  expAvgSq[i] = v;
-  let denom = sqrt(v) / sqrt(hyper.bc2) + hyper.eps;
-  param[i] = w - (hyper.lr / hyper.bc1) * m / denom;
+fn adamw_step(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+  let wg = wid.x + wid.y * nwg.x;
+  if (wg >= p.workgroups) { return; }
+  let c = chunk(wg);
+  // Every scalar read once: the loop's stores could alias them, so the compiler would not hoist.
+  let h = hyper;
+  let scale = gradScale[0];
+  let decay = 1.0 - h.lr * h.weightDecay;
+  let stepSize = h.lr / h.bc1;
+  let sqrtBc2 = sqrt(h.bc2);
+  let keep1 = 1.0 - h.beta1;
+  let keep2 = 1.0 - h.beta2;
+  let end = min(c.y, CHUNK_VEC4);
+  for (var j = lid.x; j < end; j += 256u) {
+    let i = c.x + j;
+    let gr = grad[i] * scale;
+    let w = param[i] * decay;
+    let m = h.beta1 * expAvg[i] + keep1 * gr;
+    let v = h.beta2 * expAvgSq[i] + keep2 * gr * gr;
+    expAvg[i] = m;
+    expAvgSq[i] = v;
+    let denom = sqrt(v) / sqrtBc2 + h.eps;
+    param[i] = w - stepSize * m / denom;
+  }
 }
 
 // torch.optim.SGD without momentum: p ← p - lr · (g + wd · p).
 @compute @workgroup_size(256)
-fn sgd_step(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = index(g, nwg);
-  if (i >= p.n) { return; }
-  let gr = grad[i] * gradScale[0];
-  param[i] = param[i] - hyper.lr * (gr + hyper.weightDecay * param[i]);
+fn sgd_step(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+  let wg = wid.x + wid.y * nwg.x;
+  if (wg >= p.workgroups) { return; }
+  let c = chunk(wg);
+  let h = hyper;
+  let scale = gradScale[0];
+  let end = min(c.y, CHUNK_VEC4);
+  for (var j = lid.x; j < end; j += 256u) {
+    let i = c.x + j;
+    let gr = grad[i] * scale;
+    param[i] = param[i] - h.lr * (gr + h.weightDecay * param[i]);
+  }
 }
 
-// Global-norm clipping (torch.nn.utils.clip_grad_norm_): each gradient's Σ g² is summed by 256
-// threads into partials[slot·256 + t]; grad_clip_scale adds every partial in order and writes
-// gradScale[0] = min(1, maxNorm / (‖g‖ + 1e-6)) for the update kernels. Deterministic, no atomics.
-struct NormParams { n: u32, slot: u32, partialCount: u32, maxNorm: f32 }
+// Global-norm clipping (torch.nn.utils.clip_grad_norm_) over the gradient slabs: each workgroup
+// sums the squares of its chunk (elements past the piece's count are padding and left out) into
+// partials[partialBase + w]; grad_clip_scale adds every partial and writes
+// scale = min(1, maxNorm / (‖g‖ + 1e-6)) for the update kernels. Fixed trees, no atomics: the sum
+// is the same every run.
+struct NormParams { workgroups: u32, partialBase: u32, partialCount: u32, maxNorm: f32 }
 @group(0) @binding(0) var<uniform> np: NormParams;
-@group(0) @binding(1) var<storage, read> normGrad: array<f32>;
+@group(0) @binding(1) var<storage, read> normGrad: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> partials: array<f32>;
 @group(0) @binding(3) var<storage, read_write> scaleOut: array<f32>; // (2): scale, total norm
+@group(0) @binding(4) var<storage, read> normTable: array<u32>;
 
-@compute @workgroup_size(256)
-fn grad_sum_squares(@builtin(local_invocation_id) lid: vec3<u32>) {
-  var s = 0.0;
-  for (var i = lid.x; i < np.n; i += 256u) { s += normGrad[i] * normGrad[i]; }
-  partials[np.slot * 256u + lid.x] = s;
+var<workgroup> tree: array<f32, 256>;
+
+/** Sums tree[0..256) into tree[0]; every thread of the workgroup calls it. */
+fn reduceTree(t: u32) {
+  for (var s = 128u; s > 0u; s >>= 1u) {
+    workgroupBarrier();
+    if (t < s) { tree[t] += tree[t + s]; }
+  }
+  workgroupBarrier();
 }
 
-@compute @workgroup_size(1)
-fn grad_clip_scale() {
-  var total = 0.0;
-  for (var i = 0u; i < np.partialCount; i++) { total += partials[i]; }
-  let norm = sqrt(total);
-  scaleOut[0] = min(1.0, np.maxNorm / (norm + 1e-6));
-  scaleOut[1] = norm;
+@compute @workgroup_size(256)
+fn grad_sum_squares(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+  let wg = wid.x + wid.y * nwg.x;
+  var s = 0.0;
+  if (wg < np.workgroups) {
+    let k = np.workgroups + 4u * normTable[wg];
+    let done = (wg - normTable[k]) * CHUNK_VEC4;
+    let start = normTable[k + 1u] + done;
+    let left = normTable[k + 2u] - done * 4u; // elements of the piece from this chunk on
+    for (var j = lid.x; j < min((left + 3u) / 4u, CHUNK_VEC4); j += 256u) {
+      let g = normGrad[start + j];
+      let rest = left - j * 4u; // ≥ 1; the piece's last vec4 may hold padding past it
+      let keep = vec4<f32>(vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(rest));
+      s += dot(g * g, keep);
+    }
+  }
+  tree[lid.x] = s;
+  reduceTree(lid.x);
+  if (lid.x == 0u && wg < np.workgroups) { partials[np.partialBase + wg] = tree[0]; }
+}
+
+@compute @workgroup_size(256)
+fn grad_clip_scale(@builtin(local_invocation_id) lid: vec3<u32>) {
+  var s = 0.0;
+  for (var i = lid.x; i < np.partialCount; i += 256u) { s += partials[i]; }
+  tree[lid.x] = s;
+  reduceTree(lid.x);
+  if (lid.x == 0u) {
+    let norm = sqrt(tree[0]);
+    scaleOut[0] = min(1.0, np.maxNorm / (norm + 1e-6));
+    scaleOut[1] = norm;
+  }
 }

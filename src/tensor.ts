@@ -10,14 +10,45 @@ export class Tensor {
   private released = false;
   /** Views share their source's buffer and never return it to the pool. */
   private ownsBuffer = true;
+  private storage: GPUBuffer;
 
   constructor(
     readonly shape: readonly number[],
-    readonly buffer: GPUBuffer,
+    buffer: GPUBuffer,
     readonly dtype: DType = "f32",
     public name = "",
   ) {
     this.size = shape.reduce((a, b) => a * b, 1);
+    this.storage = buffer;
+  }
+
+  /** The buffer kernels bind: its own, a view's source, or an optimizer arena slot (relocate). */
+  get buffer(): GPUBuffer {
+    return this.storage;
+  }
+
+  /** A tensor naming `buffer` without owning it: an optimizer arena's slot (src/optim/arena.ts). */
+  static borrowed(shape: readonly number[], buffer: GPUBuffer, name = ""): Tensor {
+    const t = new Tensor(shape, buffer, "f32", name);
+    t.ownsBuffer = false;
+    return t;
+  }
+
+  /**
+   * Copies this tensor into `buffer` and makes that its storage from now on: how an optimizer
+   * moves its parameters into one flat arena (and back out when it is released) while the model
+   * keeps the same Tensor objects. Views made before the move keep the old buffer, so it happens
+   * before any forward pass (the optimizer's constructor). Returns the buffer it owned before, for
+   * the caller to release or discard once the copy is submitted; null when it owned none (a view,
+   * an arena slot) or is released (then nothing moves).
+   */
+  relocate(buffer: GPUBuffer, owns: boolean): GPUBuffer | null {
+    if (this.released) return null;
+    if (this.size > 0) gpu().copy(this.storage, buffer, this.bytes);
+    const old = this.ownsBuffer ? this.storage : null;
+    this.storage = buffer;
+    this.ownsBuffer = owns;
+    return old;
   }
 
   get bytes(): number {

@@ -152,7 +152,16 @@ async function trainStepOverLimit(c: BertConfig, table: Float32Array, encodings:
 
   const clipper = new GradClipper(opt, norm / 2);
   clipper.clip();
+  // The optimizer's arena: the table is a slab of its own over several windows, the other tensors
+  // share slabs of at most one binding; the step is one dispatch per slab window.
+  const units = opt.units(), before = gpu().dispatchCount;
   opt.step();
+  assert.equal(gpu().dispatchCount - before, units.length, "AdamW: one dispatch per slab window");
+  assert.ok(units.filter((u) => u.window.offset > 0).length >= 1, "a slab over several windows");
+  assert.ok(
+    units.length < params.length,
+    `${units.length} dispatches for ${params.length} tensors`,
+  );
   const [scale, gotNorm] = await clipper.result.read();
   assert.ok(Math.abs(gotNorm - norm) / norm < TOL, `gradient norm ${gotNorm}, want ${norm}`);
   const wantScale = Math.min(1, norm / 2 / (norm + 1e-6));

@@ -234,6 +234,132 @@ opCase(
   },
 );
 
+/**
+ * Tensors for the arena cases: with the binding limit lowered to 1 KiB they fill several slabs,
+ * and the 700-element one (2,800 bytes) is a slab of its own bound through three windows; 9,001
+ * elements take three workgroups of 4,096 (src/optim/arena.ts CHUNK) when bound whole.
+ */
+const ARENA_SIZES = [3, 1037, 64, 700, 5, 9001, 250, 1, 96];
+
+/** Gradient of tensor k at step t, or null where the tensor gets none that step. */
+const arenaGrad = (k: number, t: number, n: number) =>
+  k === 2 && t === 2 ? null : f32(randomVec(n, rng(100 * t + k), 0.1 * t));
+
+/** 3 AdamW steps over ARENA_SIZES in one arena and with one optimizer per tensor. */
+async function arenaAdamW(limit: number | null) {
+  const rt = await initGpu();
+  rt.setBindingLimitForTests(limit);
+  try {
+    const init = ARENA_SIZES.map((n, k) => f32(randomVec(n, rng(k + 1))));
+    const make = () => init.map((v, k) => Tensor.from(v, [ARENA_SIZES[k]], { requiresGrad: true }));
+    const flat = make(), single = make();
+    const opt = new AdamW(flat, adam);
+    const perTensor = single.map((p) => new AdamW([p], adam));
+    const ref = init.map((v) => v.slice());
+    const m = init.map((v) => new Float64Array(v.length)), v = m.map((x) => x.slice());
+    const dispatches: number[] = [];
+    for (let t = 1; t <= 3; t++) {
+      ARENA_SIZES.forEach((n, k) => {
+        const g = arenaGrad(k, t, n);
+        if (!g) return;
+        flat[k].grad = Tensor.from(g, [n]);
+        single[k].grad = Tensor.from(g, [n]);
+        R.adamwStepRef(ref[k], g, m[k], v[k], t, adam);
+      });
+      const before = rt.dispatchCount;
+      opt.step();
+      dispatches.push(rt.dispatchCount - before);
+      perTensor.forEach((o) => o.step());
+      opt.zeroGrad();
+      perTensor.forEach((o) => o.zeroGrad());
+    }
+    const units = opt.arena.unitsFor(flat.map(() => true));
+    if (limit === null) {
+      assert.equal(opt.arena.slabCount, 1, "one slab at the adapter's binding limit");
+    } else {
+      // 1,037 and 700 elements exceed 1 KiB: slabs of their own, bound in several windows.
+      assert.ok(opt.arena.slabCount >= 4, `${opt.arena.slabCount} slabs`);
+      assert.ok(units.filter((u) => u.window.offset > 0).length >= 2, "multi-window slabs");
+    }
+    // Step 2 has no gradient for tensor 2: a slab window left without one is not dispatched.
+    assert.deepEqual([dispatches[0], dispatches[2]], [units.length, units.length]);
+    assert.ok(dispatches[1] <= units.length, `${dispatches[1]} dispatches in step 2`);
+    if (limit === null) assert.deepEqual(dispatches, [1, 1, 1]);
+    for (let k = 0; k < ARENA_SIZES.length; k++) {
+      const got = await flat[k].read(), want = await single[k].read();
+      assert.deepEqual(got, want, `tensor ${k}: arena and per-tensor updates differ`);
+      assertClose(got, ref[k], 1e-6, `tensor ${k} vs float64`);
+      const s = opt.moments(k)!;
+      assertClose(await s.m.read(), m[k], 1e-6, `exp_avg of tensor ${k}`);
+      // 1 - β2 is 1 - f32(0.999), 1.3e-5 off 0.001 in relative terms: v carries that factor.
+      assertClose(await s.v.read(), v[k], 2e-5, `exp_avg_sq of tensor ${k}`);
+    }
+    opt.release();
+    perTensor.forEach((o) => o.release());
+    [...flat, ...single].forEach((p) => p.release());
+  } finally {
+    rt.setBindingLimitForTests(null);
+  }
+}
+
+opCase(
+  "optimizer arena: AdamW over 8 tensors is one dispatch, bit-identical to one optimizer per tensor and within f32 of float64; a step without a gradient leaves its tensor alone",
+  () => arenaAdamW(null),
+);
+opCase(
+  "optimizer arena: with 1 KiB bindings, one AdamW dispatch per slab window (a tensor over the limit spans several), still bit-identical to per-tensor updates",
+  () => arenaAdamW(1024),
+);
+
+opCase(
+  "optimizer arena: clipping sums only this step's gradients across slabs (a stale slot is left out), SGD applies the scale, and release hands the parameters back intact",
+  async () => {
+    const rt = await initGpu();
+    rt.setBindingLimitForTests(1024);
+    try {
+      const init = ARENA_SIZES.map((n, k) => f32(randomVec(n, rng(k + 1))));
+      const ps = init.map((x, k) => Tensor.from(x, [ARENA_SIZES[k]], { requiresGrad: true }));
+      const opt = new SGD(ps, { lr: 0.5, weightDecay: 0.01 });
+      const clipper = new GradClipper(opt, 0.05);
+      const ref = init.map((x) => x.slice());
+      for (let t = 1; t <= 2; t++) {
+        const grads = ARENA_SIZES.map((n, k) => arenaGrad(k, t, n));
+        grads.forEach((g, k) => g && (ps[k].grad = Tensor.from(g, [ARENA_SIZES[k]])));
+        clipper.clip();
+        opt.step();
+        const sumSq = grads.reduce((s, g) => s + (g?.reduce((a, x) => a + x * x, 0) ?? 0), 0);
+        const norm = Math.sqrt(sumSq), scale = Math.min(1, 0.05 / (norm + 1e-6));
+        const [gotScale, gotNorm] = await clipper.result.read();
+        assert.ok(
+          Math.abs(gotNorm - norm) / norm < 1e-6,
+          `step ${t}: norm ${gotNorm}, want ${norm}`,
+        );
+        assert.ok(Math.abs(gotScale - scale) / scale < 1e-6, `step ${t}: scale ${gotScale}`);
+        grads.forEach((g, k) => g && R.sgdStepRef(ref[k], g.map((x) => x * scale), 0.5, 0.01));
+        // zeroGrad leaves tensor 2's step-1 gradient in its slot; step 2 must not sum it.
+        opt.zeroGrad();
+      }
+      clipper.release();
+      opt.release();
+      for (let k = 0; k < ps.length; k++) {
+        assertClose(await ps[k].read(), ref[k], 1e-6, `tensor ${k} after release`);
+      }
+      // Back in buffers of their own: ops bind them whole again.
+      const sum = add(ps[1], ps[1]);
+      assertClose(
+        await sum.read(),
+        ref[1].map((x) => 2 * x),
+        1e-6,
+        "an op on a released-arena tensor",
+      );
+      endStep();
+      ps.forEach((p) => p.release());
+    } finally {
+      rt.setBindingLimitForTests(null);
+    }
+  },
+);
+
 opCase("schedule: linear warmup then linear decay to zero, as transformers", () => {
   assert.deepEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((s) => linearWarmupDecay(s, 2, 10)), [
     0,

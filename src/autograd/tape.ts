@@ -63,10 +63,22 @@ export function temporary(t: Tensor): Tensor {
   return t;
 }
 
+/**
+ * Parameters whose optimizer keeps gradients in one flat arena (src/optim/arena.ts) map to a
+ * function giving a fresh view of their slot there: their first gradient of a step is copied into
+ * it (a copy command, not a kernel), so the optimizer updates every parameter in one dispatch.
+ */
+export const gradHomes = new WeakMap<Tensor, () => Tensor>();
+
 /** t.grad += g; takes ownership of g. */
 export function accumulateGrad(t: Tensor, g: Tensor): void {
   if (!t.grad) {
-    t.grad = g;
+    const home = gradHomes.get(t)?.();
+    if (home) {
+      gpu().copy(g.buffer, home.buffer, t.bytes);
+      g.release();
+    }
+    t.grad = home ?? g;
     return;
   }
   gpu().dispatch(
@@ -77,6 +89,15 @@ export function accumulateGrad(t: Tensor, g: Tensor): void {
     grid1d(t.size, 256),
   );
   g.release();
+}
+
+/** t.grad, created zeroed (in its arena slot, see gradHomes) when absent: for scatter-adds. */
+export function zeroedGrad(t: Tensor): Tensor {
+  if (t.grad) return t.grad;
+  const home = gradHomes.get(t)?.();
+  if (home) gpu().clear(home.buffer);
+  t.grad = home ?? Tensor.zeros(t.shape);
+  return t.grad;
 }
 
 /** Walks the tape from `root` (a scalar loss, or any tensor given its incoming gradient). */

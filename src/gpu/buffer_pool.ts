@@ -50,6 +50,16 @@ export class BufferPool {
     this.live--;
   }
 
+  /**
+   * Destroys a handed-out buffer instead of keeping it for reuse: one of a size nothing else asks
+   * for (a parameter's own buffer once it moved into an optimizer arena). Submit work using it first.
+   */
+  discard(buffer: GPUBuffer): void {
+    this.allocatedBytes -= buffer.size;
+    this.live--;
+    buffer.destroy();
+  }
+
   /** Destroys every waiting buffer, e.g. between benchmark modes so peaks are per mode. */
   trim(): void {
     for (const list of this.free.values()) {

@@ -42,6 +42,8 @@ class Runtime {
   readonly maxBindingBytes: number;
   /** The size tensors are split at: maxBindingBytes, or less when a test lowers it. */
   private windowBytes: number;
+  /** Arena slots: placeholder buffers that stand for a byte range of a larger buffer (alias()). */
+  private slots = new WeakMap<GPUBuffer, BindingWindow>();
 
   constructor(readonly device: GPUDevice) {
     this.maxBindingBytes = device.limits.maxStorageBufferBindingSize;
@@ -140,6 +142,44 @@ class Runtime {
     this.windowBytes = Math.min(this.maxBindingBytes, bytes ?? Infinity);
   }
 
+  /**
+   * A placeholder buffer that stands for `size` bytes of `buffer` at `offset` (a multiple of
+   * minStorageBufferOffsetAlignment) wherever it is bound, copied, read, written or cleared: how a
+   * tensor lives in an optimizer's arena (src/optim/arena.ts) while every op keeps binding
+   * `tensor.buffer`. The placeholder is destroyed at once, so it holds no memory and any use that
+   * bypasses this runtime fails loudly instead of touching the wrong bytes.
+   */
+  alias(buffer: GPUBuffer, offset: number, size: number, label: string): GPUBuffer {
+    const token = this.device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE, label });
+    token.destroy();
+    this.slots.set(token, { buffer, offset, size, first: 0, count: size / 4 });
+    return token;
+  }
+
+  /** Forgets a placeholder made by alias(); its range may then be reused. */
+  unalias(token: GPUBuffer): void {
+    this.slots.delete(token);
+  }
+
+  /** `b` with an arena placeholder replaced by the range of the arena it stands for. */
+  resolve(b: Binding): Binding {
+    const slot = this.slots.get(b instanceof GPUBuffer ? b : b.buffer);
+    if (!slot) return b;
+    if (b instanceof GPUBuffer) return slot;
+    return { ...b, buffer: slot.buffer, offset: slot.offset + b.offset };
+  }
+
+  /** The real buffer and byte offset of byte `offset` of `b` (a buffer or an arena placeholder). */
+  private place(b: GPUBuffer, offset: number): [GPUBuffer, number] {
+    const slot = this.slots.get(b);
+    return slot ? [slot.buffer, slot.offset + offset] : [b, offset];
+  }
+
+  /** The most bytes one binding window holds: maxBindingBytes, or a test's lower limit. */
+  get windowLimit(): number {
+    return this.windowBytes;
+  }
+
   /** How `byteLength` bytes split into bindings of whole `unitBytes` units (see windows.ts). */
   windows(byteLength: number, unitBytes = 4): Omit<BindingWindow, "buffer">[] {
     const align = this.device.limits.minStorageBufferOffsetAlignment;
@@ -161,6 +201,7 @@ class Runtime {
   ): void {
     const [x, y = 1, z = 1] = workgroups;
     if (x === 0 || y === 0 || z === 0) return;
+    buffers = buffers.map((b) => b && this.resolve(b));
     const pipeline = this.pipeline(k);
     const uni = this.uniform(ints, floats);
     const key = `${pipeline.label}|${this.id(uni)}|${buffers.map((b) => this.bindingKey(b))}`;
@@ -181,6 +222,13 @@ class Runtime {
           }
           entries.push({ binding: i + 1, resource: { buffer: b } });
         } else {
+          if (b.size > this.maxBindingBytes) {
+            throw new GpuError(
+              `${pipeline.label}: binding ${i + 1} is a ${b.size}-byte range, over the ` +
+                `adapter's maxStorageBufferBindingSize of ${this.maxBindingBytes} bytes, and ` +
+                `this kernel does not split its tensors across bindings`,
+            );
+          }
           entries.push({
             binding: i + 1,
             resource: { buffer: b.buffer, offset: b.offset, size: b.size },
@@ -216,11 +264,14 @@ class Runtime {
   }
 
   copy(src: GPUBuffer, dst: GPUBuffer, bytes: number, srcOffset = 0, dstOffset = 0): void {
-    this.commandEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+    const [s, so] = this.place(src, srcOffset), [d, dO] = this.place(dst, dstOffset);
+    this.commandEncoder().copyBufferToBuffer(s, so, d, dO, bytes);
   }
 
   clear(buf: GPUBuffer): void {
-    this.commandEncoder().clearBuffer(buf);
+    const slot = this.slots.get(buf);
+    if (slot) this.commandEncoder().clearBuffer(slot.buffer, slot.offset, slot.size);
+    else this.commandEncoder().clearBuffer(buf);
   }
 
   /** Submits what was recorded; does not wait. */
@@ -239,6 +290,7 @@ class Runtime {
    * numbers computed after it.
    */
   async read(buf: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> {
+    [buf, offset] = this.place(buf, offset);
     const size = Math.ceil(bytes / 4) * 4;
     const staging = scoped(
       this.device,
@@ -272,6 +324,7 @@ class Runtime {
   write(buf: GPUBuffer, data: ArrayBufferView, offset = 0): void {
     // Queue writes run before later submits; flushing keeps them after earlier recorded work.
     this.flush();
+    [buf, offset] = this.place(buf, offset);
     this.device.queue.writeBuffer(
       buf,
       offset,

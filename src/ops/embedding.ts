@@ -4,7 +4,7 @@
 import { Tensor } from "../tensor.ts";
 import { gpu, grid1d } from "../gpu/kernel.ts";
 import { bindingWindows } from "../gpu/windows.ts";
-import { record } from "../autograd/tape.ts";
+import { record, zeroedGrad } from "../autograd/tape.ts";
 
 export function embedding(table: Tensor, ids: Tensor): Tensor {
   if (table.shape.length !== 2 || ids.dtype !== "u32") {
@@ -27,8 +27,8 @@ export function embedding(table: Tensor, ids: Tensor): Tensor {
   }
   return record(out, [table], (dOut) => {
     // Scatter straight into the (zeroed) gradient: a repeated id adds, never overwrites.
-    table.grad ??= Tensor.zeros(table.shape);
-    for (const w of bindingWindows(table.grad.buffer, table.bytes, cols * 4)) {
+    const grad = zeroedGrad(table);
+    for (const w of bindingWindows(grad.buffer, table.bytes, cols * 4)) {
       rt.dispatch(
         { shader: "embedding.wgsl", entry: "embedding_backward" },
         [dOut.buffer, ids.buffer, w],

@@ -1,6 +1,8 @@
 // AdamW with torch.optim.AdamW's semantics and defaults.
 import { Tensor } from "../tensor.ts";
+import { gpu } from "../gpu/kernel.ts";
 import { Optimizer } from "./optimizer.ts";
+import type { Kind } from "./arena.ts";
 
 export interface AdamWOptions {
   lr?: number;
@@ -14,7 +16,9 @@ export class AdamW extends Optimizer {
   readonly beta1: number;
   readonly beta2: number;
   readonly eps: number;
-  private state: { m: Tensor; v: Tensor }[] = [];
+  protected readonly entry = "adamw_step";
+  /** exp_avg and exp_avg_sq, each a zeroed slab set made at the first step (or restore). */
+  protected readonly state: Kind[] = ["exp_avg", "exp_avg_sq"];
 
   constructor(params: Tensor[], opts: AdamWOptions = {}) {
     super(params, opts.lr ?? 1e-3, opts.weightDecay ?? 0.01);
@@ -30,30 +34,23 @@ export class AdamW extends Optimizer {
     return [this.lr, this.beta1, this.beta2, this.eps, this.weightDecay, bc1, bc2, 0];
   }
 
-  protected updateOne(param: Tensor, _grad: Tensor, i: number): void {
-    this.state[i] ??= { m: Tensor.zeros(param.shape), v: Tensor.zeros(param.shape) };
-    this.dispatch("adamw_step", param, [this.state[i].m.buffer, this.state[i].v.buffer]);
-  }
-
-  /** torch's exp_avg and exp_avg_sq of parameter i (as its shape), null before its first step. */
+  /**
+   * torch's exp_avg and exp_avg_sq of parameter i (as its shape; views of the arena, valid until
+   * the next step or release), null before its first step.
+   */
   moments(i: number): { m: Tensor; v: Tensor } | null {
-    return this.state[i] ?? null;
+    if (!this.stepped[i]) return null;
+    return { m: this.arena.view("exp_avg", i), v: this.arena.view("exp_avg_sq", i) };
   }
 
   /** Restores parameter i's moments (resuming a run); stepCount is restored by the caller. */
   setMoments(i: number, m: Float32Array, v: Float32Array): void {
-    const shape = this.params[i].shape;
-    this.state[i]?.m.release();
-    this.state[i]?.v.release();
-    this.state[i] = { m: Tensor.from(m, shape), v: Tensor.from(v, shape) };
-  }
-
-  override release(): void {
-    super.release();
-    for (const s of this.state) {
-      s?.m.release();
-      s?.v.release();
+    const size = this.params[i].size;
+    if (m.length !== size || v.length !== size) {
+      throw new Error(`setMoments: ${m.length}/${v.length} values for ${size} elements`);
     }
-    this.state = [];
+    gpu().write(this.arena.view("exp_avg", i).buffer, m);
+    gpu().write(this.arena.view("exp_avg_sq", i).buffer, v);
+    this.stepped[i] = true;
   }
 }
