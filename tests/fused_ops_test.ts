@@ -1,0 +1,135 @@
+// Fused kernels that fold several ops into one: each against a float64 reference with finite
+// differences on odd shapes, and against the unfused composition it replaces (same mask, same
+// values up to float32 rounding).
+import assert from "node:assert/strict";
+import { assertClose, checkOp, f32, randomVec, rng } from "./helpers.ts";
+import * as R from "./reference/ops_ref.ts";
+import { initGpu } from "../src/gpu/kernel.ts";
+import { Tensor } from "../src/tensor.ts";
+import { residualLayerNorm } from "../src/ops/residual_layer_norm.ts";
+import { layerNorm } from "../src/ops/layer_norm.ts";
+import { dropout } from "../src/ops/dropout.ts";
+import { biasAdd } from "../src/ops/bias_add.ts";
+import { add } from "../src/ops/add.ts";
+import { backward, endStep } from "../src/autograd/tape.ts";
+import { setRowReductionLayout } from "../src/ops/variants.ts";
+import { caseRegistry, type TestCase } from "./cases.ts";
+
+/** These cases, for the browser test page (tests/browser/ops_page.ts). */
+export const FUSED_CASES: TestCase[] = [];
+const opCase = caseRegistry(FUSED_CASES);
+
+const rand = rng(11);
+const vec = (n: number, scale = 1) => randomVec(n, rand, scale);
+
+/** dropout.wgsl's keep(i) for (seed, stream), from its definition (PCG output permutation). */
+function dropoutMask(n: number, prob: number, seed: number, stream: number): Float64Array {
+  const pcg = (v: number) => {
+    const state = (Math.imul(v >>> 0, 747796405) + 2891336453) >>> 0;
+    const word = Math.imul(((state >>> ((state >>> 28) + 4)) ^ state) >>> 0, 277803737) >>> 0;
+    return ((word >>> 22) ^ word) >>> 0;
+  };
+  const key = pcg((seed ^ pcg((stream + 0x9E3779B9) >>> 0)) >>> 0);
+  return Float64Array.from({ length: n }, (_, i) => {
+    const u = (pcg((i ^ key) >>> 0) >>> 8) / 16777216;
+    return u >= prob ? 1 / (1 - prob) : 0;
+  });
+}
+
+async function underLayout(layout: "thread" | "workgroup", run: () => Promise<void>) {
+  setRowReductionLayout(layout);
+  try {
+    await run();
+  } finally {
+    setRowReductionLayout(null);
+  }
+}
+
+// Both kernel shapes on both paths (C = 67 scalar, C = 68 vec4), with and without dropout.
+for (const layout of ["thread", "workgroup"] as const) {
+  for (const [cols, prob] of [[67, 0.3], [68, 0.3], [68, 0]]) {
+    opCase(
+      `residualLayerNorm 21x${cols} dropout ${prob}, row per ${layout}: forward, dBranch, ` +
+        `dBranchBias, dResidual, dWeight, dBias`,
+      () =>
+        underLayout(layout, async () => {
+          const [rows, eps, seed, stream] = [21, 1e-12, 9, 4];
+          const n = rows * cols;
+          const mask = dropoutMask(n, prob, seed, stream);
+          const z = (br: Float64Array, bb: Float64Array, res: Float64Array) =>
+            br.map((v, i) => (v + bb[i % cols]) * mask[i] + res[i]);
+          await checkOp({
+            inputs: [
+              { data: vec(n, 3), shape: [rows, cols], grad: true },
+              { data: vec(cols), shape: [cols], grad: true },
+              { data: vec(n, 2).map((v, i) => v + (i % 5)), shape: [rows, cols], grad: true },
+              { data: vec(cols).map((v) => 1 + 0.5 * v), shape: [cols], grad: true },
+              { data: vec(cols), shape: [cols], grad: true },
+            ],
+            gpu: ([br, bb, res, w, b]) =>
+              residualLayerNorm(br, bb, res, w, b, eps, { prob, seed, stream }),
+            forward: ([br, bb, res, w, b]) =>
+              R.layerNormForwardRef(z(br, bb, res), w, b, rows, cols, eps),
+            backward: ([br, bb, res, w], d) => {
+              const [dz, dW, dB] = R.layerNormBackwardRef(z(br, bb, res), w, d, rows, cols, eps);
+              const dBranch = dz.map((v, i) => v * mask[i]);
+              const dBranchBias = new Float64Array(cols);
+              dBranch.forEach((v, i) => (dBranchBias[i % cols] += v));
+              return [dBranch, dBranchBias, dz, dW, dB];
+            },
+          });
+        }),
+    );
+  }
+}
+
+// The fused op must be a drop-in for the composition BERT used: same mask and stream, same
+// numbers; and a residual whose gradient another consumer already started accumulates in place.
+for (const layout of ["thread", "workgroup"] as const) {
+  opCase(
+    `residualLayerNorm 19x36 = layerNorm(add(dropout(biasAdd(branch, b)), residual)), row per ` +
+      `${layout}: forward and every gradient, residual gradient accumulated`,
+    () =>
+      underLayout(layout, async () => {
+        await initGpu();
+        const [rows, cols, prob, seed, stream, eps] = [19, 36, 0.25, 123, 7, 1e-5];
+        const data = [rows * cols, cols, rows * cols, cols, cols].map((k) => f32(vec(k)));
+        const dOut = f32(vec(rows * cols));
+        const run = async (fused: boolean) => {
+          const [br, bb, res, w, b] = data.map((d) =>
+            Tensor.from(d, d.length === cols ? [cols] : [rows, cols], { requiresGrad: true })
+          );
+          // The residual also feeds a second consumer, whose gradient reaches it first.
+          res.grad = Tensor.from(dOut.map((v) => 0.5 * v), [rows, cols]);
+          const y = fused
+            ? residualLayerNorm(br, bb, res, w, b, eps, { prob, seed, stream })
+            : layerNorm(add(dropout(biasAdd(br, bb), prob, seed, stream), res), w, b, eps);
+          const out = [await y.read()];
+          backward(y, Tensor.from(dOut, [rows, cols]));
+          for (const t of [br, bb, res, w, b]) out.push(await t.grad!.read());
+          endStep();
+          [br, bb, res, w, b].forEach((t) => t.release());
+          return out;
+        };
+        const want = await run(false), got = await run(true);
+        const names = ["y", "dBranch", "dBranchBias", "dResidual", "dWeight", "dBias"];
+        got.forEach((g, k) => assertClose(g, want[k], 1e-6, names[k]));
+      }),
+  );
+}
+
+opCase(
+  "residualLayerNorm: mismatched shapes and a dropout probability of 1 are refused",
+  async () => {
+    await initGpu();
+    const t = (shape: number[]) => Tensor.from(new Float32Array(shape[0] * (shape[1] ?? 1)), shape);
+    const [br, res, w, b] = [t([3, 4]), t([3, 4]), t([4]), t([4])];
+    assert.throws(() => residualLayerNorm(br, null, t([4, 3]), w, b, 1e-5), /residual \[4,3\]/);
+    assert.throws(() => residualLayerNorm(br, t([3]), res, w, b, 1e-5), /branch bias \[3\]/);
+    assert.throws(
+      () => residualLayerNorm(br, null, res, w, b, 1e-5, { prob: 1, seed: 0, stream: 0 }),
+      /must be in \[0, 1\)/,
+    );
+    endStep();
+  },
+);
