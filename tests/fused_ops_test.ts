@@ -12,7 +12,8 @@ import { dropout } from "../src/ops/dropout.ts";
 import { biasAdd } from "../src/ops/bias_add.ts";
 import { add } from "../src/ops/add.ts";
 import { backward, endStep } from "../src/autograd/tape.ts";
-import { setRowReductionLayout } from "../src/ops/variants.ts";
+import { setRowReductionLayout, setTransposedALayout } from "../src/ops/variants.ts";
+import { linear } from "../src/ops/linear.ts";
 import { caseRegistry, type TestCase } from "./cases.ts";
 
 /** These cases, for the browser test page (tests/browser/ops_page.ts). */
@@ -133,3 +134,60 @@ opCase(
     endStep();
   },
 );
+
+// A tensor with several consumers (BERT's hidden state feeds Q, K, V and the residual) and a
+// shared weight get their gradients summed in the matmul epilogue (C += A·B), on the scalar and
+// the vec4 kernel and both ways of computing dW = dYᵀ·x: right sums and no separate add pass.
+for (const [R_, K, N] of [[13, 7, 9], [12, 8, 16]]) {
+  for (const layout of ["in-kernel", "materialize"] as const) {
+    opCase(
+      `linear ${R_}x${K} -> ${N}: x into two linears, x2 and x sharing a weight; dW by Aᵀ ` +
+        `${layout}: gradients accumulated in the matmul, no add pass`,
+      async () => {
+        const rt = await initGpu();
+        setTransposedALayout(layout);
+        const before = rt.dispatchesByKernel.get("add.wgsl:accumulate") ?? 0;
+        try {
+          const matmulRef = (a: Float64Array, b: Float64Array, m: number, k: number, n: number) =>
+            Float64Array.from({ length: m * n }, (_, i) => {
+              let s = 0;
+              for (let j = 0; j < k; j++) s += a[(i / n | 0) * k + j] * b[j * n + i % n];
+              return s;
+            });
+          const tr = (a: Float64Array, rows: number, cols: number) =>
+            Float64Array.from(
+              { length: a.length },
+              (_, i) => a[(i % rows) * cols + (i / rows | 0)],
+            );
+          const sum = (a: Float64Array, b: Float64Array) => a.map((v, i) => v + b[i]);
+          await checkOp({
+            inputs: [
+              { data: vec(R_ * K), shape: [R_, K], grad: true },
+              { data: vec(R_ * K), shape: [R_, K], grad: true },
+              { data: vec(N * K), shape: [N, K], grad: true },
+              { data: vec(N * K), shape: [N, K], grad: true },
+            ],
+            gpu: ([x, x2, w1, w2]) =>
+              add(add(linear(x, w1, null), linear(x, w2, null)), linear(x2, w1, null)),
+            forward: ([x, x2, w1, w2]) =>
+              matmulRef(sum(x, x2), tr(w1, N, K), R_, K, N).map((v, i) =>
+                v + matmulRef(x, tr(w2, N, K), R_, K, N)[i]
+              ),
+            backward: ([x, x2, w1, w2], d) => {
+              const dT = tr(d, R_, N);
+              return [
+                matmulRef(d, sum(w1, w2), R_, N, K),
+                matmulRef(d, w1, R_, N, K),
+                matmulRef(dT, sum(x, x2), N, R_, K),
+                matmulRef(dT, x, N, R_, K),
+              ];
+            },
+          });
+        } finally {
+          setTransposedALayout(null);
+        }
+        assert.equal(rt.dispatchesByKernel.get("add.wgsl:accumulate") ?? 0, before);
+      },
+    );
+  }
+}
