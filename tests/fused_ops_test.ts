@@ -191,3 +191,18 @@ for (const [R_, K, N] of [[13, 7, 9], [12, 8, 16]]) {
     );
   }
 }
+
+opCase("biasAdd 11x28 (four columns per thread): forward, dX, dBias", () =>
+  checkOp({
+    inputs: [
+      { data: vec(11 * 28), shape: [11, 28], grad: true },
+      { data: vec(28), shape: [28], grad: true },
+    ],
+    gpu: ([x, b]) => biasAdd(x, b),
+    forward: ([x, b]) => x.map((v, i) => v + b[i % 28]),
+    backward: (_xs, d) => {
+      const dB = new Float64Array(28);
+      d.forEach((v, i) => (dB[i % 28] += v));
+      return [d.slice(), dB];
+    },
+  }));

@@ -4,9 +4,18 @@
 import { Tensor } from "../tensor.ts";
 import { accumulateGrad, record, temporary } from "../autograd/tape.ts";
 import { accumulateMatmul, matmulRaw } from "./matmul.ts";
-import { biasGrad } from "./bias_add.ts";
+import { biasGrad, biasGradTransposed } from "./bias_add.ts";
+import { transposedALayout } from "./variants.ts";
 
 function weightGrads(x: Tensor, weight: Tensor, bias: Tensor | null, dY: Tensor): void {
+  if (weight.requiresGrad && bias?.requiresGrad && transposedALayout() === "materialize") {
+    // dYᵀ and the bias's column sum in one pass, then dW = dYᵀ·x untransposed.
+    const { dBias, dOutT } = biasGradTransposed(dY);
+    accumulateMatmul(weight, { a: dOutT, b: x });
+    dOutT.release();
+    accumulateGrad(bias, dBias);
+    return;
+  }
   if (weight.requiresGrad) accumulateMatmul(weight, { a: dY, b: x, transA: true });
   if (bias?.requiresGrad) accumulateGrad(bias, biasGrad(dY));
 }
