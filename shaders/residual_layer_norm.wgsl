@@ -126,18 +126,28 @@ fn residual_layer_norm_forward_rows4(@builtin(global_invocation_id) g: vec3<u32>
   let c4 = p.cols / 4u;
   let base = r * c4;
   let n = f32(p.cols);
-  var s = vec4<f32>();
+  // Welford's update per vec4 component while z is made (no second read of z for the
+  // variance), the four merged pairwise (Chan, Golub & LeVeque), as layer_norm.wgsl does.
+  var mean = vec4<f32>();
+  var m2 = vec4<f32>();
   for (var c = 0u; c < c4; c++) {
     var v = branch4[base + c];
     if (HAS_BRANCH_BIAS) { v += branchBias4[c]; }
     let zv = drop4((base + c) * 4u, v) + residual4[base + c];
     z4[base + c] = zv;
-    s += zv;
+    let d = zv - mean;
+    mean += d * (1.0 / f32(c + 1u));
+    m2 += d * (zv - mean);
   }
-  let m = hsum(s) / n;
-  var q = vec4<f32>();
-  for (var c = 0u; c < c4; c++) { let d = z4[base + c] - m; q += d * d; }
-  let rs = inverseSqrt(hsum(q) / n + p.eps);
+  let k = f32(c4);
+  let dxy = mean.y - mean.x;
+  let dzw = mean.w - mean.z;
+  let mxy = 0.5 * (mean.x + mean.y);
+  let mzw = 0.5 * (mean.z + mean.w);
+  let dm = mzw - mxy;
+  let q = m2.x + m2.y + m2.z + m2.w + (dxy * dxy + dzw * dzw) * (0.5 * k) + dm * dm * k;
+  let m = 0.5 * (mxy + mzw);
+  let rs = inverseSqrt(q / n + p.eps);
   for (var c = 0u; c < c4; c++) {
     y4[base + c] = (z4[base + c] - m) * rs * weight4[c] + bias4[c];
   }
