@@ -23,20 +23,6 @@ const opCase = caseRegistry(FUSED_CASES);
 const rand = rng(11);
 const vec = (n: number, scale = 1) => randomVec(n, rand, scale);
 
-/** dropout.wgsl's keep(i) for (seed, stream), from its definition (PCG output permutation). */
-function dropoutMask(n: number, prob: number, seed: number, stream: number): Float64Array {
-  const pcg = (v: number) => {
-    const state = (Math.imul(v >>> 0, 747796405) + 2891336453) >>> 0;
-    const word = Math.imul(((state >>> ((state >>> 28) + 4)) ^ state) >>> 0, 277803737) >>> 0;
-    return ((word >>> 22) ^ word) >>> 0;
-  };
-  const key = pcg((seed ^ pcg((stream + 0x9E3779B9) >>> 0)) >>> 0);
-  return Float64Array.from({ length: n }, (_, i) => {
-    const u = (pcg((i ^ key) >>> 0) >>> 8) / 16777216;
-    return u >= prob ? 1 / (1 - prob) : 0;
-  });
-}
-
 async function underLayout(layout: "thread" | "workgroup", run: () => Promise<void>) {
   setRowReductionLayout(layout);
   try {
@@ -56,7 +42,8 @@ for (const layout of ["thread", "workgroup"] as const) {
         underLayout(layout, async () => {
           const [rows, eps, seed, stream] = [21, 1e-12, 9, 4];
           const n = rows * cols;
-          const mask = dropoutMask(n, prob, seed, stream);
+          // dropout()'s mask from its float64 reference (1/(1 - prob) where kept, else 0).
+          const mask = R.dropoutForwardRef(new Float64Array(n).fill(1), prob, seed, stream);
           const z = (br: Float64Array, bb: Float64Array, res: Float64Array) =>
             br.map((v, i) => (v + bb[i % cols]) * mask[i] + res[i]);
           await checkOp({
