@@ -18,6 +18,8 @@ override HAS_RESIDUAL_GRAD: bool = true;
 override ACC_RESIDUAL: bool = false;
 /** Backward: write dBranch (the dropout's input gradient). */
 override HAS_BRANCH_GRAD: bool = true;
+/** Backward, column sums: also write dBranchᵀ (C, R), for the dense layer's weight gradient. */
+override WRITE_TRANSPOSED: bool = false;
 
 @group(0) @binding(0) var<uniform> p: Params;
 
@@ -231,8 +233,10 @@ fn residual_layer_norm_backward_rows4(@builtin(global_invocation_id) g: vec3<u32
 }
 
 // ---- backward, column sums: dWeight = Σ_rows dOut · ẑ, dBias = Σ_rows dOut and the branch
-// bias's dBranchBias = Σ_rows dBranch, in one pass over the rows. A thread per column (four with
-// the vec4 entry); rows summed in order: deterministic, no atomics ----
+// bias's dBranchBias = Σ_rows dBranch, in one pass over the rows; with WRITE_TRANSPOSED the
+// column of dBranch read for that sum is also written out as a row of dBranchᵀ (the dense
+// layer's dW = dBranchᵀ · x then needs no transpose pass of its own). A thread per column (four
+// with the vec4 entry); rows summed in order: deterministic, no atomics ----
 @group(0) @binding(1) var<storage, read> zP: array<f32>;                  // (R, C)
 @group(0) @binding(2) var<storage, read> dOutP: array<f32>;               // (R, C)
 @group(0) @binding(3) var<storage, read> statsP: array<f32>;              // (R, 2)
@@ -240,6 +244,7 @@ fn residual_layer_norm_backward_rows4(@builtin(global_invocation_id) g: vec3<u32
 @group(0) @binding(5) var<storage, read_write> dWeight: array<f32>;       // (C)
 @group(0) @binding(6) var<storage, read_write> dBias: array<f32>;         // (C)
 @group(0) @binding(7) var<storage, read_write> dBranchBias: array<f32>;   // (C)
+@group(0) @binding(8) var<storage, read_write> dBranchT: array<f32>;      // (C, R)
 
 @compute @workgroup_size(64)
 fn residual_layer_norm_backward_params(@builtin(global_invocation_id) g: vec3<u32>) {
@@ -253,7 +258,11 @@ fn residual_layer_norm_backward_params(@builtin(global_invocation_id) g: vec3<u3
     let d = dOutP[i];
     dw += d * (zP[i] - statsP[2u * r]) * statsP[2u * r + 1u];
     db += d;
-    if (HAS_BRANCH_BIAS) { dbb += dBranchP[i]; }
+    if (HAS_BRANCH_BIAS) {
+      let g = dBranchP[i];
+      dbb += g;
+      if (WRITE_TRANSPOSED) { dBranchT[c * p.rows + r] = g; }
+    }
   }
   dWeight[c] = dw;
   dBias[c] = db;
@@ -280,7 +289,16 @@ fn residual_layer_norm_backward_params4(@builtin(global_invocation_id) g: vec3<u
     let d = dOutP4[i];
     dw += d * (zP4[i] - statsP[2u * r]) * statsP[2u * r + 1u];
     db += d;
-    if (HAS_BRANCH_BIAS) { dbb += dBranchP4[i]; }
+    if (HAS_BRANCH_BIAS) {
+      let g = dBranchP4[i];
+      dbb += g;
+      if (WRITE_TRANSPOSED) {
+        dBranchT[4u * c * p.rows + r] = g.x;
+        dBranchT[(4u * c + 1u) * p.rows + r] = g.y;
+        dBranchT[(4u * c + 2u) * p.rows + r] = g.z;
+        dBranchT[(4u * c + 3u) * p.rows + r] = g.w;
+      }
+    }
   }
   dWeight4[c] = dw;
   dBias4[c] = db;

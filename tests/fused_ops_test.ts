@@ -193,3 +193,76 @@ opCase("biasAdd 11x28 (four columns per thread): forward, dX, dBias", () =>
       return [d.slice(), dB];
     },
   }));
+
+// BERT's sublayer output: linear without its bias, then residualLayerNorm with that bias; where
+// dW materializes dYᵀ, the column-sum pass writes dBranchᵀ and the linear uses it (no transpose).
+for (const [rows, inF, cols] of [[13, 7, 20], [11, 9, 15]]) {
+  for (const layout of ["in-kernel", "materialize"] as const) {
+    opCase(
+      `linear ${rows}x${inF} -> ${cols} into residualLayerNorm with its bias, dropout 0.2, dW by ` +
+        `Aᵀ ${layout}: forward, dX, dW, dBias, dResidual, dWeight, dBias`,
+      async () => {
+        const rt = await initGpu();
+        setTransposedALayout(layout);
+        const transposes = () =>
+          rt.dispatchesByKernel.get("transpose.wgsl:transpose12_forward") ?? 0;
+        const before = transposes();
+        const [eps, prob, seed, stream] = [1e-5, 0.2, 3, 1];
+        const n = rows * cols;
+        const mask = R.dropoutForwardRef(new Float64Array(n).fill(1), prob, seed, stream);
+        const dense = (x: Float64Array, w: Float64Array, bb: Float64Array) =>
+          Float64Array.from({ length: n }, (_, i) => {
+            const [r, c] = [i / cols | 0, i % cols];
+            let s = bb[c];
+            for (let k = 0; k < inF; k++) s += x[r * inF + k] * w[c * inF + k];
+            return s;
+          });
+        const z = (x: Float64Array, w: Float64Array, bb: Float64Array, res: Float64Array) =>
+          dense(x, w, bb).map((v, i) => v * mask[i] + res[i]);
+        try {
+          await checkOp({
+            inputs: [
+              { data: vec(rows * inF), shape: [rows, inF], grad: true },
+              { data: vec(cols * inF), shape: [cols, inF], grad: true },
+              { data: vec(cols), shape: [cols], grad: true },
+              { data: vec(n, 2), shape: [rows, cols], grad: true },
+              { data: vec(cols).map((v) => 1 + 0.5 * v), shape: [cols], grad: true },
+              { data: vec(cols), shape: [cols], grad: true },
+            ],
+            gpu: ([x, w, bb, res, g, b]) =>
+              residualLayerNorm(
+                linear(x, w, null),
+                bb,
+                res,
+                g,
+                b,
+                eps,
+                { prob, seed, stream },
+                true,
+              ),
+            forward: ([x, w, bb, res, g, b]) =>
+              R.layerNormForwardRef(z(x, w, bb, res), g, b, rows, cols, eps),
+            backward: ([x, w, bb, res, g], d) => {
+              const [dz, dG, dB] = R.layerNormBackwardRef(z(x, w, bb, res), g, d, rows, cols, eps);
+              const dBr = dz.map((v, i) => v * mask[i]);
+              const dX = new Float64Array(rows * inF), dW = new Float64Array(cols * inF);
+              const dBb = new Float64Array(cols);
+              dBr.forEach((v, i) => {
+                const [r, c] = [i / cols | 0, i % cols];
+                dBb[c] += v;
+                for (let k = 0; k < inF; k++) {
+                  dX[r * inF + k] += v * w[c * inF + k];
+                  dW[c * inF + k] += v * x[r * inF + k];
+                }
+              });
+              return [dX, dW, dBb, dz, dG, dB];
+            },
+          });
+        } finally {
+          setTransposedALayout(null);
+        }
+        assert.equal(transposes(), before, "no transpose pass for dW");
+      },
+    );
+  }
+}

@@ -102,6 +102,7 @@ export class BertForSequenceClassification {
         b,
         c.layerNormEps,
         folded,
+        true, // nothing but this LayerNorm reads the dense output
       );
     };
 

@@ -7,7 +7,26 @@ import { accumulateMatmul, matmulRaw } from "./matmul.ts";
 import { biasGrad, biasGradTransposed } from "./bias_add.ts";
 import { transposedALayout } from "./variants.ts";
 
+/** dYᵀ already written by the kernel that made dY (see offerTransposedGrad). */
+const transposedGrads = new WeakMap<Tensor, Tensor>();
+
+/**
+ * Hands linear's backward a dYᵀ (out, R) that the kernel making its incoming gradient dY wrote
+ * on the way (residualLayerNorm's column sums), so dW = dYᵀ·x skips its transpose pass. dYᵀ
+ * must live until the step ends (a temporary) and match dY's final contents.
+ */
+export function offerTransposedGrad(dY: Tensor, dYt: Tensor): void {
+  transposedGrads.set(dY, dYt);
+}
+
 function weightGrads(x: Tensor, weight: Tensor, bias: Tensor | null, dY: Tensor): void {
+  const dYt = transposedGrads.get(dY);
+  transposedGrads.delete(dY);
+  if (dYt && weight.requiresGrad && !bias?.requiresGrad) {
+    accumulateMatmul(weight, { a: dYt, b: x });
+    dYt.release();
+    return;
+  }
   if (weight.requiresGrad && bias?.requiresGrad && transposedALayout() === "materialize") {
     // dYᵀ and the bias's column sum in one pass, then dW = dYᵀ·x untransposed.
     const { dBias, dOutT } = biasGradTransposed(dY);

@@ -4,7 +4,8 @@
 // shapes, as layerNorm (src/ops/variants.ts).
 import { Tensor } from "../tensor.ts";
 import { gpu, grid1d } from "../gpu/kernel.ts";
-import { rowGrid, rowReductionLayout } from "./variants.ts";
+import { rowGrid, rowReductionLayout, transposedALayout } from "./variants.ts";
+import { offerTransposedGrad } from "./linear.ts";
 import { accumulateGrad, record, temporary } from "../autograd/tape.ts";
 
 /** The dropout on the branch: the mask dropout(branch, prob, seed, stream) would draw. */
@@ -18,6 +19,9 @@ export interface FoldedDropout {
  * branch, residual (R, C); branchBias (C) or null (the bias of the linear that made `branch`,
  * left out of its matmul so its gradient comes from the column sums here); weight, bias (C).
  * Without `dropout` (evaluation, prob 0) the branch passes unchanged. Returns y (R, C).
+ * `transposeBranchGrad`: where linear materializes dYᵀ for its weight gradient, the column-sum
+ * pass also writes dBranchᵀ and offers it to that linear (offerTransposedGrad). Only for a branch
+ * that nothing else reads: another consumer adding to its gradient would leave dBranchᵀ stale.
  */
 export function residualLayerNorm(
   branch: Tensor,
@@ -27,6 +31,7 @@ export function residualLayerNorm(
   bias: Tensor,
   eps: number,
   dropout?: FoldedDropout,
+  transposeBranchGrad = false,
 ): Tensor {
   const cols = branch.shape[branch.shape.length - 1];
   const rows = branch.size / cols;
@@ -79,6 +84,7 @@ export function residualLayerNorm(
   const inputs = [branch, residual, weight, bias, ...(branchBias ? [branchBias] : [])];
   return record(y, inputs, (dOut) => {
     const biasGrad = branchBias?.requiresGrad ?? false;
+    let dBranchT: Tensor | null = null;
     const dBranch = branch.requiresGrad || biasGrad ? Tensor.empty(branch.shape) : null;
     const into = residual.requiresGrad ? residual.grad : null; // accumulate in place
     const dResidual = residual.requiresGrad && !into ? Tensor.empty(residual.shape) : null;
@@ -105,13 +111,17 @@ export function residualLayerNorm(
     if (weight.requiresGrad || bias.requiresGrad || biasGrad) {
       const dWeight = Tensor.empty([cols]), dBias = Tensor.empty([cols]);
       const dBranchBias = biasGrad ? Tensor.empty([cols]) : null;
+      // dBranchᵀ rides on the column sums of dBranch, so only with a branch bias to sum.
+      const writeT = transposeBranchGrad && biasGrad && branch.requiresGrad && !branch.grad &&
+        transposedALayout() === "materialize";
+      dBranchT = writeT ? temporary(Tensor.empty([cols, rows])) : null;
       rt.dispatch(
         {
           shader: "residual_layer_norm.wgsl",
           entry: vec4
             ? "residual_layer_norm_backward_params4"
             : "residual_layer_norm_backward_params",
-          constants: { HAS_BRANCH_BIAS: biasGrad ? 1 : 0 },
+          constants: { HAS_BRANCH_BIAS: biasGrad ? 1 : 0, WRITE_TRANSPOSED: writeT ? 1 : 0 },
         },
         [
           z.buffer,
@@ -121,6 +131,7 @@ export function residualLayerNorm(
           dWeight.buffer,
           dBias.buffer,
           dBranchBias?.buffer ?? rt.dummy,
+          dBranchT?.buffer ?? rt.dummy,
         ],
         ints,
         floats,
@@ -133,7 +144,9 @@ export function residualLayerNorm(
       if (dBranchBias) accumulateGrad(branchBias!, dBranchBias);
     }
     if (dResidual) accumulateGrad(residual, dResidual);
-    if (dBranch && branch.requiresGrad) accumulateGrad(branch, dBranch);
-    else dBranch?.release();
+    if (dBranch && branch.requiresGrad) {
+      accumulateGrad(branch, dBranch);
+      if (dBranchT) offerTransposedGrad(dBranch, dBranchT);
+    } else dBranch?.release();
   }, [z, stats, weight]);
 }
