@@ -71,6 +71,35 @@ for (const layout of ["thread", "workgroup"] as const) {
   }
 }
 
+// BERT's embeddings: no branch bias, no dropout (absent outputs must not share a buffer: Chromium
+// refuses one buffer bound to two writable bindings of a dispatch).
+opCase(
+  "residualLayerNorm 9x12 without a branch bias: forward, dBranch, dResidual, dWeight, dBias",
+  () =>
+    checkOp({
+      inputs: [
+        { data: vec(9 * 12, 3), shape: [9, 12], grad: true },
+        { data: vec(9 * 12), shape: [9, 12], grad: true },
+        { data: vec(12).map((v) => 1 + 0.5 * v), shape: [12], grad: true },
+        { data: vec(12), shape: [12], grad: true },
+      ],
+      gpu: ([br, res, w, b]) => residualLayerNorm(br, null, res, w, b, 1e-12),
+      forward: ([br, res, w, b]) =>
+        R.layerNormForwardRef(br.map((v, i) => v + res[i]), w, b, 9, 12, 1e-12),
+      backward: ([br, res, w], d) => {
+        const [dz, dW, dB] = R.layerNormBackwardRef(
+          br.map((v, i) => v + res[i]),
+          w,
+          d,
+          9,
+          12,
+          1e-12,
+        );
+        return [dz, dz.slice(), dW, dB];
+      },
+    }),
+);
+
 // The fused op must be a drop-in for the composition BERT used: same mask and stream, same
 // numbers; and a residual whose gradient another consumer already started accumulates in place.
 for (const layout of ["thread", "workgroup"] as const) {

@@ -115,6 +115,9 @@ export function residualLayerNorm(
       const writeT = transposeBranchGrad && biasGrad && branch.requiresGrad && !branch.grad &&
         transposedALayout() === "materialize";
       dBranchT = writeT ? temporary(Tensor.empty([cols, rows])) : null;
+      // Absent outputs get scratch buffers of their own: WebGPU refuses one buffer (rt.dummy)
+      // bound to two writable bindings, or to a writable and a read-only one, of a dispatch.
+      const scratch = () => temporary(Tensor.empty([4])).buffer;
       rt.dispatch(
         {
           shader: "residual_layer_norm.wgsl",
@@ -130,8 +133,8 @@ export function residualLayerNorm(
           dBranch?.buffer ?? rt.dummy,
           dWeight.buffer,
           dBias.buffer,
-          dBranchBias?.buffer ?? rt.dummy,
-          dBranchT?.buffer ?? rt.dummy,
+          dBranchBias?.buffer ?? scratch(),
+          dBranchT?.buffer ?? scratch(),
         ],
         ints,
         floats,
