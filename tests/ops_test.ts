@@ -144,9 +144,10 @@ for (const layout of ["thread", "workgroup"] as const) {
   }
 }
 
-// Both kernel shapes: T = 7 scalar, T = 8 vec4 (row per thread), T = 70 (more keys than 64 lanes).
+// Both kernel shapes: T = 7 scalar, T = 8 and 32 vec4 (row per thread, in registers up to 32),
+// T = 70 (more keys than 64 lanes).
 for (const layout of ["thread", "workgroup"] as const) {
-  for (const T of [7, 8, 70]) {
+  for (const T of [7, 8, 32, 70]) {
     opCase(
       `maskedSoftmax (B 3, H 2, T ${T}, masked keys) scale 0.35, row per ${layout}: forward, dScores`,
       async () => {

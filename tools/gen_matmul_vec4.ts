@@ -28,6 +28,8 @@ override TRANS_B: bool = false;
 override HAS_BIAS: bool = false;
 override HAS_LOW_RANK: bool = false;
 override LOW_RANK_ROWS: bool = true;
+/** C += result: a gradient accumulated in place where another consumer's already lies. */
+override ACCUMULATE: bool = false;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
@@ -43,12 +45,16 @@ fn epilogue(n: u32, v: f32) -> f32 {
   return r;
 }
 
+fn put(i: u32, n: u32, v: f32) {
+  if (ACCUMULATE) { c[i] = c[i] + epilogue(n, v); } else { c[i] = epilogue(n, v); }
+}
+
 fn put4(base: u32, m: u32, n: u32, v: vec4<f32>) {
   if (m >= p.M) { return; }
-  if (n < p.N) { c[base + m * p.N + n] = epilogue(n, v.x); }
-  if (n + 1u < p.N) { c[base + m * p.N + n + 1u] = epilogue(n + 1u, v.y); }
-  if (n + 2u < p.N) { c[base + m * p.N + n + 2u] = epilogue(n + 2u, v.z); }
-  if (n + 3u < p.N) { c[base + m * p.N + n + 3u] = epilogue(n + 3u, v.w); }
+  if (n < p.N) { put(base + m * p.N + n, n, v.x); }
+  if (n + 1u < p.N) { put(base + m * p.N + n + 1u, n + 1u, v.y); }
+  if (n + 2u < p.N) { put(base + m * p.N + n + 2u, n + 2u, v.z); }
+  if (n + 3u < p.N) { put(base + m * p.N + n + 3u, n + 3u, v.w); }
 }
 
 `);

@@ -5,7 +5,7 @@ import { linearPaths, paramShapes } from "./params.ts";
 import type { Batch } from "../data/batches.ts";
 import { add } from "../ops/add.ts";
 import { embedding } from "../ops/embedding.ts";
-import { layerNorm } from "../ops/layer_norm.ts";
+import { residualLayerNorm } from "../ops/residual_layer_norm.ts";
 import { tidy } from "../autograd/tape.ts";
 import { dropout } from "../ops/dropout.ts";
 import { linear, loraLinear } from "../ops/linear.ts";
@@ -58,8 +58,14 @@ export class BertForSequenceClassification {
     return linearPaths(this.config);
   }
 
-  private linear(path: string, x: Tensor, drop: (x: Tensor, p: number) => Tensor): Tensor {
-    const w = this.p(`${path}.weight`), b = this.p(`${path}.bias`);
+  /** `withBias` false leaves the bias to the next kernel (residualLayerNorm folds it in). */
+  private linear(
+    path: string,
+    x: Tensor,
+    drop: (x: Tensor, p: number) => Tensor,
+    withBias = true,
+  ): Tensor {
+    const w = this.p(`${path}.weight`), b = withBias ? this.p(`${path}.bias`) : null;
     const l = this.lora.get(path);
     if (!l) return linear(x, w, b);
     return loraLinear(x, w, b, l.A, l.B, l.scale ?? this.loraScale, drop(x, this.loraDropout));
@@ -79,27 +85,42 @@ export class BertForSequenceClassification {
     const drop = (x: Tensor, prob: number) =>
       opts.train && prob > 0 ? dropout(x, prob, opts.dropoutSeed ?? 0, stream++) : x;
     const lin = (path: string, x: Tensor) => this.linear(path, x, drop);
-    /** The attention probabilities' dropout, taking the next stream as `drop` would. */
-    const attnDrop = (prob: number) =>
+    /** A dropout folded into a fused kernel (attention, residualLayerNorm), taking the next
+     * stream as `drop` would, so the mask is the one dropout() would draw. */
+    const dropSpec = (prob: number) =>
       opts.train && prob > 0 ? { prob, seed: opts.dropoutSeed ?? 0, stream: stream++ } : null;
+    // A sublayer's output: dense (its bias left out), dropout, residual and LayerNorm, the last
+    // three with the bias in one kernel; the dropout takes the stream dropout() would have.
+    const output = (path: string, x: Tensor, residual: Tensor, norm: string) => {
+      const branch = this.linear(`${path}.dense`, x, drop, false);
+      const folded = dropSpec(c.hiddenDropoutProb) ?? undefined;
+      const [w, b] = [this.p(`${norm}.weight`), this.p(`${norm}.bias`)];
+      return residualLayerNorm(
+        branch,
+        this.p(`${path}.dense.bias`),
+        residual,
+        w,
+        b,
+        c.layerNormEps,
+        folded,
+        true, // nothing but this LayerNorm reads the dense output
+      );
+    };
 
     const e = "bert.embeddings";
-    const summed = add(
+    // (word + position) + token type, the last add inside the LayerNorm kernel.
+    const normed = residualLayerNorm(
       add(
         this.embed(`${e}.word_embeddings`, batch.ids),
         this.embed(`${e}.position_embeddings`, batch.positions),
       ),
+      null,
       this.embed(`${e}.token_type_embeddings`, batch.typeIds),
+      this.p(`${e}.LayerNorm.weight`),
+      this.p(`${e}.LayerNorm.bias`),
+      c.layerNormEps,
     );
-    let h = drop(
-      layerNorm(
-        summed,
-        this.p(`${e}.LayerNorm.weight`),
-        this.p(`${e}.LayerNorm.bias`),
-        c.layerNormEps,
-      ),
-      c.hiddenDropoutProb,
-    );
+    let h = drop(normed, c.hiddenDropoutProb);
 
     for (let i = 0; i < c.numHiddenLayers; i++) {
       const l = `bert.encoder.layer.${i}`;
@@ -111,23 +132,11 @@ export class BertForSequenceClassification {
           lin(`${l}.attention.self.value`, h),
           batch.mask,
           { batch: B, seqLen: T, heads: c.numAttentionHeads },
-          attnDrop(c.attentionProbsDropoutProb),
+          dropSpec(c.attentionProbsDropoutProb),
         );
-        const attn = drop(lin(`${l}.attention.output.dense`, merged), c.hiddenDropoutProb);
-        h = layerNorm(
-          add(attn, h),
-          this.p(`${l}.attention.output.LayerNorm.weight`),
-          this.p(`${l}.attention.output.LayerNorm.bias`),
-          c.layerNormEps,
-        );
+        h = output(`${l}.attention.output`, merged, h, `${l}.attention.output.LayerNorm`);
         const inter = gelu(lin(`${l}.intermediate.dense`, h));
-        const out = drop(lin(`${l}.output.dense`, inter), c.hiddenDropoutProb);
-        h = layerNorm(
-          add(out, h),
-          this.p(`${l}.output.LayerNorm.weight`),
-          this.p(`${l}.output.LayerNorm.bias`),
-          c.layerNormEps,
-        );
+        h = output(`${l}.output`, inter, h, `${l}.output.LayerNorm`);
         return h;
       });
     }

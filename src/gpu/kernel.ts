@@ -36,6 +36,8 @@ class Runtime {
   private pass: GPUComputePassEncoder | null = null;
   private pending = 0;
   dispatchCount = 0;
+  /** Dispatches per `shader:entry` since the runtime started (bench/dispatches.ts prints it). */
+  readonly dispatchesByKernel = new Map<string, number>();
   /** A 16-byte buffer bound where a kernel's optional input is absent. */
   readonly dummy: GPUBuffer;
   /** The adapter's maxStorageBufferBindingSize: a binding larger than this is refused. */
@@ -247,6 +249,8 @@ class Runtime {
     pass.setBindGroup(0, group);
     pass.dispatchWorkgroups(x, y, z);
     this.dispatchCount++;
+    const name = `${k.shader}:${k.entry}`;
+    this.dispatchesByKernel.set(name, (this.dispatchesByKernel.get(name) ?? 0) + 1);
     if (++this.pending >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
   }
 

@@ -13,6 +13,7 @@ import layer_norm from "../../shaders/layer_norm.wgsl" with { type: "text" };
 import matmul from "../../shaders/matmul.wgsl" with { type: "text" };
 import matmul_vec4 from "../../shaders/matmul_vec4.wgsl" with { type: "text" };
 import optim from "../../shaders/optim.wgsl" with { type: "text" };
+import residual_layer_norm from "../../shaders/residual_layer_norm.wgsl" with { type: "text" };
 import softmax from "../../shaders/softmax.wgsl" with { type: "text" };
 import transpose from "../../shaders/transpose.wgsl" with { type: "text" };
 
@@ -30,6 +31,7 @@ export const SHADERS: Readonly<Record<string, string>> = {
   "matmul.wgsl": matmul,
   "matmul_vec4.wgsl": matmul_vec4,
   "optim.wgsl": optim,
+  "residual_layer_norm.wgsl": residual_layer_norm,
   "softmax.wgsl": softmax,
   "transpose.wgsl": transpose,
 };

@@ -8,14 +8,33 @@ export function biasGrad(dOut: Tensor): Tensor {
   const cols = dOut.shape[dOut.shape.length - 1];
   const rows = dOut.size / cols;
   const dBias = Tensor.empty([cols]);
+  const vec4 = cols % 4 === 0;
   gpu().dispatch(
-    { shader: "bias.wgsl", entry: "bias_add_backward" },
+    { shader: "bias.wgsl", entry: vec4 ? "bias_add_backward4" : "bias_add_backward" },
     [dOut.buffer, dBias.buffer],
+    [rows, cols],
+    [],
+    [Math.ceil((vec4 ? cols / 4 : cols) / 64)],
+  );
+  return dBias;
+}
+
+/**
+ * dBias (C) = Σ over rows of dOut (R, C), and dOutᵀ (C, R) from the same pass: for a weight
+ * gradient dOutᵀ·x computed from a materialized transpose, the bias costs no pass of its own.
+ */
+export function biasGradTransposed(dOut: Tensor): { dBias: Tensor; dOutT: Tensor } {
+  const [rows, cols] = dOut.shape;
+  if (dOut.shape.length !== 2) throw new Error(`biasGradTransposed: [${dOut.shape}] is not 2-D`);
+  const dBias = Tensor.empty([cols]), dOutT = Tensor.empty([cols, rows]);
+  gpu().dispatch(
+    { shader: "bias.wgsl", entry: "bias_grad_transpose" },
+    [dOut.buffer, dBias.buffer, dOutT.buffer],
     [rows, cols],
     [],
     [Math.ceil(cols / 64)],
   );
-  return dBias;
+  return { dBias, dOutT };
 }
 
 export function biasAdd(x: Tensor, bias: Tensor): Tensor {

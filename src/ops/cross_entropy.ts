@@ -2,7 +2,7 @@
 // per-class weights (C), the weighted mean Σ w[y]·loss / Σ w[y] of F.cross_entropy(weight=w).
 import { Tensor } from "../tensor.ts";
 import { gpu } from "../gpu/kernel.ts";
-import { accumulateGrad, record } from "../autograd/tape.ts";
+import { accumulateGrad, record, temporary } from "../autograd/tape.ts";
 
 /** logits (N, C), labels (N) u32, classWeights (C) or none → loss (1). */
 export function crossEntropy(logits: Tensor, labels: Tensor, classWeights?: Tensor): Tensor {
@@ -18,7 +18,9 @@ export function crossEntropy(logits: Tensor, labels: Tensor, classWeights?: Tens
   const rt = gpu();
   const loss = Tensor.empty([1]);
   const weighted = classWeights ? "weighted_" : "";
-  const w = classWeights ? [null, classWeights.buffer] : [];
+  // Σ_n w[y_n], made by the weighted forward and read by its backward.
+  const weightSum = classWeights ? temporary(Tensor.empty([1])) : null;
+  const w = classWeights ? [null, classWeights.buffer, weightSum!.buffer] : [];
   rt.dispatch(
     { shader: "cross_entropy.wgsl", entry: `cross_entropy_${weighted}forward` },
     [logits.buffer, labels.buffer, loss.buffer, ...w],
@@ -35,12 +37,12 @@ export function crossEntropy(logits: Tensor, labels: Tensor, classWeights?: Tens
         labels.buffer,
         dLoss.buffer,
         dLogits.buffer,
-        ...(classWeights ? [classWeights.buffer] : []),
+        ...(classWeights ? [classWeights.buffer, weightSum!.buffer] : []),
       ],
       [rows, classes],
       [],
       [Math.ceil(rows / 64)],
     );
     accumulateGrad(logits, dLogits);
-  }, [logits, labels]);
+  }, [logits, labels, ...(weightSum ? [weightSum] : [])]);
 }

@@ -3,11 +3,39 @@
 // A frozen W or b gets no gradient kernel at all.
 import { Tensor } from "../tensor.ts";
 import { accumulateGrad, record, temporary } from "../autograd/tape.ts";
-import { matmulRaw } from "./matmul.ts";
-import { biasGrad } from "./bias_add.ts";
+import { accumulateMatmul, matmulRaw } from "./matmul.ts";
+import { biasGrad, biasGradTransposed } from "./bias_add.ts";
+import { transposedALayout } from "./variants.ts";
+
+/** dYᵀ already written by the kernel that made dY (see offerTransposedGrad). */
+const transposedGrads = new WeakMap<Tensor, Tensor>();
+
+/**
+ * Hands linear's backward a dYᵀ (out, R) that the kernel making its incoming gradient dY wrote
+ * on the way (residualLayerNorm's column sums), so dW = dYᵀ·x skips its transpose pass. dYᵀ
+ * must live until the step ends (a temporary) and match dY's final contents.
+ */
+export function offerTransposedGrad(dY: Tensor, dYt: Tensor): void {
+  transposedGrads.set(dY, dYt);
+}
 
 function weightGrads(x: Tensor, weight: Tensor, bias: Tensor | null, dY: Tensor): void {
-  if (weight.requiresGrad) accumulateGrad(weight, matmulRaw({ a: dY, b: x, transA: true }));
+  const dYt = transposedGrads.get(dY);
+  transposedGrads.delete(dY);
+  if (dYt && weight.requiresGrad && !bias?.requiresGrad) {
+    accumulateMatmul(weight, { a: dYt, b: x });
+    dYt.release();
+    return;
+  }
+  if (weight.requiresGrad && bias?.requiresGrad && transposedALayout() === "materialize") {
+    // dYᵀ and the bias's column sum in one pass, then dW = dYᵀ·x untransposed.
+    const { dBias, dOutT } = biasGradTransposed(dY);
+    accumulateMatmul(weight, { a: dOutT, b: x });
+    dOutT.release();
+    accumulateGrad(bias, dBias);
+    return;
+  }
+  if (weight.requiresGrad) accumulateMatmul(weight, { a: dY, b: x, transA: true });
   if (bias?.requiresGrad) accumulateGrad(bias, biasGrad(dY));
 }
 
@@ -25,7 +53,7 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
   const y = matmulRaw({ a: x, b: weight, transB: true, bias });
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return record(y, inputs, (dY) => {
-    if (x.requiresGrad) accumulateGrad(x, matmulRaw({ a: dY, b: weight }));
+    if (x.requiresGrad) accumulateMatmul(x, { a: dY, b: weight });
     weightGrads(x, weight, bias, dY);
   }, weight.requiresGrad ? [x, weight] : [weight]);
 }
@@ -63,29 +91,26 @@ export function loraLinear(
   const inputs = [x, weight, loraA, loraB, ...(bias ? [bias] : []), ...(fused ? [] : [loraInput])];
   return record(y, inputs, (dY) => {
     if (loraB.requiresGrad) {
-      accumulateGrad(loraB, matmulRaw({ a: dY, b: xa, transA: true, alpha: scale }));
+      accumulateMatmul(loraB, { a: dY, b: xa, transA: true, alpha: scale });
     }
     if (loraInput.requiresGrad || loraA.requiresGrad) {
       const dXa = matmulRaw({ a: dY, b: loraB, alpha: scale }); // (R, r)
       if (loraA.requiresGrad) {
-        accumulateGrad(loraA, matmulRaw({ a: dXa, b: loraInput, transA: true }));
+        accumulateMatmul(loraA, { a: dXa, b: loraInput, transA: true });
       }
       if (fused && x.requiresGrad) {
         // dX = dY · W + dXa · A, the low-rank term fused into the same matmul.
-        accumulateGrad(
-          x,
-          matmulRaw({
-            a: dY,
-            b: weight,
-            lowRank: { left: dXa, right: loraA, r, strideN: 1, strideR: inF, scale: 1 },
-          }),
-        );
+        accumulateMatmul(x, {
+          a: dY,
+          b: weight,
+          lowRank: { left: dXa, right: loraA, r, strideN: 1, strideR: inF, scale: 1 },
+        });
       } else if (!fused && loraInput.requiresGrad) {
-        accumulateGrad(loraInput, matmulRaw({ a: dXa, b: loraA }));
+        accumulateMatmul(loraInput, { a: dXa, b: loraA });
       }
       dXa.release();
     }
-    if (!fused && x.requiresGrad) accumulateGrad(x, matmulRaw({ a: dY, b: weight }));
+    if (!fused && x.requiresGrad) accumulateMatmul(x, { a: dY, b: weight });
     weightGrads(x, weight, bias, dY);
   }, [weight, loraA, loraB, xa, loraInput, ...(weight.requiresGrad ? [x] : [])]);
 }

@@ -22,6 +22,11 @@ export interface MatmulArgs {
     strideR: number;
     scale: number;
   };
+  /**
+   * Accumulate into this tensor (batch?, M, N) in the kernel's epilogue, C += result, instead of
+   * writing a new one: a gradient summed where it is made rather than by a separate add pass.
+   */
+  into?: Tensor;
 }
 
 function dims(t: Tensor): [number, number, number] {
@@ -57,7 +62,11 @@ export function matmulRaw(args: MatmulArgs): Tensor {
     throw new Error(`matmul: batch sizes differ: [${a.shape}] and [${b.shape}]`);
   }
   const batched = a.shape.length === 3;
-  const out = Tensor.empty(batched ? [batchA, M, N] : [M, N]);
+  const into = args.into;
+  if (into && into.size !== batchA * M * N) {
+    throw new Error(`matmul: accumulating a [${batchA}, ${M}, ${N}] product into [${into.shape}]`);
+  }
+  const out = into ?? Tensor.empty(batched ? [batchA, M, N] : [M, N]);
   const rt = gpu();
   const vec4 = usesVec4(M, N, K, transA, transB) &&
     (!lowRank || (lowRank.r % 4 === 0 && (lowRank.strideR === 1 || N % 4 === 0)));
@@ -73,6 +82,7 @@ export function matmulRaw(args: MatmulArgs): Tensor {
         TRANS_B: transB ? 1 : 0,
         HAS_BIAS: bias ? 1 : 0,
         HAS_LOW_RANK: lowRank ? 1 : 0,
+        ACCUMULATE: into ? 1 : 0,
         // The vec4 kernel reads the low-rank right operand as (N, R) rows or (R, N) columns.
         ...(vec4 ? { LOW_RANK_ROWS: !lowRank || lowRank.strideR === 1 ? 1 : 0 } : {}),
       },
@@ -92,6 +102,15 @@ export function matmulRaw(args: MatmulArgs): Tensor {
       : [Math.ceil(N / 64), Math.ceil(M / 64), batchA],
   );
   return out;
+}
+
+/**
+ * t's gradient += the product: accumulated in the matmul's epilogue when t already has one (a
+ * tensor with several consumers, or gradient accumulation over micro-batches), else a new tensor.
+ */
+export function accumulateMatmul(t: Tensor, args: MatmulArgs): void {
+  if (t.grad) matmulRaw({ ...args, into: t.grad });
+  else accumulateGrad(t, matmulRaw(args));
 }
 
 /** A matrix smaller than the large tile (attention's 32×32 blocks) would leave most threads idle. */
@@ -115,19 +134,15 @@ export function matmul(a: Tensor, b: Tensor, transA = false, transB = false): Te
   const out = matmulRaw({ a, b, transA, transB });
   return record(out, [a, b], (dC) => {
     if (a.requiresGrad) {
-      accumulateGrad(
+      accumulateMatmul(
         a,
-        transA
-          ? matmulRaw({ a: b, b: dC, transA: transB, transB: true })
-          : matmulRaw({ a: dC, b, transB: !transB }),
+        transA ? { a: b, b: dC, transA: transB, transB: true } : { a: dC, b, transB: !transB },
       );
     }
     if (b.requiresGrad) {
-      accumulateGrad(
+      accumulateMatmul(
         b,
-        transB
-          ? matmulRaw({ a: dC, b: a, transA: true, transB: transA })
-          : matmulRaw({ a, b: dC, transA: !transA }),
+        transB ? { a: dC, b: a, transA: true, transB: transA } : { a, b: dC, transA: !transA },
       );
     }
   }, [...(b.requiresGrad ? [a] : []), ...(a.requiresGrad ? [b] : [])]);

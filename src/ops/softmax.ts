@@ -25,8 +25,11 @@ export function maskedSoftmax(scores: Tensor, mask: Tensor, scale: number): Tens
   });
   const launch = perThread ? grid1d(rows, 64) : rowGrid(rows);
   const probs = Tensor.empty(scores.shape);
+  // Rows of at most 32 keys stay in registers (the _short entry).
+  const forward = kernel("masked_softmax_forward");
+  if (perThread && tk <= 32) forward.entry = "masked_softmax_forward_rows4_short";
   rt.dispatch(
-    kernel("masked_softmax_forward"),
+    forward,
     [scores.buffer, mask.buffer, probs.buffer],
     [rows, tk, heads * tq],
     [scale],

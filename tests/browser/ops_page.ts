@@ -5,6 +5,7 @@
 // would grant (128 MiB bindings, 16 KiB workgroup storage, 8 storage buffers per stage).
 import { OPS_CASES } from "../ops_test.ts";
 import { OPS2_CASES } from "../ops2_test.ts";
+import { FUSED_CASES } from "../fused_ops_test.ts";
 import { initGpu } from "../../src/gpu/kernel.ts";
 import { getAdapterName, LIMIT_NAMES } from "../../src/gpu/device.ts";
 
@@ -40,7 +41,7 @@ try {
     if (a !== undefined) limits[name] = { adapter: a, device: d };
   }
   const cases: CaseResult[] = [];
-  for (const c of [...OPS_CASES, ...OPS2_CASES]) {
+  for (const c of [...OPS_CASES, ...OPS2_CASES, ...FUSED_CASES]) {
     const t0 = performance.now();
     try {
       await c.fn();
