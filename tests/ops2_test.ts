@@ -291,3 +291,42 @@ opCase(
     [w1, w2, g, b, frozen].forEach((t) => t.release());
   },
 );
+
+opCase(
+  "backward: GELU's output is dropped by tidy and recomputed for the next linear's dW, what tidy kept for the backwards is freed after its last reader, and the gradients are unchanged",
+  async () => {
+    const rt = await initGpu();
+    const [R, C, F] = [6, 8, 12];
+    const w1 = Tensor.from(f32(vec(F * C)), [F, C]);
+    const g = Tensor.from(f32(vec(C)), [C]), b = Tensor.from(f32(vec(C)), [C]);
+    const xData = f32(vec(R * C)), w2Data = f32(vec(C * F)), dOutData = f32(vec(R * C));
+    const run = async (scoped: boolean) => {
+      const x = Tensor.from(xData, [R, C], { requiresGrad: true });
+      const w2 = Tensor.from(w2Data, [C, F], { requiresGrad: true });
+      let hidden!: Tensor;
+      const block = () => {
+        hidden = gelu(linear(x, w1, null)); // the dW2 matmul reads it
+        return layerNorm(add(linear(hidden, w2, null), x), g, b, 1e-5);
+      };
+      const out = scoped ? tidy(block) : block();
+      const dropped = hidden.dataDropped;
+      const afterForward = rt.pool.live;
+      backward(out, Tensor.from(dOutData, [R, C]));
+      const grown = rt.pool.live - afterForward;
+      const dX = await x.grad!.read(), dW2 = await w2.grad!.read();
+      endStep();
+      x.release();
+      w2.release();
+      return { dropped, grown, dX, dW2 };
+    };
+    const plain = await run(false), scoped = await run(true);
+    assert.ok(!plain.dropped && scoped.dropped, "tidy drops GELU's output");
+    assert.ok(
+      scoped.grown < plain.grown,
+      `live buffers grew by ${scoped.grown} over backward (tidy) vs ${plain.grown}`,
+    );
+    assert.deepEqual(scoped.dX, plain.dX, "dX identical");
+    assert.deepEqual(scoped.dW2, plain.dW2, "dW2 identical with GELU's output recomputed");
+    [w1, g, b].forEach((t) => t.release());
+  },
+);

@@ -81,51 +81,61 @@ export class BertForSequenceClassification {
     const lin = (path: string, x: Tensor) => this.linear(path, x, drop);
 
     const e = "bert.embeddings";
-    const summed = add(
-      add(
-        this.embed(`${e}.word_embeddings`, batch.ids),
-        this.embed(`${e}.position_embeddings`, batch.positions),
-      ),
-      this.embed(`${e}.token_type_embeddings`, batch.typeIds),
-    );
-    let h = drop(
-      layerNorm(
-        summed,
-        this.p(`${e}.LayerNorm.weight`),
-        this.p(`${e}.LayerNorm.bias`),
-        c.layerNormEps,
-      ),
-      c.hiddenDropoutProb,
+    // Each block frees what no backward will read as soon as it is done (see tidy): with nothing
+    // to backpropagate (head mode's encoder, evaluation), every intermediate but its result.
+    let h = tidy(() =>
+      drop(
+        layerNorm(
+          add(
+            add(
+              this.embed(`${e}.word_embeddings`, batch.ids),
+              this.embed(`${e}.position_embeddings`, batch.positions),
+            ),
+            this.embed(`${e}.token_type_embeddings`, batch.typeIds),
+          ),
+          this.p(`${e}.LayerNorm.weight`),
+          this.p(`${e}.LayerNorm.bias`),
+          c.layerNormEps,
+        ),
+        c.hiddenDropoutProb,
+      )
     );
 
     for (let i = 0; i < c.numHiddenLayers; i++) {
       const l = `bert.encoder.layer.${i}`;
-      // Frees what no backward will read as soon as the layer is done (see tidy).
       h = tidy(() => {
-        const merged = selfAttention(
-          lin(`${l}.attention.self.query`, h),
-          lin(`${l}.attention.self.key`, h),
-          lin(`${l}.attention.self.value`, h),
-          batch.mask,
-          { batch: B, seqLen: T, heads: c.numAttentionHeads },
-          (probs) => drop(probs, c.attentionProbsDropoutProb),
+        const attn = tidy(() =>
+          drop(
+            lin(
+              `${l}.attention.output.dense`,
+              selfAttention(
+                lin(`${l}.attention.self.query`, h),
+                lin(`${l}.attention.self.key`, h),
+                lin(`${l}.attention.self.value`, h),
+                batch.mask,
+                { batch: B, seqLen: T, heads: c.numAttentionHeads },
+                (probs) => drop(probs, c.attentionProbsDropoutProb),
+              ),
+            ),
+            c.hiddenDropoutProb,
+          )
         );
-        const attn = drop(lin(`${l}.attention.output.dense`, merged), c.hiddenDropoutProb);
-        h = layerNorm(
-          add(attn, h),
-          this.p(`${l}.attention.output.LayerNorm.weight`),
-          this.p(`${l}.attention.output.LayerNorm.bias`),
-          c.layerNormEps,
+        h = tidy(() =>
+          layerNorm(
+            add(attn, h),
+            this.p(`${l}.attention.output.LayerNorm.weight`),
+            this.p(`${l}.attention.output.LayerNorm.bias`),
+            c.layerNormEps,
+          )
         );
-        const inter = gelu(lin(`${l}.intermediate.dense`, h));
-        const out = drop(lin(`${l}.output.dense`, inter), c.hiddenDropoutProb);
-        h = layerNorm(
+        const inter = tidy(() => gelu(lin(`${l}.intermediate.dense`, h)));
+        const out = tidy(() => drop(lin(`${l}.output.dense`, inter), c.hiddenDropoutProb));
+        return layerNorm(
           add(out, h),
           this.p(`${l}.output.LayerNorm.weight`),
           this.p(`${l}.output.LayerNorm.bias`),
           c.layerNormEps,
         );
-        return h;
       });
     }
     const cls = embedding(h, batch.clsRows); // the [CLS] row of each sequence, (B, H)
