@@ -48,6 +48,18 @@ export const NO_STORE: ChoiceStore = {
   write: () => Promise.resolve(),
 };
 
+/** Choices kept in memory for this page or process (a browser without a cache file). */
+export function memoryChoiceStore(): ChoiceStore {
+  let cache: ChoiceCache = {};
+  return {
+    read: () => Promise.resolve({ ...cache }),
+    write: (c) => {
+      cache = { ...c };
+      return Promise.resolve();
+    },
+  };
+}
+
 /** Milliseconds of `reps` runs of `fn` in one submission (best of `rounds`). */
 async function timeIt(fn: () => void, reps: number, rounds: number): Promise<number> {
   const rt = gpu();
