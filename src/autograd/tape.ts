@@ -92,6 +92,22 @@ export function recomputable(t: Tensor, inputs: Tensor[], refill: () => void): T
   return t;
 }
 
+/**
+ * Frees `t`, an op output of this step that nothing will read after this call except the
+ * backwards recorded so far (e.g. the previous encoder layer's output, once the next layer has
+ * run): at once when none of them saved it, else after its last reader in backward().
+ */
+export function dispose(t: Tensor): void {
+  for (const n of nodes) {
+    if (!n.saved) return; // such a backward may read anything
+    if (n.saved.some((s) => s.buffer === t.buffer)) {
+      backwardOnly.add(t);
+      return;
+    }
+  }
+  t.release();
+}
+
 /** A tensor that lives until endStep() without being an op output (e.g. a batch's ids). */
 export function temporary(t: Tensor): Tensor {
   temporaries.push(t);

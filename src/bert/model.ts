@@ -6,7 +6,7 @@ import type { Batch } from "../data/batches.ts";
 import { add } from "../ops/add.ts";
 import { embedding } from "../ops/embedding.ts";
 import { layerNorm } from "../ops/layer_norm.ts";
-import { tidy } from "../autograd/tape.ts";
+import { dispose, tidy } from "../autograd/tape.ts";
 import { dropout } from "../ops/dropout.ts";
 import { linear, loraLinear } from "../ops/linear.ts";
 import { gelu, tanh } from "../ops/activation.ts";
@@ -103,6 +103,7 @@ export class BertForSequenceClassification {
 
     for (let i = 0; i < c.numHiddenLayers; i++) {
       const l = `bert.encoder.layer.${i}`;
+      const input = h;
       h = tidy(() => {
         const attn = tidy(() =>
           drop(
@@ -137,6 +138,7 @@ export class BertForSequenceClassification {
           c.layerNormEps,
         );
       });
+      dispose(input); // nothing but this layer's backwards reads the layer's input
     }
     const cls = embedding(h, batch.clsRows); // the [CLS] row of each sequence, (B, H)
     const pooled = tanh(lin("bert.pooler.dense", cls));
