@@ -1,11 +1,13 @@
-// deno task bench:modes [--model DIR|PRESET] [--steps N] [--json FILE] [--peer]
+// deno task bench:modes [--model DIR|PRESET] [--steps N] [--json FILE] [--peer] [--browser-tune]
 // Times full, head and lora training steps (after a warm-up step) and an evaluation batch on one
 // adapter, extrapolates to an epoch of the SMS task (4,459 training messages at batch 16 → 279
 // steps; 1,115 validation messages), and with --peer runs TensorFlow.js WebGPU's full step and
 // matmuls in the same process, and the same BERT step in plain PyTorch on the CPU
 // (bench/peer/torch_bert.py, /usr/bin/python3.11 or python3 with torch; skipped with a note when
 // absent). Each mode also reports GPU dispatches per step and the host milliseconds spent
-// recording (and submitting) a step. Results go where --results FILE and --json FILE say, nowhere
+// recording (and submitting) a step. --browser-tune also runs the kernel tuner inside headless
+// Chromium (bench/tune_page.ts, its own adapter: SwiftShader without a GPU) and prints and
+// records its choices beside this adapter's. Results go where --results FILE and --json FILE say, nowhere
 // else.
 import { intFlag, parseFlags, run } from "../src/cli/common.ts";
 import { UserError } from "../src/errors.ts";
@@ -23,7 +25,8 @@ import { Tensor } from "../src/tensor.ts";
 import type { BertConfig } from "../src/bert/config.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../src/io/atomic.ts";
 import { isCpuAdapter } from "../src/ops/variants.ts";
-import { tuneKernels, type TuneLevel } from "../src/ops/tune.ts";
+import { type KernelChoices, tuneKernels, type TuneLevel } from "../src/ops/tune.ts";
+import { CHROMIUM, runInChromium } from "../tools/browser.ts";
 import { fileChoiceStore } from "../src/io/kernel_cache.ts";
 
 const TRAIN_MESSAGES = 4459, VAL_MESSAGES = 1115;
@@ -94,6 +97,7 @@ await run(async () => {
     results: { type: "string" },
     "from-json": { type: "string" },
     tune: { type: "string", default: "quick" },
+    "browser-tune": { type: "boolean", default: false },
   });
   if (v["from-json"]) {
     // Re-renders the results file from a saved run, without timing anything.
@@ -127,10 +131,15 @@ await run(async () => {
   const tuning = {
     row_reductions: `${k.rowReductions} per row (${how})`,
     transposed_a: `${k.transposedA} (${how})`,
+    matmul_tile: `${k.matmulTile} (${how})`,
   };
   console.log(
-    `kernel choices: row reductions ${tuning.row_reductions}; Aᵀ·B ${tuning.transposed_a}`,
+    `kernel choices: row reductions ${tuning.row_reductions}; Aᵀ·B ${tuning.transposed_a}; ` +
+      `matmul tile ${tuning.matmul_tile}`,
   );
+  const browserTuning = v["browser-tune"]
+    ? await tuneInChromium(v.tune as TuneLevel, B * T, ck.config.hiddenSize)
+    : null;
   const enc = encodings(
     B * (steps + 1),
     T,
@@ -209,7 +218,9 @@ await run(async () => {
   console.log(
     `lora/full step ${ratio("lora", "step_ms").toFixed(2)}, head/full step ${
       ratio("head", "step_ms").toFixed(2)
-    }, lora/full peak memory ${ratio("lora", "peak_bytes").toFixed(2)}`,
+    }, lora/full peak memory ${ratio("lora", "peak_bytes").toFixed(2)}, head/full peak memory ${
+      ratio("head", "peak_bytes").toFixed(2)
+    }`,
   );
 
   let peer: {
@@ -231,6 +242,7 @@ await run(async () => {
     date: new Date().toISOString().slice(0, 10),
     weight_bytes: 4 * totalParams,
     tuning,
+    browser_tuning: browserTuning,
     modes,
     peer,
     torch,
@@ -239,6 +251,42 @@ await run(async () => {
   // Results go only where asked (--results FILE), never over a tracked file by default.
   if (v.results) await writeResults(v.results, result);
 });
+
+/** The tuner's choices for the same shapes on Chromium's adapter, or why there are none. */
+async function tuneInChromium(
+  level: TuneLevel,
+  rows: number,
+  hidden: number,
+): Promise<BrowserTuning | { skipped: string }> {
+  if (!CHROMIUM) {
+    console.log("kernel choices in Chromium: skipped, chromium is not installed");
+    return { skipped: "chromium is not installed" };
+  }
+  const { result } = await runInChromium<{ adapter: string; choices: KernelChoices }>(
+    new URL("./tune_page.ts", import.meta.url).pathname,
+    {
+      timeoutMs: 10 * 60_000,
+      query: { tune: level, rows: String(rows), hidden: String(hidden) },
+    },
+  );
+  const c = result.choices;
+  const how = `${c.source}, --tune ${level}`;
+  const tuning = {
+    row_reductions: `${c.rowReductions} per row (${how})`,
+    transposed_a: `${c.transposedA} (${how})`,
+    matmul_tile: `${c.matmulTile} (${how})`,
+  };
+  console.log(
+    `kernel choices in Chromium (${result.adapter}): row reductions ${tuning.row_reductions}; ` +
+      `Aᵀ·B ${tuning.transposed_a}; matmul tile ${tuning.matmul_tile}`,
+  );
+  return { adapter: result.adapter, tuning };
+}
+
+interface BrowserTuning {
+  adapter: string;
+  tuning: Record<string, string>;
+}
 
 async function runPeer(
   config: BertConfig,
@@ -384,6 +432,7 @@ type Result = {
   date?: string;
   weight_bytes?: number;
   tuning?: Record<string, string>;
+  browser_tuning?: BrowserTuning | { skipped: string } | null;
   modes: Record<string, ModeTiming>;
   peer: Awaited<ReturnType<typeof runPeer>> | null;
   torch?: TorchPeer | { skipped: string } | null;
@@ -421,6 +470,15 @@ async function writeResults(file: string, r: Result) {
       `Kernel choices: ${Object.entries(r.tuning).map(([k, v]) => `${k} ${v}`).join("; ")}.`,
     );
   }
+  const bt = r.browser_tuning;
+  if (bt && "adapter" in bt) {
+    lines.push(
+      "",
+      `Kernel choices in headless Chromium, adapter ${bt.adapter} (same shapes, in-memory store): ${
+        Object.entries(bt.tuning).map(([k, v]) => `${k} ${v}`).join("; ")
+      }.`,
+    );
+  } else if (bt) lines.push("", `Kernel choices in Chromium skipped: ${bt.skipped}.`);
   if (isTorch(r.torch)) {
     const t = r.torch;
     lines.push(

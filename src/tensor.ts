@@ -8,6 +8,8 @@ export class Tensor {
   requiresGrad = false;
   grad: Tensor | null = null;
   private released = false;
+  /** The data was given back (autograd's dropData) while the tensor stays a gradient target. */
+  private dropped = false;
   /** Views share their source's buffer and never return it to the pool. */
   private ownsBuffer = true;
   private storage: GPUBuffer;
@@ -92,6 +94,7 @@ export class Tensor {
 
   async read(): Promise<Float32Array> {
     if (this.dtype !== "f32") throw new Error(`read(): tensor ${this.name} is ${this.dtype}`);
+    if (this.dropped || this.released) throw new Error(`read(): tensor ${this.name} was freed`);
     return new Float32Array(await gpu().read(this.buffer, this.bytes));
   }
 
@@ -108,7 +111,7 @@ export class Tensor {
    * released. A backward hands its incoming gradient on this way instead of copying it.
    */
   moveTo(shape: readonly number[]): Tensor {
-    if (this.released || !this.ownsBuffer) {
+    if (!this.movable) {
       throw new Error(`moveTo: tensor ${this.name} is released or a view`);
     }
     const t = new Tensor(shape, this.buffer, this.dtype, this.name);
@@ -119,13 +122,36 @@ export class Tensor {
 
   /** Whether moveTo() may take this tensor's buffer. */
   get movable(): boolean {
-    return !this.released && this.ownsBuffer;
+    return !this.released && !this.dropped && this.ownsBuffer;
+  }
+
+  /**
+   * Gives the data's buffer back to the pool but keeps the tensor, and its gradient, for autograd:
+   * an activation whose last reader has run, or one it recomputes when read (src/autograd/tape.ts).
+   */
+  dropData(): void {
+    if (this.released || this.dropped) return;
+    this.dropped = true;
+    if (this.ownsBuffer) gpu().pool.release(this.buffer);
+  }
+
+  /** A fresh pooled buffer (uninitialised) for a tensor whose data was dropped. */
+  reviveData(): void {
+    if (this.released || !this.dropped || !this.ownsBuffer) {
+      throw new Error(`reviveData: tensor ${this.name} is released, a view, or holds its data`);
+    }
+    this.storage = gpu().pool.acquire(this.bytes);
+    this.dropped = false;
+  }
+
+  get dataDropped(): boolean {
+    return this.dropped;
   }
 
   release(): void {
     if (this.released) return;
     this.released = true;
-    if (this.ownsBuffer) gpu().pool.release(this.buffer);
+    if (this.ownsBuffer && !this.dropped) gpu().pool.release(this.buffer);
     this.grad?.release();
     this.grad = null;
   }

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { runTask, writeTinyCheckpoint } from "./bert_fixture.ts";
 
-Deno.test("bench:modes --peer on a tiny checkpoint: JSON, results file with ratios and targets, --from-json", async () => {
+Deno.test("bench:modes --peer --browser-tune on a tiny checkpoint: JSON, results file with ratios, targets and the tuner's choices here and in Chromium, --from-json", async () => {
   const dir = await Deno.makeTempDir();
   await writeTinyCheckpoint(`${dir}/model`);
   const r = await runTask("bench:modes", [
@@ -17,6 +17,7 @@ Deno.test("bench:modes --peer on a tiny checkpoint: JSON, results file with rati
     "--max-length",
     "16",
     "--peer",
+    "--browser-tune",
     "--json",
     `${dir}/b.json`,
     "--results",
@@ -53,6 +54,16 @@ Deno.test("bench:modes --peer on a tiny checkpoint: JSON, results file with rati
   assert.match(md, /lora step ≤ 0\.55× full: (met|missed)/);
   assert.match(md, /dispatches per full step ≤ 500: (met|missed)/);
   assert.match(md, /Kernel choices: row_reductions (thread|workgroup) per row/);
+  assert.match(md, /matmul_tile (register|workgroup) /);
+  // The tuner inside headless Chromium, on its own adapter, where chromium is installed.
+  if (j.browser_tuning.adapter) {
+    assert.match(
+      md,
+      /Kernel choices in headless Chromium, adapter .+: row_reductions (thread|workgroup) per row .*transposed_a (in-kernel|materialize) .*matmul_tile (register|workgroup) \(timed, --tune quick\)/,
+    );
+  } else {
+    assert.match(md, /Kernel choices in Chromium skipped: /);
+  }
   // The PyTorch peer runs where python3 with torch is installed, and says why not otherwise.
   if (j.torch.modes) {
     for (const mode of ["full", "head", "lora"]) assert.ok(j.torch.modes[mode].step_ms > 0);

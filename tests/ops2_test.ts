@@ -9,7 +9,7 @@ import { crossEntropy } from "../src/ops/cross_entropy.ts";
 import { dropout } from "../src/ops/dropout.ts";
 import { AdamW } from "../src/optim/adamw.ts";
 import { SGD } from "../src/optim/sgd.ts";
-import { backward, endStep, tidy } from "../src/autograd/tape.ts";
+import { backward, dispose, endStep, tidy } from "../src/autograd/tape.ts";
 import { gpu } from "../src/gpu/kernel.ts";
 import { transposedALayout } from "../src/ops/variants.ts";
 import { gelu } from "../src/ops/activation.ts";
@@ -421,5 +421,86 @@ opCase(
     assert.deepEqual(scoped.yv, yFrozen);
     assert.deepEqual(scoped.dX, plain.dX, "dX identical with and without tidy");
     [w1, w2, g, b, frozen].forEach((t) => t.release());
+  },
+);
+
+opCase(
+  "backward: GELU's output is dropped by tidy and recomputed for the next linear's dW, what tidy kept for the backwards is freed after its last reader, and the gradients are unchanged",
+  async () => {
+    const rt = await initGpu();
+    const [R, C, F] = [6, 8, 12];
+    const w1 = Tensor.from(f32(vec(F * C)), [F, C]);
+    const g = Tensor.from(f32(vec(C)), [C]), b = Tensor.from(f32(vec(C)), [C]);
+    const xData = f32(vec(R * C)), w2Data = f32(vec(C * F)), dOutData = f32(vec(R * C));
+    const run = async (scoped: boolean) => {
+      const x = Tensor.from(xData, [R, C], { requiresGrad: true });
+      const w2 = Tensor.from(w2Data, [C, F], { requiresGrad: true });
+      let hidden!: Tensor;
+      const block = () => {
+        hidden = gelu(linear(x, w1, null)); // the dW2 matmul reads it
+        return layerNorm(add(linear(hidden, w2, null), x), g, b, 1e-5);
+      };
+      const out = scoped ? tidy(block) : block();
+      const dropped = hidden.dataDropped;
+      const afterForward = rt.pool.live;
+      backward(out, Tensor.from(dOutData, [R, C]));
+      const grown = rt.pool.live - afterForward;
+      const dX = await x.grad!.read(), dW2 = await w2.grad!.read();
+      endStep();
+      x.release();
+      w2.release();
+      return { dropped, grown, dX, dW2 };
+    };
+    const plain = await run(false), scoped = await run(true);
+    assert.ok(!plain.dropped && scoped.dropped, "tidy drops GELU's output");
+    assert.ok(
+      scoped.grown < plain.grown,
+      `live buffers grew by ${scoped.grown} over backward (tidy) vs ${plain.grown}`,
+    );
+    assert.deepEqual(scoped.dX, plain.dX, "dX identical");
+    assert.deepEqual(scoped.dW2, plain.dW2, "dW2 identical with GELU's output recomputed");
+    [w1, g, b].forEach((t) => t.release());
+  },
+);
+
+opCase(
+  "dispose: a block's input is freed at once when no backward saved it, else after its last reader in backward; gradients unchanged",
+  async () => {
+    const rt = await initGpu();
+    const [R, C] = [5, 7];
+    const w1 = Tensor.from(f32(vec(C * C)), [C, C]);
+    const xData = f32(vec(R * C)), w2Data = f32(vec(C * C)), dOutData = f32(vec(R * C));
+
+    const frozen = Tensor.from(xData, [R, C]);
+    const h0 = linear(frozen, w1, null);
+    const y0 = tidy(() => gelu(h0));
+    const before = rt.pool.live;
+    dispose(h0);
+    assert.equal(rt.pool.live, before - 1, "an input no backward saved is freed at once");
+    await y0.read();
+    endStep();
+    frozen.release();
+
+    const run = async (disposed: boolean) => {
+      const x = Tensor.from(xData, [R, C], { requiresGrad: true });
+      const w2 = Tensor.from(w2Data, [C, C], { requiresGrad: true });
+      const h = linear(x, w1, null); // saved by the next linear (dW2 reads it)
+      const y = tidy(() => linear(h, w2, null));
+      const live = rt.pool.live;
+      if (disposed) dispose(h);
+      assert.equal(rt.pool.live, live, "a saved input stays until backward");
+      backward(y, Tensor.from(dOutData, [R, C]));
+      const after = rt.pool.live;
+      const dX = await x.grad!.read(), dW2 = await w2.grad!.read();
+      endStep();
+      x.release();
+      w2.release();
+      return { after, dX, dW2 };
+    };
+    const kept = await run(false), disposed = await run(true);
+    assert.ok(disposed.after < kept.after, "backward frees the disposed input after its reader");
+    assert.deepEqual(disposed.dX, kept.dX);
+    assert.deepEqual(disposed.dW2, kept.dW2);
+    w1.release();
   },
 );

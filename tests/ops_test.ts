@@ -30,7 +30,7 @@ import { initGpu } from "../src/gpu/kernel.ts";
 import { Tensor } from "../src/tensor.ts";
 import { backward, endStep } from "../src/autograd/tape.ts";
 import assert from "node:assert/strict";
-import { setRowReductionLayout } from "../src/ops/variants.ts";
+import { setMatmulTile, setRowReductionLayout } from "../src/ops/variants.ts";
 import { caseRegistry, type TestCase } from "./cases.ts";
 
 /** These cases, for the browser test page (tests/browser/ops_page.ts). */
@@ -64,6 +64,43 @@ opCase(
 opCase(
   "loraLinear 17x29 -> 11 rank 8, frozen W and b: forward, dX, dA, dB",
   () => checkLoraLinear(17, 29, 11, 8, 2, false, rand),
+);
+
+// The workgroup-shared tile (shaders/matmul_shared.wgsl), a tuner candidate for every matmul, on
+// the same checks: shapes past one 32×32 block and its 16-deep panels, with remainders.
+async function sharedTile(run: () => Promise<void>): Promise<void> {
+  setMatmulTile("workgroup");
+  try {
+    await run();
+  } finally {
+    setMatmulTile(null);
+  }
+}
+
+for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
+  for (const [batch, M, K, N] of [[1, 37, 29, 71], [3, 67, 13, 33], [2, 5, 1, 3]]) {
+    opCase(
+      `matmul, workgroup-shared tile, ${transA ? "Aᵀ" : "A"}·${
+        transB ? "Bᵀ" : "B"
+      } batch ${batch} ${M}x${K}x${N}: forward, dA, dB`,
+      () => sharedTile(() => checkMatmul(transA, transB, [batch, M, K, N], rand)),
+    );
+  }
+}
+
+opCase(
+  "linear, workgroup-shared tile, 35x33 -> 45 with bias: forward, dX, dWeight, dBias",
+  () => sharedTile(() => checkLinear(35, 33, 45, rand)),
+);
+
+opCase(
+  "loraLinear, workgroup-shared tile, 23x37 -> 41 rank 3 scale 2.5, W and b trainable: forward, dX, dW, dA, dB, dBias",
+  () => sharedTile(() => checkLoraLinear(23, 37, 41, 3, 2.5, true, rand)),
+);
+
+opCase(
+  "loraLinear, workgroup-shared tile, 40x36 -> 12 rank 8, frozen W and b: forward, dX, dA, dB",
+  () => sharedTile(() => checkLoraLinear(40, 36, 12, 8, 2, false, rand)),
 );
 
 opCase("biasAdd 13x27: forward, dX, dBias", () =>

@@ -5,6 +5,8 @@ import { getAdapterName } from "../src/gpu/device.ts";
 import { tuneKernels } from "../src/ops/tune.ts";
 import { fileChoiceStore, kernelCacheFile } from "../src/io/kernel_cache.ts";
 import {
+  matmulTile,
+  setMatmulTile,
   setRowReductionLayout,
   setTransposedALayout,
   transposedALayout,
@@ -21,6 +23,7 @@ Deno.test("tuneKernels: quick times both shapes once and caches the choice per a
     assert.equal(first.source, "timed");
     assert.ok(["thread", "workgroup"].includes(first.rowReductions));
     assert.ok(["in-kernel", "materialize"].includes(first.transposedA));
+    assert.ok(["register", "workgroup"].includes(first.matmulTile));
     assert.equal(kernelCacheFile(), `${dir}/webgpu-bert/kernel_choices.json`);
     const cache = JSON.parse(await Deno.readTextFile(kernelCacheFile()));
     const key = Object.keys(cache)[0];
@@ -28,12 +31,14 @@ Deno.test("tuneKernels: quick times both shapes once and caches the choice per a
     assert.deepEqual(cache[key], {
       rowReductions: first.rowReductions,
       transposedA: first.transposedA,
+      matmulTile: first.matmulTile,
     });
     const d0 = rt.dispatchCount;
     const second = await tuneKernels("quick", 64, 32, store);
     assert.equal(second.source, "cached");
     assert.equal(rt.dispatchCount, d0, "a cached choice times nothing");
     assert.equal(transposedALayout(), first.transposedA);
+    assert.equal(matmulTile(), first.matmulTile, "the cached matmul tile is in force");
     assert.equal((await tuneKernels("full", 64, 32, store)).source, "timed");
     assert.ok(rt.dispatchCount > d0, "full times again");
     assert.equal((await tuneKernels("off", 64, 32)).source, "default");
@@ -42,6 +47,7 @@ Deno.test("tuneKernels: quick times both shapes once and caches the choice per a
     else Deno.env.set("XDG_CACHE_HOME", before);
     setRowReductionLayout(null);
     setTransposedALayout(null);
+    setMatmulTile(null);
     await Deno.remove(dir, { recursive: true });
   }
 });

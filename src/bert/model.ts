@@ -6,7 +6,7 @@ import type { Batch } from "../data/batches.ts";
 import { add } from "../ops/add.ts";
 import { embedding } from "../ops/embedding.ts";
 import { residualLayerNorm } from "../ops/residual_layer_norm.ts";
-import { tidy } from "../autograd/tape.ts";
+import { dispose, tidy } from "../autograd/tape.ts";
 import { dropout } from "../ops/dropout.ts";
 import { linear, loraLinear } from "../ops/linear.ts";
 import { gelu, tanh } from "../ops/activation.ts";
@@ -108,37 +108,47 @@ export class BertForSequenceClassification {
     };
 
     const e = "bert.embeddings";
+    // Each block frees what no backward will read as soon as it is done (see tidy): with nothing
+    // to backpropagate (head mode's encoder, evaluation), every intermediate but its result.
     // (word + position) + token type, the last add inside the LayerNorm kernel.
-    const normed = residualLayerNorm(
-      add(
-        this.embed(`${e}.word_embeddings`, batch.ids),
-        this.embed(`${e}.position_embeddings`, batch.positions),
-      ),
-      null,
-      this.embed(`${e}.token_type_embeddings`, batch.typeIds),
-      this.p(`${e}.LayerNorm.weight`),
-      this.p(`${e}.LayerNorm.bias`),
-      c.layerNormEps,
+    let h = tidy(() =>
+      drop(
+        residualLayerNorm(
+          add(
+            this.embed(`${e}.word_embeddings`, batch.ids),
+            this.embed(`${e}.position_embeddings`, batch.positions),
+          ),
+          null,
+          this.embed(`${e}.token_type_embeddings`, batch.typeIds),
+          this.p(`${e}.LayerNorm.weight`),
+          this.p(`${e}.LayerNorm.bias`),
+          c.layerNormEps,
+        ),
+        c.hiddenDropoutProb,
+      )
     );
-    let h = drop(normed, c.hiddenDropoutProb);
 
     for (let i = 0; i < c.numHiddenLayers; i++) {
       const l = `bert.encoder.layer.${i}`;
-      // Frees what no backward will read as soon as the layer is done (see tidy).
+      const input = h;
       h = tidy(() => {
-        const merged = selfAttention(
-          lin(`${l}.attention.self.query`, h),
-          lin(`${l}.attention.self.key`, h),
-          lin(`${l}.attention.self.value`, h),
-          batch.mask,
-          { batch: B, seqLen: T, heads: c.numAttentionHeads },
-          dropSpec(c.attentionProbsDropoutProb),
+        const merged = tidy(() =>
+          selfAttention(
+            lin(`${l}.attention.self.query`, h),
+            lin(`${l}.attention.self.key`, h),
+            lin(`${l}.attention.self.value`, h),
+            batch.mask,
+            { batch: B, seqLen: T, heads: c.numAttentionHeads },
+            dropSpec(c.attentionProbsDropoutProb),
+          )
         );
-        h = output(`${l}.attention.output`, merged, h, `${l}.attention.output.LayerNorm`);
-        const inter = gelu(lin(`${l}.intermediate.dense`, h));
-        h = output(`${l}.output`, inter, h, `${l}.output.LayerNorm`);
-        return h;
+        h = tidy(() =>
+          output(`${l}.attention.output`, merged, h, `${l}.attention.output.LayerNorm`)
+        );
+        const inter = tidy(() => gelu(lin(`${l}.intermediate.dense`, h)));
+        return output(`${l}.output`, inter, h, `${l}.output.LayerNorm`);
       });
+      dispose(input); // nothing but this layer's backwards reads the layer's input
     }
     const cls = embedding(h, batch.clsRows); // the [CLS] row of each sequence, (B, H)
     const pooled = tanh(lin("bert.pooler.dense", cls));

@@ -317,7 +317,10 @@ await runCommand(TRAIN, async ({ values: v }) => {
     ck.config.hiddenSize,
     fileChoiceStore(),
   );
-  console.log(`kernels (${k.source}): row reductions ${k.rowReductions}, Aᵀ·B ${k.transposedA}`);
+  console.log(
+    `kernels (${k.source}): row reductions ${k.rowReductions}, Aᵀ·B ${k.transposedA}, ` +
+      `matmul ${k.matmulTile} tile`,
+  );
   console.log(
     `model: ${ck.source} (${ck.config.numHiddenLayers} layers, hidden ${ck.config.hiddenSize}); data: ${train.length} train / ${val.length} validation messages; max length ${cfgBase.maxLength}`,
   );

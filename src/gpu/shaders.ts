@@ -11,6 +11,7 @@ import dropout_mask from "../../shaders/dropout_mask.wgsl" with { type: "text" }
 import embedding from "../../shaders/embedding.wgsl" with { type: "text" };
 import layer_norm from "../../shaders/layer_norm.wgsl" with { type: "text" };
 import matmul from "../../shaders/matmul.wgsl" with { type: "text" };
+import matmul_shared from "../../shaders/matmul_shared.wgsl" with { type: "text" };
 import matmul_vec4 from "../../shaders/matmul_vec4.wgsl" with { type: "text" };
 import optim from "../../shaders/optim.wgsl" with { type: "text" };
 import residual_layer_norm from "../../shaders/residual_layer_norm.wgsl" with { type: "text" };
@@ -29,6 +30,7 @@ export const SHADERS: Readonly<Record<string, string>> = {
   "embedding.wgsl": embedding,
   "layer_norm.wgsl": layer_norm,
   "matmul.wgsl": matmul,
+  "matmul_shared.wgsl": matmul_shared,
   "matmul_vec4.wgsl": matmul_vec4,
   "optim.wgsl": optim,
   "residual_layer_norm.wgsl": residual_layer_norm,

@@ -1,10 +1,15 @@
 // gelu (exact, erf) and tanh: elementwise, forward beside backward in shaders/activation.wgsl.
 import { Tensor } from "../tensor.ts";
 import { gpu, grid1d } from "../gpu/kernel.ts";
-import { accumulateGrad, record } from "../autograd/tape.ts";
+import { accumulateGrad, recomputable, record } from "../autograd/tape.ts";
 
-function elementwise(entry: string, inputs: Tensor[], n: number, shape: readonly number[]): Tensor {
-  const out = Tensor.empty(shape);
+function elementwise(
+  entry: string,
+  inputs: Tensor[],
+  n: number,
+  shape: readonly number[],
+  out = Tensor.empty(shape),
+): Tensor {
   gpu().dispatch(
     { shader: "activation.wgsl", entry },
     [...inputs.map((t) => t.buffer), out.buffer],
@@ -15,8 +20,14 @@ function elementwise(entry: string, inputs: Tensor[], n: number, shape: readonly
   return out;
 }
 
+/**
+ * The output is recomputable (one elementwise pass from x, which the backward keeps anyway): the
+ * next linear's backward reads it (dW, LoRA's dA), and BERT-base's (512, 3072) FFN activation is
+ * 6 MiB a layer not kept twice.
+ */
 export function gelu(x: Tensor): Tensor {
   const y = elementwise("gelu_forward", [x], x.size, x.shape);
+  recomputable(y, [x], () => elementwise("gelu_forward", [x], x.size, x.shape, y));
   return record(y, [x], (dOut) => {
     accumulateGrad(x, elementwise("gelu_backward", [x, dOut], x.size, x.shape));
   }, [x]);

@@ -37,5 +37,5 @@ export function embedding(table: Tensor, ids: Tensor): Tensor {
         [Math.ceil(cols / 64)],
       );
     }
-  });
+  }, [ids]);
 }

@@ -4,7 +4,7 @@ import { gpu } from "../gpu/kernel.ts";
 import { accumulateGrad, record } from "../autograd/tape.ts";
 import { TILES } from "../../tools/gen_matmul_vec4.ts";
 import { transpose12Raw } from "./transpose.ts";
-import { transposedALayout } from "./variants.ts";
+import { matmulTile, transposedALayout } from "./variants.ts";
 
 export interface MatmulArgs {
   a: Tensor;
@@ -68,13 +68,16 @@ export function matmulRaw(args: MatmulArgs): Tensor {
   }
   const out = into ?? Tensor.empty(batched ? [batchA, M, N] : [M, N]);
   const rt = gpu();
-  const vec4 = usesVec4(M, N, K, transA, transB) &&
+  const shared = matmulTile() === "workgroup";
+  const vec4 = !shared && usesVec4(M, N, K, transA, transB) &&
     (!lowRank || (lowRank.r % 4 === 0 && (lowRank.strideR === 1 || N % 4 === 0)));
   const tile = vec4Tile(M, N);
   rt.dispatch(
     {
-      shader: vec4 ? "matmul_vec4.wgsl" : "matmul.wgsl",
-      entry: vec4
+      shader: shared ? "matmul_shared.wgsl" : vec4 ? "matmul_vec4.wgsl" : "matmul.wgsl",
+      entry: shared
+        ? "matmul_shared_forward"
+        : vec4
         ? (tile === TILES.small ? "matmul_vec4_small_forward" : "matmul_vec4_forward")
         : "matmul_forward",
       constants: {
@@ -97,7 +100,9 @@ export function matmulRaw(args: MatmulArgs): Tensor {
     ],
     [M, N, K, lowRank?.r ?? 0, M * K, K * N, M * N, lowRank?.strideN ?? 0, lowRank?.strideR ?? 0],
     [alpha, lowRank?.scale ?? 0],
-    vec4
+    shared // 32×32 blocks of C per workgroup
+      ? [Math.ceil(N / 32), Math.ceil(M / 32), batchA]
+      : vec4
       ? [Math.ceil(N / (8 * tile.tn)), Math.ceil(M / (8 * tile.tm)), batchA]
       : [Math.ceil(N / 64), Math.ceil(M / 64), batchA],
   );

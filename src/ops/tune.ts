@@ -11,8 +11,11 @@ import { endStep } from "../autograd/tape.ts";
 import { layerNorm } from "./layer_norm.ts";
 import { matmulRaw } from "./matmul.ts";
 import {
+  type MatmulTile,
+  matmulTile,
   type RowLayout,
   rowReductionLayout,
+  setMatmulTile,
   setRowReductionLayout,
   setTransposedALayout,
   type TransposedA,
@@ -25,6 +28,7 @@ export type TuneLevel = "off" | "quick" | "full";
 export interface KernelChoices {
   rowReductions: RowLayout;
   transposedA: TransposedA;
+  matmulTile: MatmulTile;
   /** "default", "timed" or "cached". */
   source: string;
 }
@@ -43,6 +47,18 @@ export const NO_STORE: ChoiceStore = {
   read: () => Promise.resolve({}),
   write: () => Promise.resolve(),
 };
+
+/** Choices kept in memory for this page or process (a browser without a cache file). */
+export function memoryChoiceStore(): ChoiceStore {
+  let cache: ChoiceCache = {};
+  return {
+    read: () => Promise.resolve({ ...cache }),
+    write: (c) => {
+      cache = { ...c };
+      return Promise.resolve();
+    },
+  };
+}
 
 /** Milliseconds of `reps` runs of `fn` in one submission (best of `rounds`). */
 async function timeIt(fn: () => void, reps: number, rounds: number): Promise<number> {
@@ -75,10 +91,12 @@ export async function tuneKernels(
 ): Promise<KernelChoices> {
   setRowReductionLayout(null);
   setTransposedALayout(null);
+  setMatmulTile(null);
   if (level === "off") {
     return {
       rowReductions: rowReductionLayout(),
       transposedA: transposedALayout(),
+      matmulTile: matmulTile(),
       source: "default",
     };
   }
@@ -89,10 +107,12 @@ export async function tuneKernels(
   } catch { /* no cache yet, or unreadable: time again */ }
   const hit = cache[key];
   const valid = hit && ["thread", "workgroup"].includes(hit.rowReductions) &&
-    ["in-kernel", "materialize"].includes(hit.transposedA);
+    ["in-kernel", "materialize"].includes(hit.transposedA) &&
+    ["register", "workgroup"].includes(hit.matmulTile);
   if (level === "quick" && valid) {
     setRowReductionLayout(hit.rowReductions);
     setTransposedALayout(hit.transposedA);
+    setMatmulTile(hit.matmulTile);
     return { ...hit, source: "cached" };
   }
   const rounds = level === "full" ? 5 : 2;
@@ -113,11 +133,30 @@ export async function tuneKernels(
       await timeIt(() => matmulRaw({ a: x, b: x, transA: true }).release(), 2, rounds),
     );
   }
-  [x, w, b].forEach((t) => t.release());
+  // A linear x·Wᵀ + b of the model's hidden size: register tile against workgroup-shared tile.
+  const weight = Tensor.from(rand(hidden * hidden), [hidden, hidden]);
+  const tileTimes = new Map<MatmulTile, number>();
+  for (const layout of ["register", "workgroup"] as const) {
+    setMatmulTile(layout);
+    tileTimes.set(
+      layout,
+      await timeIt(
+        () => matmulRaw({ a: x, b: weight, transB: true, bias: b }).release(),
+        2,
+        rounds,
+      ),
+    );
+  }
+  [x, w, b, weight].forEach((t) => t.release());
   const pick = <K>(m: Map<K, number>) => [...m].sort((p, q) => p[1] - q[1])[0][0];
-  const choice = { rowReductions: pick(rowTimes), transposedA: pick(transTimes) };
+  const choice = {
+    rowReductions: pick(rowTimes),
+    transposedA: pick(transTimes),
+    matmulTile: pick(tileTimes),
+  };
   setRowReductionLayout(choice.rowReductions);
   setTransposedALayout(choice.transposedA);
+  setMatmulTile(choice.matmulTile);
   cache[key] = choice;
   try {
     await store.write(cache);

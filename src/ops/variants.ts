@@ -47,6 +47,25 @@ export function setTransposedALayout(layout: TransposedA | null): void {
   transposedA = layout;
 }
 
+export type MatmulTile = "register" | "workgroup";
+
+let matmulTileLayout: MatmulTile | null = null;
+
+/**
+ * Every matmul: "register" keeps a block of C per thread in registers and reads A and B straight
+ * from storage (matmul_vec4.wgsl when the shape allows vec4, else matmul.wgsl), which CPU
+ * rasterisers run best; "workgroup" stages 32×16 panels of A and B in var<workgroup> memory
+ * behind barriers (matmul_shared.wgsl), the classic shape for a GPU's on-chip memory. Untuned,
+ * every adapter takes "register" (the only one measured before the tuner, src/ops/tune.ts).
+ */
+export function matmulTile(): MatmulTile {
+  return matmulTileLayout ?? "register";
+}
+
+export function setMatmulTile(layout: MatmulTile | null): void {
+  matmulTileLayout = layout;
+}
+
 /** One workgroup per row; shaders read the row as workgroup_id.x + workgroup_id.y · num_workgroups.x. */
 export function rowGrid(rows: number): [number, number] {
   return grid1d(rows, 1);
