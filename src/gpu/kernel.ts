@@ -37,7 +37,7 @@ class Runtime {
   private pending = 0;
   dispatchCount = 0;
   /** Dispatches per `shader:entry` since the runtime started (bench/dispatches.ts prints it). */
-  readonly dispatchesByKernel = new Map<string, number>();
+  readonly dispatchesByKernel: Map<string, number> = new Map();
   /** A 16-byte buffer bound where a kernel's optional input is absent. */
   readonly dummy: GPUBuffer;
   /** The adapter's maxStorageBufferBindingSize: a binding larger than this is refused. */
