@@ -19,6 +19,8 @@ override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override HAS_BIAS: bool = false;
 override HAS_LOW_RANK: bool = false;
+/** C += result: a gradient accumulated in place where another consumer's already lies. */
+override ACCUMULATE: bool = false;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
@@ -100,6 +102,7 @@ fn matmul_shared_forward(
       }
       v += p.lowScale * low;
     }
+    if (ACCUMULATE) { v = c[baseC + m * p.N + n] + v; }
     c[baseC + m * p.N + n] = v;
   }
 }

@@ -12,7 +12,7 @@ import { dropout } from "../src/ops/dropout.ts";
 import { biasAdd } from "../src/ops/bias_add.ts";
 import { add } from "../src/ops/add.ts";
 import { backward, endStep } from "../src/autograd/tape.ts";
-import { setRowReductionLayout, setTransposedALayout } from "../src/ops/variants.ts";
+import { setMatmulTile, setRowReductionLayout, setTransposedALayout } from "../src/ops/variants.ts";
 import { linear } from "../src/ops/linear.ts";
 import { caseRegistry, type TestCase } from "./cases.ts";
 
@@ -155,13 +155,20 @@ opCase(
 // shared weight get their gradients summed in the matmul epilogue (C += A·B), on the scalar and
 // the vec4 kernel and both ways of computing dW = dYᵀ·x: right sums and no separate add pass.
 for (const [R_, K, N] of [[13, 7, 9], [12, 8, 16]]) {
-  for (const layout of ["in-kernel", "materialize"] as const) {
+  for (
+    const [layout, tile] of [
+      ["in-kernel", "register"],
+      ["materialize", "register"],
+      ["in-kernel", "workgroup"],
+    ] as const
+  ) {
     opCase(
       `linear ${R_}x${K} -> ${N}: x into two linears, x2 and x sharing a weight; dW by Aᵀ ` +
-        `${layout}: gradients accumulated in the matmul, no add pass`,
+        `${layout}, ${tile} tile: gradients accumulated in the matmul, no add pass`,
       async () => {
         const rt = await initGpu();
         setTransposedALayout(layout);
+        setMatmulTile(tile);
         const before = rt.dispatchesByKernel.get("add.wgsl:accumulate") ?? 0;
         try {
           const matmulRef = (a: Float64Array, b: Float64Array, m: number, k: number, n: number) =>
@@ -201,6 +208,7 @@ for (const [R_, K, N] of [[13, 7, 9], [12, 8, 16]]) {
           });
         } finally {
           setTransposedALayout(null);
+          setMatmulTile(null);
         }
         assert.equal(rt.dispatchesByKernel.get("add.wgsl:accumulate") ?? 0, before);
       },
