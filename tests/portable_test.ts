@@ -107,3 +107,15 @@ Deno.test({
     assert.deepEqual(offenders, [], `Deno.* in the browser bundle: ${offenders.join(", ")}`);
   },
 });
+
+Deno.test("publishable: deno publish --dry-run accepts the package (name, version, license, exports, no slow types)", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["publish", "--dry-run", "--allow-dirty"],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, text);
+  assert.match(text, /Dry run complete/);
+});
