@@ -67,20 +67,27 @@ export async function buildWeb(): Promise<Map<string, WebFile>> {
   return files;
 }
 
-/** Serves `files` (404 for anything else); `port` 0 picks a free one. */
+/**
+ * Serves `files`; anything else is `other`'s answer (the tests serve a stand-in hub), else 404.
+ * `port` 0 picks a free one.
+ */
 export function serveWeb(
   files: Map<string, WebFile>,
-  opts: { hostname?: string; port?: number; onListen?: (url: string) => void } = {},
+  opts: {
+    hostname?: string;
+    port?: number;
+    onListen?: (url: string) => void;
+    other?: (req: Request) => Promise<Response | null>;
+  } = {},
 ): Deno.HttpServer<Deno.NetAddr> {
   return Deno.serve({
     hostname: opts.hostname ?? "127.0.0.1",
     port: opts.port ?? 0,
     onListen: (a) => opts.onListen?.(`http://${a.hostname}:${a.port}/`),
-  }, (req) => {
-    const f = files.get(
-      new URL(req.url).pathname === "/index.html" ? "/" : new URL(req.url).pathname,
-    );
-    if (!f) return new Response("not found", { status: 404 });
+  }, async (req) => {
+    const path = new URL(req.url).pathname;
+    const f = files.get(path === "/index.html" ? "/" : path);
+    if (!f) return (await opts.other?.(req)) ?? new Response("not found", { status: 404 });
     return new Response(f.body, {
       headers: { "content-type": f.type, "cache-control": "no-cache" },
     });

@@ -4,7 +4,6 @@
 // the trained files to download. Nothing here touches the GPU, so the page stays responsive.
 import type { Evaluation, FromWorker, ToWorker, TrainOptions } from "./protocol.ts";
 import { drawLossChart } from "./chart.ts";
-import { fetchHubModel } from "./hub.ts";
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const input = (id: string) => $<HTMLInputElement>(id);
@@ -91,6 +90,9 @@ function showEvaluation(ev: Evaluation): void {
 worker.onmessage = (e: MessageEvent<FromWorker>) => {
   const msg = e.data;
   switch (msg.type) {
+    case "loading":
+      setStatus("model-status", msg.text);
+      break;
     case "model": {
       const i = msg.info;
       haveModel = true;
@@ -115,6 +117,8 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       losses.push(...p.losses);
       totalSteps = p.totalSteps;
       drawLossChart($("chart") as unknown as SVGSVGElement, losses, totalSteps);
+      // The losses as data too (for scripts and the tests; the chart is their picture).
+      $("chart").dataset.losses = JSON.stringify(losses);
       setStatus(
         "train-status",
         `step ${p.step}/${p.totalSteps} (epoch ${p.epoch}) · loss ${
@@ -150,11 +154,21 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       setStatus("download-status", `${msg.name}: ${msg.files.join(", ")}`);
       break;
     }
-    case "error":
-      training = false;
-      setStatus("train-status", `error: ${msg.message}`, true);
-      document.body.dataset.state = "error";
+    case "error": {
+      const where: Record<string, string> = {
+        "load-model": "model-status",
+        "load-hub": "model-status",
+        "load-data": "data-status",
+        predict: "prediction",
+        save: "download-status",
+      };
+      setStatus(where[msg.during] ?? "train-status", `error: ${msg.message}`, true);
+      if (msg.during === "train") {
+        training = false;
+        document.body.dataset.state = "error";
+      }
       break;
+    }
   }
   refreshButtons();
 };
@@ -174,17 +188,14 @@ input("model-folder").onchange = async () => {
   refreshButtons();
 };
 
-$("hub-load").onclick = async () => {
-  const id = input("hub-id").value;
-  try {
-    setStatus("model-status", `${id}: reading from the browser cache…`);
-    const files = await fetchHubModel(id, (url) => setStatus("model-status", `fetching ${url}…`));
-    haveModel = false;
-    const list = [...files];
-    post({ type: "load-model", source: id.trim(), files: list }, list.map(([, b]) => b.buffer));
-  } catch (e) {
-    setStatus("model-status", `error: ${(e as Error).message}`, true);
-  }
+$("hub-load").onclick = () => {
+  const id = input("hub-id").value.trim();
+  if (!id) return;
+  haveModel = false;
+  setStatus("model-status", `${id}: loading (from the browser's cache when fetched before)…`);
+  // ?hub=URL points the page at another hub endpoint (a mirror; the tests' own server).
+  const endpoint = new URL(location.href).searchParams.get("hub") ?? undefined;
+  post({ type: "load-hub", id, endpoint });
   refreshButtons();
 };
 

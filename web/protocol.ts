@@ -17,6 +17,8 @@ export interface TrainOptions {
 export type ToWorker =
   /** A model folder's files by base name (config.json, vocab.txt, model.safetensors, …). */
   | { type: "load-model"; source: string; files: [string, Uint8Array][] }
+  /** A hub id; `endpoint` replaces https://huggingface.co (a mirror, or a test's server). */
+  | { type: "load-hub"; id: string; endpoint?: string }
   | { type: "load-data"; name: string; bytes: Uint8Array }
   | { type: "train"; options: TrainOptions }
   | { type: "stop" }
@@ -60,6 +62,7 @@ export interface Evaluation {
 }
 
 export type FromWorker =
+  | { type: "loading"; text: string }
   | { type: "model"; info: ModelInfo }
   | { type: "data"; info: DataInfo }
   | { type: "progress"; progress: Progress }
@@ -68,4 +71,5 @@ export type FromWorker =
   | { type: "prediction"; text: string; label: string; probability: number; probs: number[] }
   /** The trained checkpoint or adapter: the files the CLI writes to --out, zipped. */
   | { type: "saved"; name: string; zip: Uint8Array; files: string[] }
-  | { type: "error"; message: string };
+  /** `during`: the request that failed (the page shows the message beside its control). */
+  | { type: "error"; during: ToWorker["type"]; message: string };

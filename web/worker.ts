@@ -1,77 +1,115 @@
-// The training worker: holds the model on this thread's WebGPU device, reads the data file with
-// the CLI's readers (the same formats, labels and stratified split), trains through the library
-// (mod.ts), and answers predictions and saves. Off the main thread, so the page stays responsive.
+// The training worker: holds the model (a library TextClassifier, mod.ts) on this thread's WebGPU
+// device, reads the data file with the CLI's readers (the same formats, labels and stratified
+// split as `deno task train`), trains with per-step progress and a stop signal, and answers
+// predictions and saves. Off the main thread, so the page stays responsive while a step runs.
 /// <reference lib="webworker" />
+import { zipSync } from "fflate";
 import {
-  BertForSequenceClassification,
   getAdapterName,
   initGpu,
-  type LoadedCheckpoint,
-  parseCheckpoint,
+  loadFromFiles,
+  loadFromHub,
+  type TextClassifier,
 } from "../mod.ts";
 import { dataBytes } from "../src/data/read.ts";
 import { parseRecords, type Records } from "../src/data/dataset.ts";
-import { applyLabels, chooseLabels, oneClassWarning, toExamples } from "../src/data/labels.ts";
+import { chooseLabels, oneClassWarning, toExamples } from "../src/data/labels.ts";
 import { type Example, stratifiedSplit } from "../src/data/sms.ts";
-import { predictLogits, softmax } from "../src/train/inference.ts";
-import { encodeExample } from "../src/data/pairs.ts";
 import type { FromWorker, ToWorker, TrainOptions } from "./protocol.ts";
-
-type Checkpoint = Omit<LoadedCheckpoint, "tokenizerDir">;
 
 const send = (msg: FromWorker, transfer: Transferable[] = []) =>
   (self as unknown as DedicatedWorkerGlobalScope).postMessage(msg, transfer);
 
-let ck: Checkpoint | null = null;
-/** The model files as chosen: the tokenizer files go into a saved checkpoint unchanged. */
-let modelFiles = new Map<string, Uint8Array>();
-let records: Records | null = null;
-/** The model predictions use: the trained one after training, else the loaded one. */
-let model: BertForSequenceClassification | null = null;
-let gpuReady: Promise<unknown> | null = null;
+/** The share of the data held out for validation, as the CLI's --val-ratio default. */
+const VAL_RATIO = 0.2;
+/** The seed a model is first loaded with (the CLI's --seed default). */
+const LOAD_SEED = 42;
 
-/** The data's labels, examples and split, as `deno task train` makes them (seed and 80/20). */
+let clf: TextClassifier | null = null;
+/** Loads the chosen model again with another seed (see `classifierFor`). */
+let reload: { seed: number; load: (seed: number) => Promise<TextClassifier> } | null = null;
+let records: Records | null = null;
+let stop: AbortController | null = null;
+/** Where loading notes go (a fresh classifier, unused tensors): shown with the model. */
+let warnings: string[] | null = null;
+const warn = (m: string) => void warnings?.push(m);
+
+/** The data's labels, examples and split, as `deno task train` makes them. */
 function prepareData(seed: number): { labels: string[]; train: Example[]; val: Example[] } {
-  if (!ck || !records) throw new Error("choose a model and a data file first");
-  const labels = chooseLabels(records, { modelLabels: ck.config.id2label });
+  if (!clf || !records) throw new Error("choose a model and a data file first");
+  const labels = chooseLabels(records, { modelLabels: clf.config.id2label });
   const all = toExamples(records, labels, "training");
-  const { train, val } = stratifiedSplit(all, 0.2, seed, records.where);
-  return { labels, train, val };
+  return { labels, ...stratifiedSplit(all, VAL_RATIO, seed, records.where) };
 }
 
-async function loadModel(source: string, files: [string, Uint8Array][]): Promise<void> {
-  gpuReady ??= initGpu();
-  await gpuReady;
+/** Loads a model (with LOAD_SEED) and says what it is. */
+async function load(loader: (seed: number) => Promise<TextClassifier>): Promise<void> {
   const notes: string[] = [];
-  modelFiles = new Map(files);
-  ck = await parseCheckpoint(modelFiles, { seed: 42, source, warn: (m) => notes.push(m) });
-  model?.release();
-  model = null;
+  warnings = notes;
+  let next: TextClassifier;
+  try {
+    next = await loader(LOAD_SEED);
+  } finally {
+    warnings = null;
+  }
+  clf?.release();
+  clf = next;
+  reload = { seed: LOAD_SEED, load: loader };
+  await initGpu();
   send({
     type: "model",
     info: {
-      source,
+      source: next.source,
       adapter: getAdapterName(),
-      layers: ck.config.numHiddenLayers,
-      hidden: ck.config.hiddenSize,
-      vocab: ck.config.vocabSize,
-      maxPositions: ck.config.maxPositionEmbeddings,
+      layers: next.config.numHiddenLayers,
+      hidden: next.config.hiddenSize,
+      vocab: next.config.vocabSize,
+      maxPositions: next.config.maxPositionEmbeddings,
       notes,
     },
   });
   if (records) describeData();
 }
 
+/**
+ * The classifier for a run with `seed`. Weights a checkpoint lacks (the classifier of a base
+ * model, or all of them) are initialised from the seed, as `deno task train --seed` does, so a
+ * run with another seed than the last load loads the model again (from memory or the cache).
+ */
+async function classifierFor(seed: number): Promise<TextClassifier> {
+  if (clf!.checkpoint.newlyInitialized.length && reload && reload.seed !== seed) {
+    const next = await reload.load(seed);
+    clf!.release();
+    clf = next;
+    reload.seed = seed;
+  }
+  return clf!;
+}
+
+/** A model folder chosen in the page: its files by base name. */
+function loadModel(source: string, files: Map<string, Uint8Array>): Promise<void> {
+  return load((seed) => loadFromFiles(files, { source, seed, warn }));
+}
+
+/** A hub model, through the browser's Cache API: a second load makes no request. */
+async function loadHub(id: string, endpoint?: string): Promise<void> {
+  const cache = await caches.open("webgpu-bert-hub");
+  await load((seed) =>
+    loadFromHub(id, {
+      seed,
+      warn,
+      cache,
+      ...(endpoint ? { endpoint } : {}),
+      onFile: (name, bytes) => send({ type: "loading", text: `${id}: ${name} (${bytes} bytes)` }),
+    })
+  );
+}
+
 function describeData(): void {
   if (!records) return;
   const n = records.records.length;
   let labels: string[] = [], train = 0, val = 0;
-  if (ck) {
-    const d = prepareData(42);
-    labels = d.labels;
-    train = d.train.length;
-    val = d.val.length;
-  }
+  if (clf) ({ labels, train: { length: train }, val: { length: val } } = prepareData(LOAD_SEED));
   const blank = records.blank ? `, ${records.blank} blank lines skipped` : "";
   send({
     type: "data",
@@ -90,51 +128,104 @@ async function loadData(name: string, bytes: Uint8Array): Promise<void> {
 }
 
 async function predict(text: string): Promise<void> {
-  if (!ck) throw new Error("choose a model first");
-  model ??= new BertForSequenceClassification(ck.config, ck.weights);
-  const maxLength = Math.min(32, ck.config.maxPositionEmbeddings);
-  const [logits] = await predictLogits(model, [encodeExample(ck.tokenizer, { text }, maxLength)]);
-  const probs = softmax(logits);
-  const best = probs.indexOf(Math.max(...probs));
+  if (!clf) throw new Error("choose a model first");
+  const [p] = await clf.predict([text]);
   send({
     type: "prediction",
     text,
-    label: model.config.id2label[String(best)] ?? String(best),
-    probability: probs[best],
-    probs,
+    label: p.label,
+    probability: p.probs[p.labelId],
+    probs: p.probs,
   });
 }
 
-function train(_options: TrainOptions): void {
-  const { labels, train } = prepareData(_options.seed);
+async function train(o: TrainOptions): Promise<void> {
+  const { labels, train, val } = prepareData(o.seed);
   const warn = oneClassWarning(train, labels);
   if (warn) throw new Error(warn);
-  applyLabels(ck as LoadedCheckpoint, labels, _options.seed, () => {});
-  throw new Error("training in the page waits for the library's train API");
+  const clf = await classifierFor(o.seed);
+  clf.setLabels(labels, o.seed);
+  stop = new AbortController();
+  const started = performance.now();
+  let step = 0;
+  const outcome = await clf.train(train, val, {
+    mode: o.mode,
+    epochs: o.epochs,
+    lr: o.lr,
+    lora: { r: o.loraRank },
+    batchSize: o.batchSize,
+    ...(o.maxLength !== null ? { maxLength: o.maxLength } : {}),
+    seed: o.seed,
+    maxSteps: o.maxSteps,
+    // Every step's loss read back at once: the chart moves with each step.
+    logEvery: 1,
+  }, {
+    signal: stop.signal,
+    onStep: (s) => {
+      step = s.step;
+      send({
+        type: "progress",
+        progress: {
+          step: s.step,
+          totalSteps: s.totalSteps,
+          epoch: s.epoch,
+          losses: [s.loss],
+          tokensPerSecond: s.tokens / s.elapsedSeconds,
+          etaSeconds: (s.elapsedSeconds / s.step) * (s.totalSteps - s.step),
+        },
+      });
+    },
+    onEvaluate: (ev) => {
+      send({
+        type: "evaluation",
+        evaluation: { step: ev.step, epoch: ev.epoch, labels, metrics: ev.metrics },
+      });
+    },
+  });
+  stop = null;
+  send({
+    type: "done",
+    stopped: outcome.aborted,
+    steps: step,
+    seconds: (performance.now() - started) / 1000,
+  });
+}
+
+/** The trained model as the CLI's --out holds it (a checkpoint, or a LoRA adapter), zipped. */
+async function save(): Promise<void> {
+  if (!clf?.mode) throw new Error("train first");
+  const files = clf.mode === "lora" ? await clf.adapterFiles() : await clf.checkpointFiles();
+  const zip = zipSync(Object.fromEntries(files));
+  const name = `webgpu-bert-${clf.mode}.zip`;
+  send({ type: "saved", name, zip, files: [...files.keys()] }, [zip.buffer]);
 }
 
 let queue = Promise.resolve();
 
 self.onmessage = (e: MessageEvent<ToWorker>) => {
   const msg = e.data;
-  if (msg.type === "stop") return; // (handled once training runs through the library)
+  // Stop cannot wait its turn: the run it stops holds the queue.
+  if (msg.type === "stop") return void stop?.abort();
   // One request at a time, in order: a prediction waits for a load in progress.
   queue = queue.then(async () => {
     try {
       switch (msg.type) {
         case "load-model":
-          return await loadModel(msg.source, msg.files);
+          return await loadModel(msg.source, new Map(msg.files));
+        case "load-hub":
+          return await loadHub(msg.id, msg.endpoint);
         case "load-data":
           return await loadData(msg.name, msg.bytes);
         case "train":
-          return train(msg.options);
+          return await train(msg.options);
         case "predict":
           return await predict(msg.text);
         case "save":
-          throw new Error("saving waits for the library's save API");
+          return await save();
       }
     } catch (err) {
-      send({ type: "error", message: (err as Error).message });
+      stop = null;
+      send({ type: "error", during: msg.type, message: (err as Error).message });
     }
   });
 };
