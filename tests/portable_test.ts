@@ -18,6 +18,20 @@ const ENGINE = [
   "src/bert/params.ts",
   "src/bert/checkpoint_files.ts",
   "src/train/metrics.ts",
+  // The library and the trainer: files, terminals and the hub cache come through hooks.
+  "src/lib/classifier.ts",
+  "src/lib/load.ts",
+  "src/lib/options.ts",
+  "src/train/trainer.ts",
+  "src/train/resume_state.ts",
+  "src/train/inference.ts",
+  "src/train/selection.ts",
+  "src/train/curves.ts",
+  "src/train/class_weights.ts",
+  "src/io/adapter_files.ts",
+  "src/data/example.ts",
+  "src/data/pairs.ts",
+  "src/data/labels.ts",
 ];
 
 function tsFiles(path: string): string[] {

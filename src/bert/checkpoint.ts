@@ -1,17 +1,19 @@
 // Hugging Face model folders in and out: config.json, model.safetensors, tokenizer files.
 import { UserError } from "../errors.ts";
-import { configJson, presetConfig, PRESETS, readConfig } from "./config.ts";
+import { presetConfig, PRESETS, readConfig } from "./config.ts";
 import { BertTokenizer } from "./tokenizer.ts";
-import { readSafetensorsAll, writeSafetensors } from "../io/safetensors.ts";
+import { readSafetensorsAll } from "../io/safetensors.ts";
 import { readShardedSafetensors, type SourcedTensor } from "../io/safetensors_index.ts";
 import { readFlaxMsgpack } from "../io/flax_msgpack.ts";
-import { writeJsonAtomic } from "../io/atomic.ts";
+import { writeFileAtomic } from "../io/atomic.ts";
 import { exists, fetchHubModel, hubCacheDir } from "../io/download.ts";
 import type { BertForSequenceClassification } from "./model.ts";
 import {
+  checkpointFiles,
   checkVocabulary,
   type LoadedCheckpoint,
   randomInit,
+  TOKENIZER_FILES,
   weightsOrInit,
 } from "./checkpoint_files.ts";
 
@@ -19,12 +21,6 @@ export { canonicalKey, type LoadedCheckpoint, parseCheckpoint } from "./checkpoi
 
 export const DEFAULT_TOKENIZER =
   new URL("../../../shared/models/bert-base-uncased", import.meta.url).pathname;
-const TOKENIZER_FILES = [
-  "vocab.txt",
-  "tokenizer.json",
-  "tokenizer_config.json",
-  "special_tokens_map.json",
-];
 
 /** A Hugging Face hub id such as bert-base-uncased or google/bert_uncased_L-2_H-128_A-2. */
 const HUB_ID = /^[\w.-]+(\/[\w.-]+)?$/;
@@ -133,20 +129,22 @@ async function readWeightFiles(
   return null;
 }
 
-export async function copyTokenizerFiles(fromDir: string, toDir: string): Promise<void> {
+/** The tokenizer files (TOKENIZER_FILES) present in `dir`, as bytes. */
+export async function readTokenizerFiles(dir: string): Promise<Map<string, Uint8Array>> {
+  const out = new Map<string, Uint8Array>();
   for (const f of TOKENIZER_FILES) {
-    if (await exists(`${fromDir}/${f}`)) await Deno.copyFile(`${fromDir}/${f}`, `${toDir}/${f}`);
+    if (await exists(`${dir}/${f}`)) out.set(f, await Deno.readFile(`${dir}/${f}`));
   }
+  return out;
 }
 
-/** A plain transformers checkpoint folder: config.json, model.safetensors, tokenizer files. */
+/** A plain transformers checkpoint folder (checkpointFiles, each file written atomically). */
 export async function saveCheckpoint(
   dir: string,
   model: BertForSequenceClassification,
   tokenizerDir: string,
 ): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
-  await writeSafetensors(`${dir}/model.safetensors`, await model.readWeights(), { format: "pt" });
-  await writeJsonAtomic(`${dir}/config.json`, configJson(model.config));
-  await copyTokenizerFiles(tokenizerDir, dir);
+  const files = await checkpointFiles(model, await readTokenizerFiles(tokenizerDir));
+  for (const [name, bytes] of files) await writeFileAtomic(`${dir}/${name}`, bytes);
 }

@@ -2,11 +2,12 @@
 // holds after a file picker or fetch. No file system here; src/bert/checkpoint.ts reads folders
 // and the hub (Deno) and shares these checks.
 import { UserError } from "../errors.ts";
-import { type BertConfig, parseConfigText } from "./config.ts";
+import { type BertConfig, configJson, parseConfigText } from "./config.ts";
+import type { BertForSequenceClassification } from "./model.ts";
 import { HEAD_KEYS, initParam, paramShapes, randomWeights } from "./params.ts";
 import { BertTokenizer } from "./tokenizer.ts";
 import { deriveSeed, Rng } from "../nn/init.ts";
-import { FLOAT_DTYPES, parseSafetensors } from "../io/safetensors.ts";
+import { FLOAT_DTYPES, parseSafetensors, serializeSafetensors } from "../io/safetensors.ts";
 import type { SourcedTensor } from "../io/safetensors_index.ts";
 
 export interface LoadedCheckpoint {
@@ -179,4 +180,33 @@ function pickWeights(
 export function randomInit(config: BertConfig, seed: number) {
   const weights = randomWeights(config, seed);
   return { weights, newlyInitialized: [...weights.keys()] };
+}
+
+/** The tokenizer files a checkpoint carries (copied as they are, byte for byte). */
+export const TOKENIZER_FILES = [
+  "vocab.txt",
+  "tokenizer.json",
+  "tokenizer_config.json",
+  "special_tokens_map.json",
+];
+
+/**
+ * A plain transformers checkpoint as files (name → bytes): model.safetensors (F32, metadata
+ * format "pt"), config.json (with num_labels' id2label and label2id) and the tokenizer files
+ * found in `tokenizerFiles`, in the order saveCheckpoint writes them.
+ */
+export async function checkpointFiles(
+  model: BertForSequenceClassification,
+  tokenizerFiles: Map<string, Uint8Array>,
+): Promise<Map<string, Uint8Array>> {
+  const out = new Map<string, Uint8Array>();
+  out.set("model.safetensors", serializeSafetensors(await model.readWeights(), { format: "pt" }));
+  // As writeJsonAtomic writes JSON: two-space indent and a final newline.
+  const config = JSON.stringify(configJson(model.config), null, 2) + "\n";
+  out.set("config.json", new TextEncoder().encode(config));
+  for (const f of TOKENIZER_FILES) {
+    const bytes = tokenizerFiles.get(f);
+    if (bytes) out.set(f, bytes);
+  }
+  return out;
 }

@@ -8,14 +8,9 @@ import { DATA_FLAGS, dataOptions } from "./data_flags.ts";
 import { UserError } from "../errors.ts";
 import { initGpu } from "../gpu/kernel.ts";
 import { getAdapterName } from "../gpu/device.ts";
-import { loadCheckpoint } from "../bert/checkpoint.ts";
-import { BertForSequenceClassification } from "../bert/model.ts";
-import { applyAdapterLabels, loadAdapter } from "../io/peft.ts";
+import { loadModel } from "../lib/deno.ts";
 import { loadRecords, loadSummary } from "../data/dataset.ts";
 import { toExamples } from "../data/labels.ts";
-import { encodeAll } from "../train/trainer.ts";
-import { predictLogits, softmax } from "../train/inference.ts";
-import { computeMetrics } from "../train/metrics.ts";
 import { metricsReport } from "../train/report.ts";
 import { Progress } from "../train/progress.ts";
 
@@ -53,8 +48,12 @@ await runCommand(EVALUATE, async ({ values: v }) => {
   if (!v.model) throw new UserError("evaluate: --model DIR is required");
   if (!v.data) throw new UserError("evaluate: --data FILE (a labelled file) is required");
   const recs = await loadRecords(v.data, dataOptions(v));
-  const ck = await loadCheckpoint(v.model, { seed: v.seed, tokenizerDir: v.tokenizer });
-  if (v.adapter) await applyAdapterLabels(ck, v.adapter, v.seed);
+  const clf = await loadModel(v.model, {
+    seed: v.seed,
+    tokenizer: v.tokenizer,
+    adapter: v.adapter,
+  });
+  const ck = clf.checkpoint;
   const len = maxLength(v["max-length"], ck.config);
   const batchSize = v["batch-size"];
   // The model's own label order decides the ids; a label it does not know is an error.
@@ -65,19 +64,15 @@ await runCommand(EVALUATE, async ({ values: v }) => {
     console.log(`GPU adapter: ${getAdapterName()}`);
     console.log(loadSummary(recs));
   }
-  const model = new BertForSequenceClassification(ck.config, ck.weights);
-  if (v.adapter) await loadAdapter(v.adapter, model);
   // The progress bar writes to stdout: none with --json, whose stdout is the JSON line.
   const progress = v.json ? null : new Progress("evaluate", examples.length);
-  const logits = await predictLogits(
-    model,
-    encodeAll(ck, examples, len),
+  const m = await clf.evaluate(examples, {
+    maxLength: len,
     batchSize,
-    (d) => progress?.update(d),
-  );
+    onBatch: (d) => progress?.update(d),
+  });
   progress?.finish();
-  model.release();
-  const m = computeMetrics(logits.map((l) => softmax(l)), examples.map((e) => e.label));
+  clf.release();
   if (v.json) {
     console.log(JSON.stringify({
       model: ck.source,

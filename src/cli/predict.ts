@@ -6,10 +6,7 @@ import type { CommandSpec, FlagTable } from "./flags.ts";
 import { UserError } from "../errors.ts";
 import { initGpu } from "../gpu/kernel.ts";
 import { getAdapterName } from "../gpu/device.ts";
-import { loadCheckpoint } from "../bert/checkpoint.ts";
-import { BertForSequenceClassification } from "../bert/model.ts";
-import { applyAdapterLabels, loadAdapter } from "../io/peft.ts";
-import { predictLogits, softmax } from "../train/inference.ts";
+import { loadModel } from "../lib/deno.ts";
 import { DATA_FLAGS, dataOptions } from "./data_flags.ts";
 import { predictFile } from "./predict_file.ts";
 
@@ -75,23 +72,18 @@ await runCommand(PREDICT, async ({ values, positionals }) => {
     });
   }
   if (positionals.length === 0) throw new UserError("predict: give one or more TEXT arguments");
-  const ckpt = await loadCheckpoint(values.model, {
+  const clf = await loadModel(values.model, {
     seed: values.seed,
-    tokenizerDir: values.tokenizer,
+    tokenizer: values.tokenizer,
+    adapter: values.adapter,
   });
-  if (values.adapter) await applyAdapterLabels(ckpt, values.adapter, values.seed);
-  const len = maxLength(values["max-length"], ckpt.config);
+  const len = maxLength(values["max-length"], clf.config);
   await initGpu();
   if (!values.json) console.error(`GPU adapter: ${getAdapterName()}`);
-  const model = new BertForSequenceClassification(ckpt.config, ckpt.weights);
-  if (values.adapter) await loadAdapter(values.adapter, model);
-  const logits = await predictLogits(model, positionals.map((t) => ckpt.tokenizer.encode(t, len)));
+  const predictions = await clf.predict(positionals, { maxLength: len, batchSize: 32 });
   positionals.forEach((text, i) => {
-    const probs = softmax(logits[i]);
-    const best = probs.indexOf(Math.max(...probs));
-    const label = ckpt.config.id2label[String(best)] ?? String(best);
-    if (values.json) {
-      console.log(JSON.stringify({ text, label, probs, logits: Array.from(logits[i]) }));
-    } else console.log(`${label.padEnd(6)} ${probs.map((p) => p.toFixed(4)).join(" ")}  ${text}`);
+    const { label, probs, logits } = predictions[i];
+    if (values.json) console.log(JSON.stringify({ text, label, probs, logits }));
+    else console.log(`${label.padEnd(6)} ${probs.map((p) => p.toFixed(4)).join(" ")}  ${text}`);
   });
 });

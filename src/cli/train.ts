@@ -4,39 +4,33 @@ import { UserError } from "../errors.ts";
 import type { CommandSpec, FlagTable } from "./flags.ts";
 import { initGpu } from "../gpu/kernel.ts";
 import { getAdapterName, isFallbackAdapter } from "../gpu/device.ts";
-import { cpuAdapterNote, startRunClock } from "../train/progress.ts";
+import { cpuAdapterNote, Progress, startRunClock } from "../train/progress.ts";
 import { tuneKernels, type TuneLevel } from "../ops/tune.ts";
 import { fileChoiceStore } from "../io/kernel_cache.ts";
-import { loadCheckpoint, saveCheckpoint } from "../bert/checkpoint.ts";
+import { folderResumeStore, loadModel, writeFiles } from "../lib/deno.ts";
 import { HEAD_KEYS } from "../bert/params.ts";
 import { defaultSmsZip, type Example, stratifiedSplit } from "../data/sms.ts";
 import { DATA_FLAGS, dataOptions } from "./data_flags.ts";
 import { loadRecords, loadSummary } from "../data/dataset.ts";
 import {
-  applyLabels,
   checkSeenInTraining,
   chooseLabels,
   oneClassWarning,
   parseLabelsFlag,
   toExamples,
 } from "../data/labels.ts";
-import { computeMetrics } from "../train/metrics.ts";
-import { predictLogits, softmax } from "../train/inference.ts";
 import { metricsReport } from "../train/report.ts";
 import { parseTargets } from "../nn/lora.ts";
-import { saveAdapter } from "../io/peft.ts";
 import { writeJsonAtomic } from "../io/atomic.ts";
 import {
   defaultMetricForBest,
-  encodeAll,
   type Mode,
   type ModeResult,
+  type ProgressBar,
   type TrainConfig,
-  trainMode,
 } from "../train/trainer.ts";
 import { latestCheckpoint, recoverDir, writeDirAtomic } from "../train/checkpointing.ts";
 import { epochTable, modeTable } from "../train/report.ts";
-import { BertForSequenceClassification } from "../bert/model.ts";
 import { writeHtmlReport } from "../train/html_report.ts";
 import { clearEarlierRun } from "./paths.ts";
 
@@ -231,6 +225,10 @@ const TRAIN = {
   ],
 } as const satisfies CommandSpec<FlagTable>;
 
+/** The terminal's progress bars: per epoch (moving the run's clock) and per validation pass. */
+const progressBar = (label: string, total: number, kind: "train" | "eval"): ProgressBar =>
+  kind === "train" ? new Progress(label, total, 10, undefined, true) : new Progress(label, total);
+
 await runCommand(TRAIN, async ({ values: v }) => {
   const modes: Mode[] = v.mode === "all" ? ["full", "head", "lora"] : [v.mode as Mode];
   if (v["val-data"] && v["val-ratio"] !== undefined) {
@@ -243,7 +241,8 @@ await runCommand(TRAIN, async ({ values: v }) => {
   const valRecs = v["val-data"] ? await loadRecords(v["val-data"], dataOpts) : null;
   const testRecs = v["test-data"] ? await loadRecords(v["test-data"], dataOpts) : null;
   for (const r of [trainRecs, valRecs, testRecs]) if (r) console.log(loadSummary(r));
-  const ck = await loadCheckpoint(v.model, { seed, tokenizerDir: v.tokenizer });
+  const clf = await loadModel(v.model, { seed, tokenizer: v.tokenizer });
+  const ck = clf.checkpoint;
   const labels = chooseLabels(trainRecs, {
     labels: parseLabelsFlag(v.labels),
     modelLabels: ck.config.id2label,
@@ -260,7 +259,7 @@ await runCommand(TRAIN, async ({ values: v }) => {
   }
   const oneClass = oneClassWarning(train, labels);
   if (oneClass) console.error(oneClass);
-  applyLabels(ck, labels, seed);
+  clf.setLabels(labels, seed, (m) => console.error(m));
   if (v.resume !== undefined) {
     if (v.out !== undefined && v.out !== v.resume) {
       throw new UserError(`--resume ${v.resume} continues in that folder; drop --out ${v.out}`);
@@ -336,21 +335,21 @@ await runCommand(TRAIN, async ({ values: v }) => {
     const cfg: TrainConfig = { ...cfgBase, mode };
     const outDir = v.out ? (modes.length > 1 ? `${v.out}/${mode}` : v.out) : null;
     let baseSaved = false;
-    const saveModel = async (model: BertForSequenceClassification, dir: string) => {
+    const saveModel = async (dir: string) => {
       if (mode === "lora") {
         // A randomly initialised base cannot be fetched again: it travels with the adapter.
         if (randomBase && !baseSaved) {
-          const base = new BertForSequenceClassification(ck.config, ck.weights);
-          await saveCheckpoint(`${outDir}/base_model`, base, ck.tokenizerDir);
-          base.release();
+          await writeFiles(`${outDir}/base_model`, await clf.checkpointFiles({ initial: true }));
           baseSaved = true;
         }
-        await saveAdapter(dir, model, {
-          spec: cfg.lora,
-          baseModel: randomBase ? await Deno.realPath(`${outDir}/base_model`) : ck.source,
-        });
+        await writeFiles(
+          dir,
+          await clf.adapterFiles({
+            baseModel: randomBase ? await Deno.realPath(`${outDir}/base_model`) : ck.source,
+          }),
+        );
       } else {
-        await saveCheckpoint(dir, model, ck.tokenizerDir);
+        await writeFiles(dir, await clf.checkpointFiles());
       }
     };
     const resume = v.resume !== undefined && outDir !== null &&
@@ -359,14 +358,16 @@ await runCommand(TRAIN, async ({ values: v }) => {
       console.log(`[${mode}] ${outDir} holds no checkpoint: this mode starts from step 0`);
     }
     if (outDir) await recoverDir(`${outDir}/best`);
-    const { result, model } = await trainMode(ck, train, val, cfg, {
-      checkpointDir: outDir ?? undefined,
+    const result = await clf.train(train, val, cfg, {
+      resumeStore: outDir ? folderResumeStore(outDir) : undefined,
       resume,
-      onEvaluate: async (model, _ev, sofar, improved) => {
+      log: (line) => console.log(line),
+      progressBar,
+      onEvaluate: async (_ev, sofar, improved) => {
         if (!outDir) return;
         await clearEarlierRunOnce();
-        await saveModel(model, outDir);
-        if (improved) await writeDirAtomic(`${outDir}/best`, (tmp) => saveModel(model, tmp));
+        await saveModel(outDir);
+        if (improved) await writeDirAtomic(`${outDir}/best`, (tmp) => saveModel(tmp));
         await writeJsonAtomic(`${outDir}/metrics.json`, {
           mode,
           gpu_adapter: getAdapterName(),
@@ -393,15 +394,13 @@ await runCommand(TRAIN, async ({ values: v }) => {
     }
     if (test) {
       // The final model on the test file, with the metrics evaluate prints.
-      const logits = await predictLogits(
-        model,
-        encodeAll(ck, test, cfg.maxLength),
-        cfg.evalBatchSize,
-      );
-      const m = computeMetrics(logits.map((l) => softmax(l)), test.map((e) => e.label));
+      const m = await clf.evaluate(test, {
+        maxLength: cfg.maxLength,
+        batchSize: cfg.evalBatchSize,
+      });
       console.log(`\n[${mode}] test: ${testRecs!.where}\n${metricsReport(m, labels)}`);
     }
-    model.release();
+    clf.release();
     results.push(result);
     console.log(`\n[${mode}] epochs\n${epochTable(result)}\n`);
     const last = result.epochs[result.epochs.length - 1];

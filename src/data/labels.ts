@@ -2,11 +2,11 @@
 // transformers writes them, and a fresh classifier when the saved head has another size
 // (transformers' from_pretrained(..., num_labels=N, ignore_mismatched_sizes=True)).
 import { UserError } from "../errors.ts";
-import type { LoadedCheckpoint } from "../bert/checkpoint.ts";
+import type { LoadedCheckpoint } from "../bert/checkpoint_files.ts";
 import { initParam, paramShapes } from "../bert/params.ts";
 import { deriveSeed, Rng } from "../nn/init.ts";
 import type { Records } from "./dataset.ts";
-import { type Example, LABELS } from "./sms.ts";
+import { type Example, LABELS } from "./example.ts";
 
 const INTEGER = /^-?\d+$/;
 

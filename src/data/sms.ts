@@ -4,16 +4,9 @@ import { UserError } from "../errors.ts";
 import { Rng } from "../nn/init.ts";
 import { fetchSmsZip } from "../io/download.ts";
 import { decodeText, readDataBytes } from "./read.ts";
+import { type Example, LABELS } from "./example.ts";
 
-export const LABELS = ["ham", "spam"];
-
-export interface Example {
-  text: string;
-  /** The second text of a sentence pair (--text-pair-column). */
-  textPair?: string;
-  label: number;
-  line: number;
-}
+export { type Example, LABELS };
 
 export interface LoadOptions {
   skipBadLines?: boolean;

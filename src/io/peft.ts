@@ -12,10 +12,11 @@
 // it with a warning, which is a silent wrong answer here.
 import { Tensor } from "../tensor.ts";
 import { UserError } from "../errors.ts";
-import { type NamedTensor, readSafetensorsAll, writeSafetensors } from "./safetensors.ts";
+import { type NamedTensor, readSafetensorsAll } from "./safetensors.ts";
 import { parseSafetensorsHeader, type SafetensorsHeader } from "./safetensors_header.ts";
-import { writeJsonAtomic } from "./atomic.ts";
-import { ALL_LINEAR_TARGETS, EMBEDDING_PATHS, type LoraSpec } from "../nn/lora.ts";
+import { writeFileAtomic } from "./atomic.ts";
+import { EMBEDDING_PATHS } from "../nn/lora.ts";
+import { adapterFiles, type AdapterSave, PREFIX } from "./adapter_files.ts";
 import type { BertForSequenceClassification } from "../bert/model.ts";
 import type { LoadedCheckpoint } from "../bert/checkpoint.ts";
 import { applyLabels } from "../data/labels.ts";
@@ -28,75 +29,18 @@ import {
   readAdapterConfig,
 } from "./peft_config.ts";
 
-const PREFIX = "base_model.model.";
-/** What PeftModelForSequenceClassification adds to modules_to_save (and writes back). */
-export const SEQ_CLS_MODULES_TO_SAVE = ["classifier", "score"];
+export { type AdapterSave, SEQ_CLS_MODULES_TO_SAVE } from "./adapter_files.ts";
 
-export interface AdapterSave {
-  spec: LoraSpec;
-  baseModel: string;
-}
-
-/** Writes the LoRA tensors and the classifier (trained fully: PEFT's modules_to_save for SEQ_CLS). */
+/** Writes adapterFiles' adapter_model.safetensors and adapter_config.json into `dir` (atomically). */
 export async function saveAdapter(
   dir: string,
   model: BertForSequenceClassification,
   o: AdapterSave,
 ): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
-  const tensors = new Map<string, NamedTensor>();
-  for (const [path, l] of model.lora) {
-    tensors.set(`${PREFIX}${path}.lora_A.weight`, {
-      shape: [...l.A.shape],
-      data: await l.A.read(),
-    });
-    tensors.set(`${PREFIX}${path}.lora_B.weight`, {
-      shape: [...l.B.shape],
-      data: await l.B.read(),
-    });
+  for (const [name, bytes] of await adapterFiles(model, o)) {
+    await writeFileAtomic(`${dir}/${name}`, bytes);
   }
-  for (const k of ["classifier.weight", "classifier.bias"]) {
-    const t = model.p(k);
-    tensors.set(`${PREFIX}${k}`, { shape: [...t.shape], data: await t.read() });
-  }
-  // The label names travel in the file's metadata (PEFT ignores it): a head trained on other labels
-  // than the base model's would otherwise print the base's names, or not fit its classifier.
-  const c = model.config;
-  const id2label = Array.from(
-    { length: c.numLabels },
-    (_, i) => c.id2label[String(i)] ?? `LABEL_${i}`,
-  );
-  await writeSafetensors(`${dir}/adapter_model.safetensors`, tensors, {
-    format: "pt",
-    id2label: JSON.stringify(id2label),
-  });
-  // The keys PEFT's LoraConfig has had since 0.9, sorted as PEFT writes them.
-  const config = {
-    alpha_pattern: {},
-    auto_mapping: null,
-    base_model_name_or_path: o.baseModel,
-    bias: "none",
-    fan_in_fan_out: false,
-    inference_mode: true,
-    init_lora_weights: true,
-    layers_pattern: null,
-    layers_to_transform: null,
-    loftq_config: {},
-    lora_alpha: o.spec.alpha,
-    lora_dropout: o.spec.dropout,
-    megatron_config: null,
-    megatron_core: "megatron.core",
-    modules_to_save: SEQ_CLS_MODULES_TO_SAVE,
-    peft_type: "LORA",
-    r: o.spec.r,
-    rank_pattern: {},
-    revision: null,
-    target_modules: o.spec.targets === "all-linear" ? ALL_LINEAR_TARGETS : o.spec.targets,
-    task_type: "SEQ_CLS",
-    use_dora: false,
-    use_rslora: false,
-  };
-  await writeJsonAtomic(`${dir}/adapter_config.json`, config);
 }
 
 export interface LoadedAdapter {

@@ -4,46 +4,11 @@
 // and position in it, optimizer step count, schedule, seeds, early-stopping counter, results so far).
 // A folder is filled under a temporary name and renamed, so a folder named checkpoint-<step> is
 // always whole; a run killed mid-save leaves only a *.tmp-* folder, which is ignored and removed.
-import { Tensor } from "../tensor.ts";
-import { gpu } from "../gpu/kernel.ts";
 import { UserError } from "../errors.ts";
-import { type NamedTensor, readSafetensors, writeSafetensors } from "../io/safetensors.ts";
-import { trackTempDir, untrackTempDir, writeJsonAtomic } from "../io/atomic.ts";
-import { AdamW } from "../optim/adamw.ts";
-import type { Optimizer } from "../optim/optimizer.ts";
-import type { ModeResult } from "./trainer.ts";
+import { trackTempDir, untrackTempDir, writeFileAtomic } from "../io/atomic.ts";
+import type { ResumeStore } from "./resume_state.ts";
 
-/** Sums carried across an epoch that a save may interrupt. */
-export interface EpochAccumulators {
-  lossSum: number;
-  lossCount: number;
-  tokens: number;
-  epochSteps: number;
-  trainMs: number;
-}
-
-export interface TrainerState {
-  version: 1;
-  mode: string;
-  /** Optimizer steps done. */
-  step: number;
-  /** The epoch in progress (1-based), its shuffled order and where its next batch starts. */
-  epoch: number;
-  order: number[] | null;
-  batchStart: number;
-  optimizer: { type: string; stepCount: number; lr: number };
-  schedule: { warmup: number; totalSteps: number };
-  /** Shuffling and dropout are derived from these (deriveSeed(seed, "shuffle-<epoch>"), …). */
-  rng: { seed: number; dropoutSeedOfNextStep: number };
-  accumulators: EpochAccumulators;
-  /** Evaluations since the best one (EarlyStoppingCallback's counter). */
-  patienceCounter: number;
-  /** Whether early stopping ended the run. */
-  stopped: boolean;
-  result: ModeResult;
-  /** Options and data that must be the same to resume; compared key by key. */
-  fingerprint: Record<string, unknown>;
-}
+export type { EpochAccumulators, ResumeStore, TrainerState } from "./resume_state.ts";
 
 const CHECKPOINT = /^checkpoint-(\d+)$/;
 
@@ -122,89 +87,38 @@ export async function latestCheckpoint(outDir: string): Promise<string | null> {
   return best ? `${outDir}/${best[1]}` : null;
 }
 
-async function tensorsOf(named: Map<string, Tensor>): Promise<Map<string, NamedTensor>> {
-  const out = new Map<string, NamedTensor>();
-  for (const [k, t] of named) out.set(k, { shape: [...t.shape], data: await t.read() });
-  return out;
-}
-
-/** Saves checkpoint-<step>/ and then removes older checkpoints and leftovers of killed saves. */
-export async function saveResumeState(
-  outDir: string,
-  trainables: Map<string, Tensor>,
-  opt: Optimizer,
-  state: TrainerState,
-): Promise<void> {
-  const names = [...trainables.keys()];
-  const moments = new Map<string, Tensor>();
-  if (opt instanceof AdamW) {
-    names.forEach((name, i) => {
-      const s = opt.moments(i);
-      if (s) moments.set(`${name}.exp_avg`, s.m).set(`${name}.exp_avg_sq`, s.v);
-    });
-  }
-  const name = `checkpoint-${state.step}`;
-  await Deno.mkdir(outDir, { recursive: true });
-  await writeDirAtomic(`${outDir}/${name}`, async (tmp) => {
-    await writeSafetensors(`${tmp}/trainable.safetensors`, await tensorsOf(trainables));
-    await writeSafetensors(`${tmp}/optimizer.safetensors`, await tensorsOf(moments));
-    await writeJsonAtomic(`${tmp}/trainer_state.json`, state);
-  });
-  for await (const e of readDirOrEmpty(outDir)) {
-    const stale = (CHECKPOINT.test(e.name) && e.name !== name) ||
-      /^checkpoint-\d+\.(tmp|old)-/.test(e.name);
-    if (e.isDirectory && stale) await Deno.remove(`${outDir}/${e.name}`, { recursive: true });
-  }
-}
-
 /**
- * Reads checkpoint `dir` into the freshly built trainables and optimizer and returns its state.
- * Errors (UserError) name the option or tensor that differs from the run being resumed.
+ * Resume state in `outDir`'s checkpoint-<step>/ folders: each save fills a new folder atomically
+ * (writeDirAtomic) and then removes older checkpoints and leftovers of killed saves; `load` reads
+ * the newest whole one.
  */
-export async function loadResumeState(
-  dir: string,
-  trainables: Map<string, Tensor>,
-  opt: Optimizer,
-  fingerprint: Record<string, unknown>,
-): Promise<TrainerState> {
-  const file = `${dir}/trainer_state.json`;
-  let state: TrainerState;
-  try {
-    state = JSON.parse(await Deno.readTextFile(file));
-  } catch (e) {
-    throw new UserError(`${file}: ${e instanceof SyntaxError ? "invalid JSON" : "not readable"}`);
-  }
-  if (state.version !== 1) throw new UserError(`${file}: unknown version ${state.version}`);
-  const differ = Object.keys({ ...fingerprint, ...state.fingerprint }).filter((k) =>
-    JSON.stringify(fingerprint[k]) !== JSON.stringify(state.fingerprint[k])
-  );
-  if (differ.length) {
-    throw new UserError(
-      `${dir}: cannot resume, this run differs in ${
-        differ.map((k) =>
-          `${k} (saved ${JSON.stringify(state.fingerprint[k])}, now ${
-            JSON.stringify(fingerprint[k])
-          })`
-        ).join(", ")
-      }`,
-    );
-  }
-  const saved = await readSafetensors(`${dir}/trainable.safetensors`);
-  const moments = await readSafetensors(`${dir}/optimizer.safetensors`);
-  const rt = gpu();
-  [...trainables].forEach(([name, t], i) => {
-    const s = saved.get(name);
-    if (!s || s.shape.join(",") !== t.shape.join(",")) {
-      throw new UserError(`${dir}/trainable.safetensors: ${name} [${t.shape}] missing or reshaped`);
-    }
-    rt.write(t.buffer, s.data);
-    const m = moments.get(`${name}.exp_avg`), v = moments.get(`${name}.exp_avg_sq`);
-    if (opt instanceof AdamW && state.optimizer.stepCount > 0) {
-      if (!m || !v) throw new UserError(`${dir}/optimizer.safetensors: no moments for ${name}`);
-      opt.setMoments(i, m.data, v.data);
-    }
-  });
-  opt.stepCount = state.optimizer.stepCount;
-  opt.lr = state.optimizer.lr;
-  return state;
+export function folderResumeStore(outDir: string): ResumeStore {
+  let saves = 0;
+  return {
+    async load() {
+      const dir = await latestCheckpoint(outDir);
+      if (!dir) throw new UserError(`${outDir}: no checkpoint-<step> folder to resume from`);
+      const files = new Map<string, Uint8Array>();
+      for (const f of ["trainer_state.json", "trainable.safetensors", "optimizer.safetensors"]) {
+        try {
+          files.set(f, await Deno.readFile(`${dir}/${f}`));
+        } catch { /* reported by name when the state is applied */ }
+      }
+      return { where: dir, files };
+    },
+    async save(step, files) {
+      const name = `checkpoint-${step}`;
+      await Deno.mkdir(outDir, { recursive: true });
+      await writeDirAtomic(`${outDir}/${name}`, async (tmp) => {
+        for (const [f, bytes] of files) await writeFileAtomic(`${tmp}/${f}`, bytes);
+      });
+      for await (const e of readDirOrEmpty(outDir)) {
+        const stale = (CHECKPOINT.test(e.name) && e.name !== name) ||
+          /^checkpoint-\d+\.(tmp|old)-/.test(e.name);
+        if (e.isDirectory && stale) await Deno.remove(`${outDir}/${e.name}`, { recursive: true });
+      }
+      // Test hook: end the process right after the Nth save, as a crash there would.
+      if (++saves === Number(Deno.env.get("WEBGPU_BERT_EXIT_AFTER_SAVE"))) Deno.exit(75);
+    },
+  };
 }

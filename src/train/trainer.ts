@@ -1,14 +1,15 @@
 // One training run in one mode: the notebook's loop on the GPU, with the loss read every few
 // steps (a readback waits for the GPU) and whole-set validation after each epoch (and every
-// --eval-steps), tracking the best evaluation, stopping early, and saving resume state.
+// --eval-steps), tracking the best evaluation, stopping early, and saving resume state. Portable:
+// files, progress bars and the clock's display come through TrainHooks (the CLI's are Deno's).
 import { Tensor } from "../tensor.ts";
 import { gpu } from "../gpu/kernel.ts";
 import { backward, endStep } from "../autograd/tape.ts";
 import { BertForSequenceClassification } from "../bert/model.ts";
-import type { LoadedCheckpoint } from "../bert/checkpoint.ts";
+import type { LoadedCheckpoint } from "../bert/checkpoint_files.ts";
 import { HEAD_KEYS } from "../bert/params.ts";
 import { type Encoding, makeBatch } from "../data/batches.ts";
-import type { Example } from "../data/sms.ts";
+import type { Example } from "../data/example.ts";
 import { encodeExample } from "../data/pairs.ts";
 import { crossEntropy } from "../ops/cross_entropy.ts";
 import { AdamW } from "../optim/adamw.ts";
@@ -20,18 +21,17 @@ import { attachLora, type LoraSpec } from "../nn/lora.ts";
 import { deriveSeed, Rng } from "../nn/init.ts";
 import { computeMetrics, type Metrics } from "./metrics.ts";
 import { predictLogits, softmax } from "./inference.ts";
-import { Progress } from "./progress.ts";
 import { UserError } from "../errors.ts";
 import { balancedClassWeights } from "./class_weights.ts";
 import { type BestCheckpoint, improves, metricValue } from "./selection.ts";
 import { prCurve, rocCurve } from "./curves.ts";
 import {
+  applyResumeState,
   type EpochAccumulators,
-  latestCheckpoint,
-  loadResumeState,
-  saveResumeState,
+  resumeStateFiles,
+  type ResumeStore,
   type TrainerState,
-} from "./checkpointing.ts";
+} from "./resume_state.ts";
 
 export type Mode = "full" | "head" | "lora";
 
@@ -111,6 +111,31 @@ export interface ModeResult {
   stoppedEarlyAtStep?: number | null;
   /** Two labels: ROC (fpr, tpr) and precision-recall (recall, precision) of the last evaluation. */
   curves?: { roc: [number, number][]; pr: [number, number][] } | null;
+  /** Set when TrainHooks.signal ended the run: after this many steps (no evaluation after it). */
+  abortedAtStep?: number | null;
+}
+
+/** One optimizer step, reported when its loss has been read back (see TrainHooks.onStep). */
+export interface StepInfo {
+  /** Optimizer steps done, 1-based: this step's number. */
+  step: number;
+  /** Steps the run will take (epochs × batches per epoch, or maxSteps when fewer). */
+  totalSteps: number;
+  /** The epoch of this step, 1-based. */
+  epoch: number;
+  /** This step's mean cross-entropy over its batch (nats). */
+  loss: number;
+  /** Examples and tokens (batch × maxLength, padding included) trained so far in this call. */
+  examples: number;
+  tokens: number;
+  /** Seconds since this call started training, evaluations included (wall clock). */
+  elapsedSeconds: number;
+}
+
+/** A progress display (the CLI's terminal bar); `done` counts steps or evaluated examples. */
+export interface ProgressBar {
+  update(done: number, info?: string): void;
+  finish(): void;
 }
 
 export class LossIsNaN extends UserError {}
@@ -132,12 +157,26 @@ export interface TrainHooks {
     sofar: ModeResult,
     improved: boolean,
   ) => Promise<void>;
-  /** Where checkpoint-<step>/ resume state goes at every evaluation (usually --out). */
-  checkpointDir?: string;
-  /** Continue from the newest checkpoint-<step>/ in checkpointDir. */
+  /** Where resume state goes at every evaluation (the CLI's: checkpoint-<step>/ in --out). */
+  resumeStore?: ResumeStore;
+  /** Continue from the newest state in resumeStore. */
   resume?: boolean;
   log?: (line: string) => void;
+  /**
+   * Called once per optimizer step, in step order, when the step's loss is read back: at once
+   * for step 1, else every `logEvery` steps (set logEvery 1 to hear of each step as it ends).
+   */
+  onStep?: (info: StepInfo) => void;
+  /**
+   * Stops the run at the next step boundary: no further step, no evaluation, no resume state;
+   * the result has `abortedAtStep` and the returned model holds the weights after that step.
+   */
+  signal?: AbortSignal;
+  /** Makes a progress bar for an epoch's steps ("train") or an evaluation's examples ("eval"). */
+  progressBar?: (label: string, total: number, kind: "train" | "eval") => ProgressBar;
 }
+
+const NO_BAR: ProgressBar = { update() {}, finish() {} };
 
 /** Attaches LoRA in lora mode, marks the mode's trainable tensors requiresGrad, and returns them. */
 export function trainableTensors(
@@ -214,6 +253,9 @@ export async function trainMode(
     );
   }
   const log = hooks.log ?? console.log;
+  const bar = hooks.progressBar ?? (() => NO_BAR);
+  const started = performance.now();
+  let examplesSeen = 0;
   const numLabels = ck.config.numLabels;
   const metricKey = cfg.metricForBest ?? defaultMetricForBest(numLabels);
   // An unknown metric name fails now, not after the first stretch of training.
@@ -253,6 +295,7 @@ export async function trainMode(
     best: null,
     stoppedEarlyAtStep: null,
     curves: null,
+    abortedAtStep: null,
   };
   // What must not change between a run and its resumption (the model is the caller's --model).
   const fingerprint: Record<string, unknown> = {
@@ -289,14 +332,12 @@ export async function trainMode(
     trainMs: 0,
   });
 
-  let step = 0, startEpoch = 1, patience = 0, stopped = false, saves = 0;
+  let step = 0, startEpoch = 1, patience = 0, stopped = false;
   let resumed: TrainerState | null = null;
   if (hooks.resume) {
-    const dir = hooks.checkpointDir ? await latestCheckpoint(hooks.checkpointDir) : null;
-    if (!dir) {
-      throw new UserError(`${hooks.checkpointDir}: no checkpoint-<step> folder to resume from`);
-    }
-    resumed = await loadResumeState(dir, named, opt, fingerprint);
+    if (!hooks.resumeStore) throw new UserError("resume: no resume store to continue from");
+    const { where: dir, files } = await hooks.resumeStore.load();
+    resumed = applyResumeState(dir, files, named, opt, fingerprint);
     ({ step, epoch: startEpoch, patienceCounter: patience, stopped } = resumed);
     result = resumed.result;
     const where = step >= totalSteps || stopped
@@ -307,7 +348,7 @@ export async function trainMode(
 
   const evaluate = async (epoch: number, sums: { loss: number; count: number }) => {
     const t1 = performance.now();
-    const evalProgress = new Progress(`[${cfg.mode}] eval`, val.length);
+    const evalProgress = bar(`[${cfg.mode}] eval`, val.length, "eval");
     const logits = await predictLogits(
       model,
       valEnc,
@@ -349,8 +390,8 @@ export async function trainMode(
       );
     }
     await hooks.onEvaluate?.(model, ev, result, improved);
-    if (hooks.checkpointDir) {
-      await saveResumeState(hooks.checkpointDir, named, opt, {
+    if (hooks.resumeStore) {
+      const files = await resumeStateFiles(named, opt, {
         version: 1,
         mode: cfg.mode,
         step,
@@ -363,13 +404,17 @@ export async function trainMode(
         result,
         fingerprint,
       });
-      // Test hook: end the process right after the Nth save, as a crash there would.
-      if (++saves === Number(Deno.env.get("WEBGPU_BERT_EXIT_AFTER_SAVE"))) Deno.exit(75);
+      await hooks.resumeStore.save(step, files);
     }
     return stop;
   };
 
   try {
+    const aborted = () => {
+      if (!hooks.signal?.aborted) return false;
+      result.abortedAtStep = step;
+      return true;
+    };
     for (let epoch = startEpoch; epoch <= cfg.epochs && step < totalSteps && !stopped; epoch++) {
       // A resume mid-epoch continues that epoch's order where its last save left it.
       const mid = resumed?.epoch === epoch && resumed.order ? resumed : null;
@@ -377,14 +422,14 @@ export async function trainMode(
       const acc = mid ? { ...mid.accumulators } : freshSums();
       const since = { loss: 0, count: 0 };
       let b = mid ? mid.batchStart : 0;
-      const progress = new Progress(
+      const progress = bar(
         `[${cfg.mode}] epoch ${epoch}/${cfg.epochs}`,
         acc.epochSteps + Math.min(Math.ceil((order.length - b) / cfg.batchSize), totalSteps - step),
-        10,
-        undefined,
-        true,
+        "train",
       );
       let t0 = performance.now(), pending = 0;
+      /** The batch size of each step whose loss is still pending. */
+      const stepSizes: number[] = [];
       const readLosses = async () => {
         if (pending === 0) return;
         const values = (await lossLog.read()).subarray(0, pending);
@@ -399,12 +444,26 @@ export async function trainMode(
           acc.lossSum += values[i];
           since.loss += values[i];
           result.losses.push(values[i]);
+          if (hooks.onStep) {
+            const examples = examplesSeen - stepSizes.slice(i + 1).reduce((a, n) => a + n, 0);
+            hooks.onStep({
+              step: step - pending + i + 1,
+              totalSteps,
+              epoch,
+              loss: values[i],
+              examples,
+              tokens: examples * cfg.maxLength,
+              elapsedSeconds: (performance.now() - started) / 1000,
+            });
+          }
         }
+        stepSizes.length = 0;
         acc.lossCount += values.length;
         since.count += values.length;
         pending = 0;
       };
       for (; b < order.length && step < totalSteps; b += cfg.batchSize) {
+        if (aborted()) break;
         const idx = order.slice(b, b + cfg.batchSize);
         const batch = makeBatch(
           idx.map((i) => trainEnc[i]),
@@ -428,6 +487,8 @@ export async function trainMode(
         acc.epochSteps++;
         pending++;
         acc.tokens += idx.length * cfg.maxLength;
+        examplesSeen += idx.length;
+        stepSizes.push(idx.length);
         // The first step's loss is read at once, so the progress line shows a loss from step 1.
         if (pending === cfg.logEvery || step === 1) await readLosses();
         const rate = acc.tokens / ((acc.trainMs + performance.now() - t0) / 1000);
@@ -453,7 +514,8 @@ export async function trainMode(
       await readLosses();
       progress.finish();
       acc.trainMs += performance.now() - t0;
-      if (stopped) break;
+      // An abort during the epoch's last step skips its evaluation too.
+      if (stopped || result.abortedAtStep != null || aborted()) break;
       const ev = await evaluate(epoch - 1 + acc.epochSteps / stepsPerEpoch, since);
       const trainSeconds = acc.trainMs / 1000;
       const r: EpochResult = {
