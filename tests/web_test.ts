@@ -5,12 +5,13 @@
 // Dawn on SwiftShader here, against Deno's wgpu on lavapipe: two implementations, one answer).
 // Then a screenshot whose chart and metrics are checked by their pixels, the stop button, and a
 // hub model read the second time from the browser's Cache API. One Chromium launch for all.
+/// <reference lib="dom" />
 import assert from "node:assert/strict";
 import puppeteer, { type Browser, type ElementHandle, type Page } from "puppeteer-core";
 import { unzipSync } from "fflate";
 import { CHROMIUM, FLAGS } from "../tools/browser.ts";
 import { buildWeb, serveWeb } from "../tools/web.ts";
-import { parseSafetensors } from "../src/io/safetensors.ts";
+import { parseSafetensors, type StoredTensor } from "../src/io/safetensors.ts";
 import { fixtureTsv, runTask, writeTinyCheckpoint } from "./bert_fixture.ts";
 import { relError } from "./helpers.ts";
 
@@ -27,6 +28,24 @@ async function cliTensors(out: string, mode: string) {
     ? `${out}/${mode}/adapter_model.safetensors`
     : `${out}/${mode}/model.safetensors`;
   return parseSafetensors(await Deno.readFile(file), file);
+}
+
+/**
+ * The page's tensor equals the CLI's to 1e-5 (relative to its largest element). Except a key
+ * bias: its gradient is exactly zero (it adds q·b to every score in a query's row, and softmax
+ * ignores a constant), so each implementation's gradient is its own f32 rounding noise, which
+ * AdamW's m/√v scales up to steps of about lr. Those may differ by lr per step, and nothing
+ * downstream sees them (every other tensor agrees to 1e-5).
+ */
+function assertSameTensor(what: string, got: StoredTensor, want: StoredTensor): void {
+  assert.deepEqual(got.shape, want.shape, what);
+  if (/attention\.self\.key\.bias$/.test(what)) {
+    const diff = Math.max(...got.data!.map((v, i) => Math.abs(v - want.data![i])));
+    assert.ok(diff <= OPTIONS.lr * STEPS, `${what}: differs by ${diff}`);
+    return;
+  }
+  const e = relError(got.data!, want.data!);
+  assert.ok(e <= 1e-5, `${what}: relative difference ${e.toExponential(2)}`);
 }
 
 async function waitFor(page: Page, fn: string, timeout: number): Promise<void> {
@@ -210,12 +229,7 @@ Deno.test({
             const got = parseSafetensors(files.get(weights)!, weights);
             const want = await cliTensors(`${dir}/cli`, mode);
             assert.deepEqual([...got.keys()].sort(), [...want.keys()].sort());
-            for (const [name, w] of want) {
-              const g = got.get(name)!;
-              assert.deepEqual(g.shape, w.shape, name);
-              const e = relError(g.data!, w.data!);
-              assert.ok(e <= 1e-5, `${mode} ${name}: relative difference ${e.toExponential(2)}`);
-            }
+            for (const [name, w] of want) assertSameTensor(`${mode} ${name}`, got.get(name)!, w);
             if (mode !== "lora") {
               const cfgPage = JSON.parse(new TextDecoder().decode(files.get("config.json")!));
               const cfgCli = JSON.parse(await Deno.readTextFile(`${dir}/cli/${mode}/config.json`));

@@ -3,7 +3,7 @@
 // whole on every update (a few thousand points at most, cheap next to a training step).
 
 const NS = "http://www.w3.org/2000/svg";
-const W = 600, H = 240;
+const W = 900, H = 280;
 const PAD = { left: 48, right: 12, top: 12, bottom: 28 };
 
 function el(name: string, attrs: Record<string, string | number>, text?: string): SVGElement {

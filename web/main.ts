@@ -12,7 +12,7 @@ const worker = new Worker("/worker.js", { type: "module" });
 const post = (msg: ToWorker, transfer: Transferable[] = []) => worker.postMessage(msg, transfer);
 
 let haveModel = false, haveData = false, training = false, trained = false;
-let losses: number[] = [], totalSteps = 0;
+let losses: number[] = [], totalSteps = 0, tokensPerSecond = 0;
 let savedUrl: string | null = null;
 
 function setStatus(id: string, text: string, error = false): void {
@@ -116,6 +116,7 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       const p = msg.progress;
       losses.push(...p.losses);
       totalSteps = p.totalSteps;
+      tokensPerSecond = p.tokensPerSecond;
       drawLossChart($("chart") as unknown as SVGSVGElement, losses, totalSteps);
       // The losses as data too (for scripts and the tests; the chart is their picture).
       $("chart").dataset.losses = JSON.stringify(losses);
@@ -136,7 +137,11 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       setStatus(
         "train-status",
         `${msg.stopped ? "stopped" : "done"} after ${msg.steps} steps in ${duration(msg.seconds)}${
-          losses.length ? ` · last loss ${losses[losses.length - 1].toFixed(4)}` : ""
+          losses.length
+            ? ` · last loss ${losses[losses.length - 1].toFixed(4)} · ${
+              tokensPerSecond.toFixed(0)
+            } tokens/s`
+            : ""
         }`,
       );
       document.body.dataset.state = msg.stopped ? "stopped" : "done";
@@ -226,7 +231,7 @@ $("train").onclick = () => {
     maxSteps: num("max-steps", null),
   };
   losses = [];
-  totalSteps = 0;
+  totalSteps = tokensPerSecond = 0;
   drawLossChart($("chart") as unknown as SVGSVGElement, losses, totalSteps);
   training = true;
   trained = false;
