@@ -296,6 +296,39 @@ Deno.test({
         assert.equal(await page.$eval("#train", (e) => (e as HTMLButtonElement).disabled), false);
       });
 
+      await t.step(
+        "a CSV reads as the CLI reads it; a bad file is one line naming it",
+        async () => {
+          const csv = `label,text\n${
+            fixtureTsv().trim().split("\n").map((l) => l.replace("\t", ',"'))
+              .map((l) => `${l}"`).join("\n")
+          }\n`;
+          await Deno.writeTextFile(`${dir}/data.csv`, csv);
+          await Deno.writeTextFile(`${dir}/bad.csv`, "message,category\nhello,ham\n");
+          const input = await page.$("#data-file") as ElementHandle<HTMLInputElement>;
+          await input.uploadFile(`${dir}/data.csv`);
+          await waitFor(
+            page,
+            `/\(csv\)/.test(document.getElementById("data-status").textContent)`,
+            60_000,
+          );
+          assert.match(
+            await page.$eval("#data-status", (e) => e.textContent!),
+            /data\.csv: 7 messages \(csv\)/,
+          );
+          await input.uploadFile(`${dir}/bad.csv`);
+          await waitFor(
+            page,
+            `/^error/.test(document.getElementById("data-status").textContent)`,
+            60_000,
+          );
+          assert.equal(
+            await page.$eval("#data-status", (e) => e.textContent),
+            'error: bad.csv: no column "text" (columns: message, category); name the right one with --text-column',
+          );
+        },
+      );
+
       await t.step("a hub id loads through the Cache API: no file is fetched twice", async () => {
         await setValue(page, "hub-id", "tiny/bert");
         await page.click("#hub-load");

@@ -96,10 +96,13 @@ export function serveWeb(
 
 if (import.meta.main) {
   await run(async () => {
-    const { values: v } = parseFlags("web", {
+    const { values: v, positionals } = parseFlags("web", {
       port: { type: "string" },
       hostname: { type: "string", default: "127.0.0.1" },
     });
+    if (positionals.length) {
+      throw new UserError(`web takes no arguments, got "${positionals[0]}" (flags: --port N)`);
+    }
     const port = intFlag("port", v.port, 8000);
     if (port < 0 || port > 65535) throw new UserError(`--port must be 0 to 65535, got ${port}`);
     const files = await buildWeb();
