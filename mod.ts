@@ -117,7 +117,7 @@ export {
 export { HEAD_KEYS, paramShapes, randomWeights } from "./src/bert/params.ts";
 export { type LoadedCheckpoint, parseCheckpoint } from "./src/bert/checkpoint_files.ts";
 export { BertTokenizer } from "./src/bert/tokenizer.ts";
-export { parseSafetensors, serializeSafetensors } from "./src/io/safetensors.ts";
+export { parseSafetensors, serializeSafetensors } from "./src/io/safetensors_bytes.ts";
 export { type Batch, type Encoding, makeBatch } from "./src/data/batches.ts";
 
 // Training

@@ -1,7 +1,7 @@
 // Hugging Face checkpoint folders: round trip, legacy names, half precision, and each bad input
 // as a one-line error naming the file and the key.
 import assert from "node:assert/strict";
-import { loadCheckpoint } from "../src/bert/checkpoint.ts";
+import { loadCheckpoint, readTokenizer } from "../src/bert/checkpoint.ts";
 import { readSafetensors, writeSafetensors } from "../src/io/safetensors.ts";
 import { parseConfig } from "../src/bert/config.ts";
 import { isFile } from "./helpers.ts";
@@ -17,7 +17,6 @@ import {
   writeTinyCheckpoint,
 } from "./bert_fixture.ts";
 import { bertForwardRef } from "./reference/bert_ref.ts";
-import { BertTokenizer } from "../src/bert/tokenizer.ts";
 
 const quiet = { seed: 42, warn: () => {} };
 
@@ -190,7 +189,7 @@ Deno.test("predict --json on a tiny random checkpoint matches the float64 refere
   const res = await runTask("predict", ["--model", dir, "--json", ...texts]);
   assert.equal(res.code, 0, res.stderr);
   const lines = res.stdout.trim().split("\n").map((l) => JSON.parse(l));
-  const tok = await BertTokenizer.fromDir(dir);
+  const tok = await readTokenizer(dir);
   const enc = texts.map((t) => tok.encode(t, 16));
   const want = bertForwardRef(
     refConfig(config),

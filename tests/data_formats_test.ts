@@ -16,8 +16,7 @@ import {
   toExamples,
 } from "../src/data/labels.ts";
 import { encodeExample } from "../src/data/pairs.ts";
-import { BertTokenizer } from "../src/bert/tokenizer.ts";
-import { loadCheckpoint } from "../src/bert/checkpoint.ts";
+import { loadCheckpoint, readTokenizer } from "../src/bert/checkpoint.ts";
 import { configJson } from "../src/bert/config.ts";
 import {
   BATCH,
@@ -256,7 +255,7 @@ Deno.test("labels: another label count gets a fresh classifier with a note; conf
 Deno.test("pairs: an example with a second text encodes as [CLS] a [SEP] b [SEP] with type ids", async () => {
   const dir = await Deno.makeTempDir();
   await writeTinyCheckpoint(dir);
-  const tok = await BertTokenizer.fromDir(dir);
+  const tok = await readTokenizer(dir);
   const e = encodeExample(tok, { text: "hello world", textPair: "win" }, 8);
   assert.deepEqual(e.inputIds, [tok.cls, 5, 6, tok.sep, 8, tok.sep, tok.pad, tok.pad]);
   assert.deepEqual(e.tokenTypeIds, [0, 0, 0, 0, 1, 1, 0, 0]);
@@ -302,7 +301,7 @@ Deno.test({
     "pairs: an example's pair encoding equals the Rust tokenizer's encode(a, b) on 300 pairs with truncation",
   ignore: !isFile(`${MODEL}/tokenizer.json`),
   async fn() {
-    const tok = await BertTokenizer.fromDir(MODEL);
+    const tok = await readTokenizer(MODEL);
     const words =
       "the quick brown fox jumps over a lazy dog while it rains in paris , ok ! unbelievable"
         .split(" ");

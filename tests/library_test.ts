@@ -10,6 +10,7 @@ import {
   loadFromUrl,
   type Mode,
   resolveTrainConfig,
+  type ResumeStore,
   type StepInfo,
   type TextClassifier,
   UserError,
@@ -285,4 +286,65 @@ Deno.test("library: checkpoint and adapter bytes equal the files deno task train
   assert.deepEqual(await reloaded.predict(["claim your prize"], { maxLength: 12 }), trained);
   clf.release();
   reloaded.release();
+});
+
+Deno.test("library: the README's examples type-check against mod.ts and deno.ts", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["check", "--quiet", "--doc-only", "README.md"],
+    cwd: new URL("../", import.meta.url).pathname,
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+});
+
+Deno.test("library: resume state kept by any ResumeStore (here in memory) continues a stopped run to the uninterrupted run's bytes", async () => {
+  await initGpu();
+  const clf = await loadFromFiles(tinyModelFiles(), { seed: 42 });
+  const saved: { step: number; files: Map<string, Uint8Array> }[] = [];
+  const store: ResumeStore = {
+    load: () => {
+      const last = saved.at(-1);
+      if (!last) throw new UserError("memory: nothing saved");
+      return Promise.resolve({ where: `memory/checkpoint-${last.step}`, files: last.files });
+    },
+    save: (step, files) => Promise.resolve(void saved.push({ step, files })),
+  };
+  const options = { mode: "full" as const, lr: 1e-2, batchSize: 3, maxLength: 12, maxSteps: 6 };
+  const opts = { ...options, evalSteps: 2, logEvery: 1 };
+  await assert.rejects(
+    () => clf.train(DATA, DATA, opts, { resumeStore: store, resume: true }),
+    /memory: nothing saved/,
+  );
+  const stop = new AbortController();
+  const first = await clf.train(DATA, DATA, opts, {
+    resumeStore: store,
+    signal: stop.signal,
+    onStep: (s) => s.step === 3 && stop.abort(),
+  });
+  assert.equal(first.abortedAtStep, 3);
+  assert.deepEqual(saved.map((s) => s.step), [2]);
+  assert.deepEqual([...saved[0].files.keys()].sort(), [
+    "optimizer.safetensors",
+    "trainable.safetensors",
+    "trainer_state.json",
+  ]);
+  const steps: number[] = [];
+  const resumed = await clf.train(DATA, DATA, opts, {
+    resumeStore: store,
+    resume: true,
+    onStep: (s) => steps.push(s.step),
+  });
+  assert.deepEqual(steps, [3, 4, 5, 6]);
+  assert.equal(resumed.aborted, false);
+  const afterResume = await clf.checkpointFiles();
+  await clf.train(DATA, DATA, opts);
+  assert.deepEqual(afterResume, await clf.checkpointFiles());
+  // Another run's state is refused by name.
+  await assert.rejects(
+    () => clf.train(DATA, DATA, { ...opts, lr: 1e-3 }, { resumeStore: store, resume: true }),
+    (e) =>
+      e instanceof UserError &&
+      /^memory\/checkpoint-6: cannot resume, this run differs in lr \(saved 0\.01, now 0\.001\)/
+        .test(e.message),
+  );
+  clf.release();
 });

@@ -1,6 +1,7 @@
 // The engine runs outside Deno (a browser bundle): its shaders are bundled as text, and no engine
 // file touches Deno's API. File I/O lives in src/io, src/data, src/cli and the loaders.
 import assert from "node:assert/strict";
+import * as esbuild from "esbuild";
 import { SHADERS } from "../src/gpu/shaders.ts";
 
 const root = new URL("../", import.meta.url);
@@ -60,4 +61,49 @@ Deno.test("portable engine: no engine file uses Deno's API", () => {
     });
   }
   assert.deepEqual(offenders, [], `Deno.* in the engine: ${offenders.join(", ")}`);
+});
+
+/** node_modules for esbuild's npm resolution (jsonc-parser), laid out from Deno's npm cache. */
+async function ensureNodeModules(): Promise<void> {
+  try {
+    await Deno.stat(new URL("node_modules/jsonc-parser/package.json", root));
+    return;
+  } catch { /* not laid out yet */ }
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["install", "--quiet", "--node-modules-dir=auto"],
+    cwd: root.pathname,
+  }).output();
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+}
+
+Deno.test({
+  name:
+    "portable library: mod.ts bundles for the browser, and no bundled src/ file uses Deno's API",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await ensureNodeModules();
+    // Platform "browser": a node: built-in anywhere in the graph fails the build.
+    const out = await esbuild.build({
+      entryPoints: [new URL("mod.ts", root).pathname],
+      absWorkingDir: root.pathname,
+      bundle: true,
+      write: false,
+      format: "esm",
+      platform: "browser",
+      target: "es2022",
+      metafile: true,
+      logLevel: "silent",
+    }).finally(() => esbuild.stop());
+    const inputs = Object.keys(out.metafile.inputs);
+    assert.ok(inputs.includes("src/lib/classifier.ts") && inputs.includes("src/train/trainer.ts"));
+    const offenders: string[] = [];
+    for (const path of inputs.filter((p) => p.startsWith("src/") && p.endsWith(".ts"))) {
+      const text = Deno.readTextFileSync(new URL(path, root));
+      text.split("\n").forEach((line, i) => {
+        if (/\bDeno\./.test(line.replace(/\/\/.*$/, ""))) offenders.push(`${path}:${i + 1}`);
+      });
+    }
+    assert.deepEqual(offenders, [], `Deno.* in the browser bundle: ${offenders.join(", ")}`);
+  },
 });

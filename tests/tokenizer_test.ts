@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 // deno-lint-ignore no-import-prefix
 import { Tokenizer } from "npm:tokenizers@0.23.2";
 import { BertTokenizer } from "../src/bert/tokenizer.ts";
+import { readTokenizer } from "../src/bert/checkpoint.ts";
 import { specFromTokenizerJson } from "../src/bert/tokenizer_spec.ts";
 import { loadSms } from "../src/data/sms.ts";
 import { runTask } from "./bert_fixture.ts";
@@ -35,7 +36,7 @@ Deno.test({
   name: "tokenizer: all 5,574 SMS messages at max length 32 give Hugging Face's ids and masks",
   ignore: !haveShared,
   async fn() {
-    const tok = await BertTokenizer.fromDir(MODEL);
+    const tok = await readTokenizer(MODEL);
     const texts = (await loadSms(DATA)).map((e) => e.text);
     assert.equal(texts.length, 5574);
     const want = await hfEncode(texts, 32);
@@ -62,7 +63,7 @@ Deno.test({
     "tokenizer: edge cases (accents, CJK, control chars, long words, truncation keeps [SEP]) at lengths 8 and 64",
   ignore: !haveShared,
   async fn() {
-    const tok = await BertTokenizer.fromDir(MODEL);
+    const tok = await readTokenizer(MODEL);
     const texts = [
       "",
       "   ",
@@ -200,7 +201,7 @@ Deno.test({
       await Deno.writeTextFile(`${dir}/vocab.txt`, vocab.join("\n") + "\n");
       const cfg = (c: Record<string, unknown>) =>
         Deno.writeTextFile(`${dir}/tokenizer_config.json`, JSON.stringify(c));
-      const ids = async (t: string) => (await BertTokenizer.fromDir(dir)).tokenize(t);
+      const ids = async (t: string) => (await readTokenizer(dir)).tokenize(t);
       await cfg({});
       assert.deepEqual(await ids("Café 中文"), [6, 8, 9], "default: lower-case, strip, split CJK");
       await cfg({ do_lower_case: false });
@@ -214,9 +215,9 @@ Deno.test({
       // inside "x[FOO]" it is lower-cased and split on punctuation (x is not in the vocabulary).
       assert.deepEqual(await ids("[FOO] x[FOO]"), [11, 1, 13, 12, 14]);
       await cfg({ model_max_length: 7 });
-      assert.equal((await BertTokenizer.fromDir(dir)).modelMaxLength, 7);
+      assert.equal((await readTokenizer(dir)).modelMaxLength, 7);
       await cfg({ model_max_length: 1e30 });
-      assert.equal((await BertTokenizer.fromDir(dir)).modelMaxLength, null, "1e30 = no limit");
+      assert.equal((await readTokenizer(dir)).modelMaxLength, null, "1e30 = no limit");
       await Deno.writeTextFile(`${dir}/special_tokens_map.json`, '{"unk_token": "[MASK]"}');
       assert.deepEqual(await ids("zzz"), [4], "special_tokens_map.json names the unknown token");
     } finally {
@@ -263,7 +264,7 @@ Deno.test({
     "on 400 consecutive SMS pairs at lengths 12, 24 and 48",
   ignore: !haveShared,
   async fn() {
-    const tok = await BertTokenizer.fromDir(MODEL);
+    const tok = await readTokenizer(MODEL);
     const texts = (await loadSms(DATA)).map((e) => e.text).slice(0, 401);
     // Also pairs of equal length and empty sides, where the odd token's side matters.
     const pairs: [string, string][] = texts.slice(0, 400).map((t, i) => [t, texts[i + 1]]);

@@ -3,7 +3,7 @@
 // runs are deterministic; a saved LoRA adapter reloads and merges with identical predictions.
 import assert from "node:assert/strict";
 import { readSafetensors } from "../src/io/safetensors.ts";
-import { BertTokenizer } from "../src/bert/tokenizer.ts";
+import { readTokenizer } from "../src/bert/checkpoint.ts";
 import { bertForwardRef, crossEntropyRef, type RefLora } from "./reference/bert_ref.ts";
 import {
   FIXTURE_MESSAGES,
@@ -22,7 +22,7 @@ async function fixture(config: Record<string, unknown> = {}) {
   const dir = await Deno.makeTempDir();
   const ck = await writeTinyCheckpoint(`${dir}/model`, { seed: 21, config });
   await Deno.writeTextFile(`${dir}/data.tsv`, fixtureTsv());
-  const tok = await BertTokenizer.fromDir(`${dir}/model`);
+  const tok = await readTokenizer(`${dir}/model`);
   const enc = MESSAGES.map(([, t]) => tok.encode(t, 16));
   return {
     dir,

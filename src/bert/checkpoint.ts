@@ -1,6 +1,6 @@
 // Hugging Face model folders in and out: config.json, model.safetensors, tokenizer files.
 import { UserError } from "../errors.ts";
-import { presetConfig, PRESETS, readConfig } from "./config.ts";
+import { type BertConfig, parseConfigText, presetConfig, PRESETS } from "./config.ts";
 import { BertTokenizer } from "./tokenizer.ts";
 import { readSafetensorsAll } from "../io/safetensors.ts";
 import { readShardedSafetensors, type SourcedTensor } from "../io/safetensors_index.ts";
@@ -18,6 +18,30 @@ import {
 } from "./checkpoint_files.ts";
 
 export { canonicalKey, type LoadedCheckpoint, parseCheckpoint } from "./checkpoint_files.ts";
+
+/** A folder's config.json, parsed and validated. */
+export async function readConfig(dir: string): Promise<BertConfig> {
+  const file = `${dir}/config.json`;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch {
+    throw new UserError(`${file}: not found (a model folder needs config.json)`);
+  }
+  return parseConfigText(text, file);
+}
+
+/** Reads a model folder's tokenizer: tokenizer.json if present, else vocab.txt (+ config). */
+export function readTokenizer(dir: string): Promise<BertTokenizer> {
+  return BertTokenizer.fromReader(async (f) => {
+    try {
+      return await Deno.readTextFile(`${dir}/${f}`);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return null;
+      throw new UserError(`${dir}/${f}: ${(e as Error).message}`);
+    }
+  }, dir);
+}
 
 export const DEFAULT_TOKENIZER =
   new URL("../../../shared/models/bert-base-uncased", import.meta.url).pathname;
@@ -59,7 +83,7 @@ export async function loadCheckpoint(spec: string, opts: LoadOptions): Promise<L
   const warn = opts.warn ?? ((m: string) => console.error(m));
   if (spec in PRESETS && !(await exists(spec))) {
     const tokenizerDir = opts.tokenizerDir ?? (await presetTokenizer(spec));
-    const tokenizer = await BertTokenizer.fromDir(tokenizerDir);
+    const tokenizer = await readTokenizer(tokenizerDir);
     const config = presetConfig(spec, tokenizer.tokens.length);
     return {
       config,
@@ -79,7 +103,7 @@ export async function loadCheckpoint(spec: string, opts: LoadOptions): Promise<L
   }
   const config = await readConfig(spec);
   const tokenizerDir = opts.tokenizerDir ?? spec;
-  const tokenizer = await BertTokenizer.fromDir(tokenizerDir);
+  const tokenizer = await readTokenizer(tokenizerDir);
   checkVocabulary(config, tokenizer, `${spec}/config.json`, tokenizerDir);
   const stored = await readWeightFiles(spec);
   return { ...weightsOrInit(config, stored, spec, opts.seed, warn), tokenizer, tokenizerDir };

@@ -7,7 +7,7 @@ import type { BertForSequenceClassification } from "./model.ts";
 import { HEAD_KEYS, initParam, paramShapes, randomWeights } from "./params.ts";
 import { BertTokenizer } from "./tokenizer.ts";
 import { deriveSeed, Rng } from "../nn/init.ts";
-import { FLOAT_DTYPES, parseSafetensors, serializeSafetensors } from "../io/safetensors.ts";
+import { FLOAT_DTYPES, parseSafetensors, serializeSafetensors } from "../io/safetensors_bytes.ts";
 import type { SourcedTensor } from "../io/safetensors_index.ts";
 
 export interface LoadedCheckpoint {

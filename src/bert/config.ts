@@ -174,17 +174,6 @@ export function parseConfig(raw: Record<string, unknown>, file = "config.json"):
   return c;
 }
 
-export async function readConfig(dir: string): Promise<BertConfig> {
-  const file = `${dir}/config.json`;
-  let text: string;
-  try {
-    text = await Deno.readTextFile(file);
-  } catch {
-    throw new UserError(`${file}: not found (a model folder needs config.json)`);
-  }
-  return parseConfigText(text, file);
-}
-
 /** config.json's text, parsed and validated (parseConfig); `file` names it in errors. */
 export function parseConfigText(text: string, file = "config.json"): BertConfig {
   let raw: Record<string, unknown>;

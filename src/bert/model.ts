@@ -33,9 +33,9 @@ export interface ForwardOptions {
 }
 
 export class BertForSequenceClassification {
-  readonly params = new Map<string, Tensor>();
-  readonly lora = new Map<string, LoraWeights>();
-  readonly loraEmbedding = new Map<string, LoraEmbedding>();
+  readonly params: Map<string, Tensor> = new Map();
+  readonly lora: Map<string, LoraWeights> = new Map();
+  readonly loraEmbedding: Map<string, LoraEmbedding> = new Map();
   loraScale = 0;
   /** PEFT's lora_dropout: applied to the LoRA path's input only, in training. */
   loraDropout = 0;

@@ -14,7 +14,7 @@
 // tokenizers' normalizers/bert.rs, pre_tokenizers/bert.rs, models/wordpiece,
 // tokenizer/added_vocabulary.rs, utils/truncation.rs.
 //
-// No Deno API except in `fromDir`, the loader: the rest runs in a browser bundle.
+// No Deno API: the class runs in a browser bundle (readTokenizer in checkpoint.ts reads folders).
 import { UserError } from "../errors.ts";
 import type { Encoding } from "../data/batches.ts";
 import { BertNormalizer, bertPreTokenize, isWhitespace, whitespaceSplit } from "./normalizer.ts";
@@ -101,19 +101,11 @@ export class BertTokenizer {
     );
   }
 
-  /** Reads a model folder: tokenizer.json if present, else vocab.txt (+ tokenizer_config.json). */
-  static fromDir(dir: string): Promise<BertTokenizer> {
-    return BertTokenizer.fromReader(async (f) => {
-      try {
-        return await Deno.readTextFile(`${dir}/${f}`);
-      } catch (e) {
-        if (e instanceof Deno.errors.NotFound) return null;
-        throw new UserError(`${dir}/${f}: ${(e as Error).message}`);
-      }
-    }, dir);
-  }
-
-  /** fromDir on a folder's files in memory (name → bytes); `dir` names them in errors. */
+  /**
+   * A model folder's tokenizer from its files in memory (name → bytes): tokenizer.json if
+   * present, else vocab.txt (+ tokenizer_config.json, special_tokens_map.json); `dir` names them
+   * in errors. Folders on disk: readTokenizer (src/bert/checkpoint.ts, Deno).
+   */
   static fromFiles(files: Map<string, Uint8Array>, dir = "model files"): Promise<BertTokenizer> {
     const decoder = new TextDecoder();
     return BertTokenizer.fromReader((f) => {
@@ -122,8 +114,8 @@ export class BertTokenizer {
     }, dir);
   }
 
-  /** The tokenizer files, read through `read` (null: no such file): portable, no Deno calls. */
-  private static async fromReader(
+  /** The tokenizer files, read through `read` (null: no such file); `dir` names them in errors. */
+  static async fromReader(
     read: (file: string) => Promise<string | null>,
     dir: string,
   ): Promise<BertTokenizer> {

@@ -2,11 +2,15 @@
 import { runCommand } from "./common.ts";
 import type { CommandSpec, FlagTable } from "./flags.ts";
 import { UserError } from "../errors.ts";
-import { presetConfig, PRESETS, readConfig } from "../bert/config.ts";
+import { presetConfig, PRESETS } from "../bert/config.ts";
 import { countParams, HEAD_KEYS, linearPaths, paramShapes } from "../bert/params.ts";
 import { matchTargets, parseTargets } from "../nn/lora.ts";
-import { BertTokenizer } from "../bert/tokenizer.ts";
-import { DEFAULT_TOKENIZER, presetTokenizer } from "../bert/checkpoint.ts";
+import {
+  DEFAULT_TOKENIZER,
+  presetTokenizer,
+  readConfig,
+  readTokenizer,
+} from "../bert/checkpoint.ts";
 
 const PARAMS = {
   name: "params",
@@ -48,7 +52,7 @@ await runCommand(PARAMS, async ({ values }) => {
   const config = spec in PRESETS
     ? presetConfig(
       spec,
-      (await BertTokenizer.fromDir(values.tokenizer ?? (await presetTokenizer(spec)))).tokens
+      (await readTokenizer(values.tokenizer ?? (await presetTokenizer(spec)))).tokens
         .length,
     )
     : await readConfig(spec);

@@ -1,13 +1,12 @@
 // deno task tokenize --model DIR [--max-length N] [--json] [TEXT... | --data FILE]
 import { maxLength, runCommand } from "./common.ts";
 import type { CommandSpec, FlagTable } from "./flags.ts";
-import { BertTokenizer } from "../bert/tokenizer.ts";
-import { readConfig } from "../bert/config.ts";
 import { DATA_FLAGS, dataOptions } from "./data_flags.ts";
 import { loadRecords, loadSummary } from "../data/dataset.ts";
 import { encodeExample } from "../data/pairs.ts";
 import { UserError } from "../errors.ts";
-import { DEFAULT_TOKENIZER } from "../bert/checkpoint.ts";
+import { DEFAULT_TOKENIZER, readConfig, readTokenizer } from "../bert/checkpoint.ts";
+import type { BertTokenizer } from "../bert/tokenizer.ts";
 
 function table(tok: BertTokenizer, ids: number[], mask: number[]): string {
   const rows = ids.map((id, i) => [tok.tokens[id] ?? "?", String(id), String(mask[i])]);
@@ -64,7 +63,7 @@ const TOKENIZE = {
 } as const satisfies CommandSpec<FlagTable>;
 
 await runCommand(TOKENIZE, async ({ values, positionals }) => {
-  const tok = await BertTokenizer.fromDir(values.model);
+  const tok = await readTokenizer(values.model);
   const config = await readConfig(values.model).catch(() => null);
   // Without config.json (a tokenizer-only folder) the limit is tokenizer_config's model_max_length.
   const len = config

@@ -1,7 +1,7 @@
 // A PEFT LoRA adapter's files as bytes (adapter_model.safetensors, adapter_config.json), written
 // so that PEFT loads them; see src/io/peft.ts for the key layout. No file system here: peft.ts
 // writes these to a folder (Deno), a browser offers them as downloads.
-import { type NamedTensor, serializeSafetensors } from "./safetensors.ts";
+import { type NamedTensor, serializeSafetensors } from "./safetensors_bytes.ts";
 import { ALL_LINEAR_TARGETS, type LoraSpec } from "../nn/lora.ts";
 import type { BertForSequenceClassification } from "../bert/model.ts";
 

@@ -4,10 +4,14 @@
 // and position in it, optimizer step count, schedule, seeds, early-stopping counter, results so far).
 // Where they are kept is a ResumeStore's business: src/train/checkpointing.ts keeps them in
 // checkpoint-<step>/ folders (Deno); a browser may keep them anywhere.
-import { Tensor } from "../tensor.ts";
+import type { Tensor } from "../tensor.ts";
 import { gpu } from "../gpu/kernel.ts";
 import { UserError } from "../errors.ts";
-import { type NamedTensor, parseSafetensors, serializeSafetensors } from "../io/safetensors.ts";
+import {
+  type NamedTensor,
+  parseSafetensors,
+  serializeSafetensors,
+} from "../io/safetensors_bytes.ts";
 import { AdamW } from "../optim/adamw.ts";
 import type { Optimizer } from "../optim/optimizer.ts";
 import type { ModeResult } from "./trainer.ts";
