@@ -109,7 +109,8 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       setStatus(
         "data-status",
         `${msg.info.summary}\nlabels ${msg.info.labels.join(", ")}; ` +
-          `${msg.info.train} training / ${msg.info.val} validation messages (stratified 80/20)`,
+          `${msg.info.train} training / ${msg.info.val} validation messages (stratified 80/20)` +
+          (msg.info.warning ? `\n${msg.info.warning}` : ""),
       );
       break;
     case "progress": {

@@ -41,6 +41,8 @@ export interface DataInfo {
   labels: string[];
   train: number;
   val: number;
+  /** What one training class means for the metrics (the CLI's warning); "" otherwise. */
+  warning: string;
 }
 
 export interface Progress {

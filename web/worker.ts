@@ -109,12 +109,19 @@ function describeData(): void {
   if (!records) return;
   const n = records.records.length;
   let labels: string[] = [], train = 0, val = 0;
-  if (clf) ({ labels, train: { length: train }, val: { length: val } } = prepareData(LOAD_SEED));
+  let warning = "";
+  if (clf) {
+    const d = prepareData(LOAD_SEED);
+    ({ labels, train: { length: train }, val: { length: val } } = d);
+    // As the CLI: a warning of what one class means for the metrics, and training goes on.
+    warning = oneClassWarning(d.train, labels) ?? "";
+  }
   const blank = records.blank ? `, ${records.blank} blank lines skipped` : "";
   send({
     type: "data",
     info: {
       summary: `${records.where}: ${n} messages (${records.format})${blank}`,
+      warning,
       labels,
       train,
       val,
@@ -141,8 +148,6 @@ async function predict(text: string): Promise<void> {
 
 async function train(o: TrainOptions): Promise<void> {
   const { labels, train, val } = prepareData(o.seed);
-  const warn = oneClassWarning(train, labels);
-  if (warn) throw new Error(warn);
   const clf = await classifierFor(o.seed);
   clf.setLabels(labels, o.seed);
   stop = new AbortController();
