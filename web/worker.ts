@@ -26,8 +26,16 @@ const VAL_RATIO = 0.2;
 const LOAD_SEED = 42;
 
 let clf: TextClassifier | null = null;
-/** Loads the chosen model again with another seed (see `classifierFor`). */
-let reload: { seed: number; load: (seed: number) => Promise<TextClassifier> } | null = null;
+/**
+ * How the model was loaded: its loader (to load it again, see `classifierFor`), the seed, and the
+ * labels its files declare (what the CLI's label choice sees, before a run's setLabels).
+ */
+let loaded: {
+  load: (seed: number) => Promise<TextClassifier>;
+  seed: number;
+  id2label: Record<string, string>;
+  numLabels: number;
+} | null = null;
 let records: Records | null = null;
 let stop: AbortController | null = null;
 /** Where loading notes go (a fresh classifier, unused tensors): shown with the model. */
@@ -37,7 +45,7 @@ const warn = (m: string) => void warnings?.push(m);
 /** The data's labels, examples and split, as `deno task train` makes them. */
 function prepareData(seed: number): { labels: string[]; train: Example[]; val: Example[] } {
   if (!clf || !records) throw new Error("choose a model and a data file first");
-  const labels = chooseLabels(records, { modelLabels: clf.config.id2label });
+  const labels = chooseLabels(records, { modelLabels: loaded!.id2label });
   const all = toExamples(records, labels, "training");
   return { labels, ...stratifiedSplit(all, VAL_RATIO, seed, records.where) };
 }
@@ -54,7 +62,12 @@ async function load(loader: (seed: number) => Promise<TextClassifier>): Promise<
   }
   clf?.release();
   clf = next;
-  reload = { seed: LOAD_SEED, load: loader };
+  loaded = {
+    load: loader,
+    seed: LOAD_SEED,
+    id2label: { ...next.config.id2label },
+    numLabels: next.config.numLabels,
+  };
   await initGpu();
   send({
     type: "model",
@@ -72,17 +85,20 @@ async function load(loader: (seed: number) => Promise<TextClassifier>): Promise<
 }
 
 /**
- * The classifier for a run with `seed`. Weights a checkpoint lacks (the classifier of a base
- * model, or all of them) are initialised from the seed, as `deno task train --seed` does, so a
- * run with another seed than the last load loads the model again (from memory or the cache).
+ * The classifier for a run with `seed` and `labels`, as `deno task train` would load it. Weights
+ * a checkpoint lacks (the classifier of a base model, or all of them) are initialised from the
+ * seed, and an earlier run may have resized the classifier for other labels: then the model is
+ * loaded again (from memory, or the cache for a hub id) before its labels are set.
  */
-async function classifierFor(seed: number): Promise<TextClassifier> {
-  if (clf!.checkpoint.newlyInitialized.length && reload && reload.seed !== seed) {
-    const next = await reload.load(seed);
+async function classifierFor(seed: number, labels: string[]): Promise<TextClassifier> {
+  const reseed = clf!.checkpoint.newlyInitialized.length > 0 && loaded!.seed !== seed;
+  if (reseed || clf!.config.numLabels !== loaded!.numLabels) {
+    const next = await loaded!.load(seed);
     clf!.release();
     clf = next;
-    reload.seed = seed;
+    loaded!.seed = seed;
   }
+  clf!.setLabels(labels, seed);
   return clf!;
 }
 
@@ -148,8 +164,7 @@ async function predict(text: string): Promise<void> {
 
 async function train(o: TrainOptions): Promise<void> {
   const { labels, train, val } = prepareData(o.seed);
-  const clf = await classifierFor(o.seed);
-  clf.setLabels(labels, o.seed);
+  const clf = await classifierFor(o.seed, labels);
   stop = new AbortController();
   const started = performance.now();
   let step = 0;
