@@ -178,6 +178,11 @@ Deno.test("library: each mode trains; onStep is called once per step, in order, 
     assert.ok(losses.every(Number.isFinite), `${mode}: ${losses}`);
     assert.ok(losses.at(-1)! < losses[0], `${mode}: the loss falls: ${losses}`);
     assert.ok(calls.every((c, i) => c.elapsedSeconds >= (calls[i - 1]?.elapsedSeconds ?? 0)));
+    for (const c of calls) {
+      const eta = c.elapsedSeconds / c.step * (c.totalSteps - c.step);
+      assert.ok(Math.abs(c.etaSeconds - eta) <= 1e-9 * Math.max(1, eta), `${mode} eta`);
+    }
+    assert.equal(calls.at(-1)!.etaSeconds, 0);
     assert.equal(result.epochs.length, 8);
     // evaluate() on the validation set gives what training's last validation reported.
     const metrics = await clf.evaluate(DATA, { maxLength: 12 });
@@ -331,7 +336,11 @@ Deno.test("library: resume state kept by any ResumeStore (here in memory) contin
   const resumed = await clf.train(DATA, DATA, opts, {
     resumeStore: store,
     resume: true,
-    onStep: (s) => steps.push(s.step),
+    onStep: (s) => {
+      steps.push(s.step);
+      // The rate counts this call's steps only (3 onwards), not the 2 the stopped run did.
+      assert.ok(Math.abs(s.etaSeconds - s.elapsedSeconds / (s.step - 2) * (6 - s.step)) < 1e-9);
+    },
   });
   assert.deepEqual(steps, [3, 4, 5, 6]);
   assert.equal(resumed.aborted, false);

@@ -67,7 +67,7 @@ export interface InferenceOptions {
 export interface TrainCallbacks {
   /**
    * Once per optimizer step, in order, with the step's loss (nats), the step count and total,
-   * examples and tokens so far and the seconds elapsed (ETA = elapsed / step · (total − step)).
+   * examples and tokens so far, the seconds elapsed and an ETA at the rate so far.
    * Called when the loss is read back: every `logEvery` steps (and at step 1).
    */
   onStep?: (info: StepInfo) => void;

@@ -130,6 +130,8 @@ export interface StepInfo {
   tokens: number;
   /** Seconds since this call started training, evaluations included (wall clock). */
   elapsedSeconds: number;
+  /** Seconds left at this call's rate so far (evaluations included): 0 at the last step. */
+  etaSeconds: number;
 }
 
 /** A progress display (the CLI's terminal bar); `done` counts steps or evaluated examples. */
@@ -409,6 +411,8 @@ export async function trainMode(
     return stop;
   };
 
+  /** Steps done before this call (a resumed run's), left out of the rate behind etaSeconds. */
+  const firstStep = step;
   try {
     const aborted = () => {
       if (!hooks.signal?.aborted) return false;
@@ -446,14 +450,16 @@ export async function trainMode(
           result.losses.push(values[i]);
           if (hooks.onStep) {
             const examples = examplesSeen - stepSizes.slice(i + 1).reduce((a, n) => a + n, 0);
+            const n = step - pending + i + 1, elapsed = (performance.now() - started) / 1000;
             hooks.onStep({
-              step: step - pending + i + 1,
+              step: n,
               totalSteps,
               epoch,
               loss: values[i],
               examples,
               tokens: examples * cfg.maxLength,
-              elapsedSeconds: (performance.now() - started) / 1000,
+              elapsedSeconds: elapsed,
+              etaSeconds: elapsed / (n - firstStep) * (totalSteps - n),
             });
           }
         }
