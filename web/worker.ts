@@ -191,7 +191,7 @@ async function train(o: TrainOptions): Promise<void> {
           epoch: s.epoch,
           losses: [s.loss],
           tokensPerSecond: s.tokens / s.elapsedSeconds,
-          etaSeconds: (s.elapsedSeconds / s.step) * (s.totalSteps - s.step),
+          etaSeconds: s.etaSeconds,
         },
       });
     },
