@@ -19,7 +19,7 @@ export const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find(
  * (its SwiftShader adapter when no GPU), and no GPU sandbox (the sandbox needs namespaces this
  * container lacks). Background services off so nothing reaches the network.
  */
-const FLAGS = [
+export const FLAGS = [
   "--headless=new",
   "--no-sandbox",
   "--enable-unsafe-webgpu",
@@ -38,7 +38,7 @@ const ROOT = new URL("../", import.meta.url).pathname;
  * node:assert/strict for the page: the npm `assert` package (Node's assert ported to browsers),
  * so shared tests keep their Node-style assertions.
  */
-const nodeAssert: esbuild.Plugin = {
+export const nodeAssert: esbuild.Plugin = {
   name: "node-assert",
   setup(build) {
     build.onResolve({ filter: /^node:assert(\/strict)?$/ }, () => ({
@@ -57,7 +57,7 @@ const nodeAssert: esbuild.Plugin = {
  * keeps none by default (deno.json nodeModulesDir "none", so commands stay quiet), so the first
  * bundle lays one out from Deno's npm cache (git ignores it).
  */
-async function ensureNodeModules(): Promise<void> {
+export async function ensureNodeModules(): Promise<void> {
   try {
     await Deno.stat(`${ROOT}node_modules/assert/package.json`);
     return;

@@ -2,7 +2,7 @@
 // text, the label as written, and the line it came from.
 import { UserError } from "../errors.ts";
 import { detectFormat, type Format, readTable } from "./formats.ts";
-import { decodeText, readDataBytes } from "./read.ts";
+import { type DataBytes, decodeText, readDataBytes } from "./read.ts";
 import { LABELS, parseSms } from "./sms.ts";
 
 export interface DataOptions {
@@ -60,7 +60,15 @@ export async function loadRecords(
   opts: DataOptions = {},
   labelled = true,
 ): Promise<Records> {
-  const data = await readDataBytes(file);
+  return await parseRecords(await readDataBytes(file), opts, labelled);
+}
+
+/** loadRecords on bytes already read (dataBytes in read.ts): no file system, runs in a browser. */
+export async function parseRecords(
+  data: DataBytes,
+  opts: DataOptions = {},
+  labelled = true,
+): Promise<Records> {
   const format = opts.format ?? detectFormat(data);
   if (format === "sms") {
     const stats = { blank: 0 };

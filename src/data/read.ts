@@ -23,6 +23,14 @@ export async function readDataBytes(file: string): Promise<DataBytes> {
   } catch {
     throw new UserError(`${file}: file not found`);
   }
+  return dataBytes(file, bytes);
+}
+
+/**
+ * The data inside a file's bytes (no file system: what a web page does with a chosen file): the
+ * bytes themselves, or the one data file of a zip. Errors name `file`.
+ */
+export function dataBytes(file: string, bytes: Uint8Array): DataBytes {
   if (!(bytes[0] === 0x50 && bytes[1] === 0x4B && bytes[2] === 3 && bytes[3] === 4)) {
     return { name: file, bytes, where: file };
   }

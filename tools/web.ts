@@ -1,0 +1,116 @@
+// deno task web [--port N] [--hostname H]
+// Builds the web page (web/index.html, web/main.ts, web/worker.ts) with esbuild and serves it on
+// 127.0.0.1 (a secure context, so the page gets WebGPU). The bundle is built once at start and held
+// in memory; nothing is written to disk.
+import * as esbuild from "esbuild";
+import { intFlag, parseFlags, run } from "../src/cli/common.ts";
+import { UserError } from "../src/errors.ts";
+import { ensureNodeModules } from "./browser.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const WEB = `${ROOT}web/`;
+
+/**
+ * node:crypto for the page: src/data/sms.ts imports the UCI download (src/io/download.ts, which
+ * hashes with node:crypto) beside the portable SMS parser. The page never downloads the zip, so
+ * the hash is a function that says so if it is ever called.
+ */
+const nodeCryptoStub: esbuild.Plugin = {
+  name: "node-crypto-stub",
+  setup(build) {
+    build.onResolve({ filter: /^node:crypto$/ }, () => ({ path: "crypto", namespace: "stub" }));
+    build.onLoad({ filter: /.*/, namespace: "stub" }, () => ({
+      contents: `export function createHash() {
+        throw new Error("node:crypto is not available in a web page");
+      }`,
+    }));
+  },
+};
+
+/** A file the server answers with: its bytes (or text) and content type. */
+export interface WebFile {
+  body: string;
+  type: string;
+}
+
+/** The page's files by URL path: `/` (index.html), `/main.js`, `/worker.js`. */
+export async function buildWeb(): Promise<Map<string, WebFile>> {
+  await ensureNodeModules();
+  let out: esbuild.BuildResult & { outputFiles: esbuild.OutputFile[] };
+  try {
+    out = await esbuild.build({
+      entryPoints: { main: `${WEB}main.ts`, worker: `${WEB}worker.ts` },
+      bundle: true,
+      write: false,
+      outdir: "/out",
+      format: "esm",
+      platform: "browser",
+      target: "es2022",
+      define: { "process.env.NODE_DEBUG": "false", global: "globalThis" },
+      // csv-parse's own browser build: the same parser with its Buffer polyfill bundled.
+      alias: { "csv-parse/sync": "csv-parse/browser/esm/sync" },
+      plugins: [nodeCryptoStub],
+      logLevel: "silent",
+    });
+  } finally {
+    await esbuild.stop();
+  }
+  const files = new Map<string, WebFile>([
+    ["/", { body: await Deno.readTextFile(`${WEB}index.html`), type: "text/html; charset=utf-8" }],
+  ]);
+  for (const f of out.outputFiles) {
+    files.set(`/${f.path.split("/").pop()}`, {
+      body: f.text,
+      type: "text/javascript; charset=utf-8",
+    });
+  }
+  return files;
+}
+
+/**
+ * Serves `files`; anything else is `other`'s answer (the tests serve a stand-in hub), else 404.
+ * `port` 0 picks a free one.
+ */
+export function serveWeb(
+  files: Map<string, WebFile>,
+  opts: {
+    hostname?: string;
+    port?: number;
+    onListen?: (url: string) => void;
+    other?: (req: Request) => Promise<Response | null>;
+  } = {},
+): Deno.HttpServer<Deno.NetAddr> {
+  return Deno.serve({
+    hostname: opts.hostname ?? "127.0.0.1",
+    port: opts.port ?? 0,
+    onListen: (a) => opts.onListen?.(`http://${a.hostname}:${a.port}/`),
+  }, async (req) => {
+    const path = new URL(req.url).pathname;
+    const f = files.get(path === "/index.html" ? "/" : path);
+    if (!f) return (await opts.other?.(req)) ?? new Response("not found", { status: 404 });
+    return new Response(f.body, {
+      headers: { "content-type": f.type, "cache-control": "no-cache" },
+    });
+  });
+}
+
+if (import.meta.main) {
+  await run(async () => {
+    const { values: v, positionals } = parseFlags("web", {
+      port: { type: "string" },
+      hostname: { type: "string", default: "127.0.0.1" },
+    });
+    if (positionals.length) {
+      throw new UserError(`web takes no arguments, got "${positionals[0]}" (flags: --port N)`);
+    }
+    const port = intFlag("port", v.port, 8000);
+    if (port < 0 || port > 65535) throw new UserError(`--port must be 0 to 65535, got ${port}`);
+    const files = await buildWeb();
+    const server = serveWeb(files, {
+      hostname: v.hostname,
+      port,
+      onListen: (url) => console.log(`webgpu-bert web page: ${url} (Ctrl-C stops)`),
+    });
+    await server.finished;
+  });
+}
