@@ -10,23 +10,6 @@ import { ensureNodeModules } from "./browser.ts";
 const ROOT = new URL("../", import.meta.url).pathname;
 const WEB = `${ROOT}web/`;
 
-/**
- * node:crypto for the page: src/data/sms.ts imports the UCI download (src/io/download.ts, which
- * hashes with node:crypto) beside the portable SMS parser. The page never downloads the zip, so
- * the hash is a function that says so if it is ever called.
- */
-const nodeCryptoStub: esbuild.Plugin = {
-  name: "node-crypto-stub",
-  setup(build) {
-    build.onResolve({ filter: /^node:crypto$/ }, () => ({ path: "crypto", namespace: "stub" }));
-    build.onLoad({ filter: /.*/, namespace: "stub" }, () => ({
-      contents: `export function createHash() {
-        throw new Error("node:crypto is not available in a web page");
-      }`,
-    }));
-  },
-};
-
 /** A file the server answers with: its bytes (or text) and content type. */
 export interface WebFile {
   body: string;
@@ -49,7 +32,6 @@ export async function buildWeb(): Promise<Map<string, WebFile>> {
       define: { "process.env.NODE_DEBUG": "false", global: "globalThis" },
       // csv-parse's own browser build: the same parser with its Buffer polyfill bundled.
       alias: { "csv-parse/sync": "csv-parse/browser/esm/sync" },
-      plugins: [nodeCryptoStub],
       logLevel: "silent",
     });
   } finally {

@@ -9,7 +9,8 @@ import { tuneKernels, type TuneLevel } from "../ops/tune.ts";
 import { fileChoiceStore } from "../io/kernel_cache.ts";
 import { folderResumeStore, loadModel, writeFiles } from "../lib/deno.ts";
 import { HEAD_KEYS } from "../bert/params.ts";
-import { defaultSmsZip, type Example, stratifiedSplit } from "../data/sms.ts";
+import { type Example, stratifiedSplit } from "../data/sms.ts";
+import { defaultSmsZip } from "../data/sms_zip.ts";
 import { DATA_FLAGS, dataOptions } from "./data_flags.ts";
 import { loadRecords, loadSummary } from "../data/dataset.ts";
 import {

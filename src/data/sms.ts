@@ -2,7 +2,6 @@
 // file; ham → 0, spam → 1. Malformed lines are reported with their number.
 import { UserError } from "../errors.ts";
 import { Rng } from "../nn/init.ts";
-import { fetchSmsZip } from "../io/download.ts";
 import { decodeText, readDataBytes } from "./read.ts";
 import { type Example, LABELS } from "./example.ts";
 
@@ -103,16 +102,4 @@ export function stratifiedSplit(
   // Keep file order within each side, so the split does not also decide the batch order.
   const byLine = (a: Example, b: Example) => a.line - b.line;
   return { train: train.sort(byLine), val: val.sort(byLine) };
-}
-
-export const DATA_CACHE = new URL("../../data/cache", import.meta.url).pathname;
-const SHARED_ZIP = new URL("../../../shared/data/smsspamcollection.zip", import.meta.url).pathname;
-
-/** The default --data: the UCI zip from the cache, a local copy, or the web; checked on arrival. */
-export function defaultSmsZip(cacheDir = DATA_CACHE, url?: string): Promise<string> {
-  return fetchSmsZip(cacheDir, {
-    mirror: url ? undefined : SHARED_ZIP,
-    url,
-    verify: async (f) => (await loadSms(f)).length,
-  });
 }
