@@ -80,6 +80,12 @@ Deno.test("cli: values outside their range are refused before any work", async (
     [...base, "--val-data", `${dir}/data.tsv`, "--val-ratio", "0.5"],
     /--val-ratio splits --data; with --val-data nothing is split/,
   );
+  // LoRA targets that match no module: refused before full and head train (--mode all).
+  await assertRefused(
+    "train",
+    [...base, "--mode", "all", "--lora-targets", "query,nothing"],
+    /--lora-targets: no Linear module matches nothing/,
+  );
 });
 
 Deno.test("cli: unwritable --out and --report are refused before training starts", async () => {
