@@ -7,7 +7,7 @@ import { reportError } from "../src/cli/common.ts";
 import { removeStaleTemps } from "../src/io/atomic.ts";
 import { cpuAdapterNote, cpuRunSeconds } from "../src/train/progress.ts";
 
-const COMMANDS = ["train", "evaluate", "predict", "tokenize", "params", "merge"];
+const COMMANDS = ["train", "evaluate", "predict", "tokenize", "params", "merge", "web"];
 
 const setup = () => tinyRunDir(4);
 
@@ -55,6 +55,20 @@ Deno.test("cli: a stray positional argument fails at once, suggesting the flag",
   await assertRefused("merge", ["extra"], /merge: unexpected argument "extra"/);
   await assertRefused("evaluate", ["extra"], /evaluate: unexpected argument "extra"/);
   await assertRefused("evaluate", ["--batch-size", "0"], /--batch-size must be ≥ 1, got 0/);
+});
+
+Deno.test("cli: web on a port in use is one line naming it", async () => {
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = taken.addr as Deno.NetAddr;
+  try {
+    await assertRefused(
+      "web",
+      ["--port", String(port)],
+      new RegExp(`127\\.0\\.0\\.1:${port} is in use`),
+    );
+  } finally {
+    taken.close();
+  }
 });
 
 Deno.test("cli: values outside their range are refused before any work", async () => {
