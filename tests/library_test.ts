@@ -122,6 +122,8 @@ Deno.test("library: bad options and labels are one UserError naming them", async
       /maxLength 99 exceeds the model's max_position_embeddings 16/,
     ],
     [{ mode: "lora", lora: { dropout: 1 } }, /lora\.dropout must be in \[0, 1\), got 1/],
+    [{ mode: "full", lr: "0.1" }, /lr must be in \(0, Infinity\), got "0\.1"/],
+    [{ mode: "full", maxLength: 1 }, /^maxLength must be an integer ≥ 2/],
   ];
   for (const [o, re] of bad) {
     assert.throws(
@@ -134,6 +136,15 @@ Deno.test("library: bad options and labels are one UserError naming them", async
     /training example 1: label "maybe" is not one of the model's labels \(ham, spam\)/,
   );
   await assert.rejects(() => clf.adapterFiles(), /train in lora mode first/);
+  // Not "train option" outside train; no metrics of an empty set (accuracy 0 would look real).
+  assert.throws(
+    () => clf.tokenize("hi", undefined, 1),
+    (e) => e instanceof UserError && /^maxLength must be/.test(e.message),
+  );
+  await assert.rejects(
+    () => clf.evaluate([]),
+    (e) => e instanceof UserError && /no examples/.test(e.message),
+  );
 });
 
 /** Trains `steps` steps in `mode` with a loss readback every `logEvery` steps; the onStep calls. */
