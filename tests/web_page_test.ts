@@ -8,8 +8,8 @@ import { CHROMIUM, FLAGS } from "../tools/browser.ts";
 import { buildWeb, serveWeb } from "../tools/web.ts";
 import { fixtureTsv, writeTinyCheckpoint } from "./bert_fixture.ts";
 
-/** How long the stand-in hub takes to say a file is missing (the run's reload waits on it). */
-const SLOW_404_MS = 1500;
+/** How long the stand-in hub takes per file once `slow` (the run's reload waits on it). */
+const SLOW_MS = 500;
 
 async function waitFor(page: Page, fn: string, timeout = 60_000): Promise<void> {
   await (await page.waitForFunction(fn, { timeout, polling: 100 })).dispose();
@@ -38,14 +38,15 @@ Deno.test({
     await Deno.mkdir(`${dir}/bad`);
     await Deno.copyFile(`${dir}/hub/vocab.txt`, `${dir}/bad/vocab.txt`);
     await Deno.writeTextFile(`${dir}/data.tsv`, fixtureTsv());
+    let slow = false;
     const server = serveWeb(await buildWeb(), {
       other: async (req) => {
         const m = new URL(req.url).pathname.match(/^\/hub\/tiny\/base\/resolve\/main\/(.+)$/);
         if (!m) return null;
+        if (slow) await new Promise((r) => setTimeout(r, SLOW_MS));
         try {
           return new Response(await Deno.readFile(`${dir}/hub/${m[1]}`));
         } catch {
-          await new Promise((r) => setTimeout(r, SLOW_404_MS));
           return new Response("not found", { status: 404 });
         }
       },
@@ -96,7 +97,13 @@ Deno.test({
         );
         assert.match(await text(page, "data-status"), /labels ham, spam; 5 training/);
         // Seed 7, not the load's 42: the fresh classifier is drawn again, so the worker loads the
-        // model again (from the Cache API, and the hub's slow 404s) before the run starts.
+        // model again before the run starts: from the hub, slowly, with the page's cache emptied.
+        slow = true;
+        await page.evaluate(async () => {
+          // Its entries, not the cache: the worker holds the Cache object open.
+          const cache = await caches.open("webgpu-bert-hub");
+          for (const req of await cache.keys()) await cache.delete(req);
+        });
         await setValue(page, "seed", 7);
         await setValue(page, "epochs", 1);
         await setValue(page, "batch-size", 2);
