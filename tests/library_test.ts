@@ -65,6 +65,16 @@ Deno.test("library: a model loads from in-memory files, a folder URL, a file map
   const pair = fromFiles.tokenize("hello", "world", 8);
   assert.equal(pair.tokenTypeIds.filter((t) => t === 1).length, 2, "world [SEP] are segment 1");
 
+  // A folder of PyTorch weights is refused in memory as from a folder, not trained from random.
+  const torch = new Map([...files].filter(([f]) => f !== "model.safetensors"));
+  torch.set("pytorch_model.bin", new Uint8Array(8));
+  await assert.rejects(
+    () => loadFromFiles(torch, { source: "bert", warn: () => {} }),
+    (e) =>
+      e instanceof UserError &&
+      /^bert\/pytorch_model\.bin: PyTorch weights, which this engine cannot read/.test(e.message),
+  );
+
   const web = serve(files, "/models/tiny/");
   const hub = serve(files, "/org/tiny/resolve/main/");
   try {
