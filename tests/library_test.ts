@@ -129,6 +129,19 @@ Deno.test("library: a model loads from in-memory files, a folder URL, a file map
   }
 });
 
+Deno.test("library: a trained classifier given its labels in another order predicts as before", async () => {
+  const clf = await loadFromFiles(tinyModelFiles(), { seed: 1 });
+  const texts = FIXTURE_MESSAGES.map(([, t]) => t);
+  const before = await clf.predict(texts);
+  clf.setLabels(["spam", "ham"]);
+  const after = await clf.predict(texts);
+  after.forEach((p, i) => {
+    assert.equal(p.label, before[i].label, texts[i]);
+    assert.ok(Math.abs(p.probs[0] - before[i].probs[1]) < 1e-6, texts[i]);
+  });
+  clf.release();
+});
+
 Deno.test("library: bad options and labels are one UserError naming them", async () => {
   const clf = await loadFromFiles(tinyModelFiles(), { seed: 1 });
   const bad: [Record<string, unknown>, RegExp][] = [
