@@ -7,7 +7,7 @@ import { reportError } from "../src/cli/common.ts";
 import { removeStaleTemps } from "../src/io/atomic.ts";
 import { cpuAdapterNote, cpuRunSeconds } from "../src/train/progress.ts";
 
-const COMMANDS = ["train", "evaluate", "predict", "tokenize", "params", "merge"];
+const COMMANDS = ["train", "evaluate", "predict", "tokenize", "params", "merge", "web"];
 
 const setup = () => tinyRunDir(4);
 
@@ -57,6 +57,20 @@ Deno.test("cli: a stray positional argument fails at once, suggesting the flag",
   await assertRefused("evaluate", ["--batch-size", "0"], /--batch-size must be ≥ 1, got 0/);
 });
 
+Deno.test("cli: web on a port in use is one line naming it", async () => {
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = taken.addr as Deno.NetAddr;
+  try {
+    await assertRefused(
+      "web",
+      ["--port", String(port)],
+      new RegExp(`127\\.0\\.0\\.1:${port} is in use`),
+    );
+  } finally {
+    taken.close();
+  }
+});
+
 Deno.test("cli: values outside their range are refused before any work", async () => {
   const dir = await setup();
   const base = ["--model", `${dir}/model`, "--data", `${dir}/data.tsv`];
@@ -79,6 +93,12 @@ Deno.test("cli: values outside their range are refused before any work", async (
     "train",
     [...base, "--val-data", `${dir}/data.tsv`, "--val-ratio", "0.5"],
     /--val-ratio splits --data; with --val-data nothing is split/,
+  );
+  // LoRA targets that match no module: refused before full and head train (--mode all).
+  await assertRefused(
+    "train",
+    [...base, "--mode", "all", "--lora-targets", "query,nothing"],
+    /--lora-targets: no Linear module matches nothing/,
   );
 });
 

@@ -65,6 +65,16 @@ Deno.test("library: a model loads from in-memory files, a folder URL, a file map
   const pair = fromFiles.tokenize("hello", "world", 8);
   assert.equal(pair.tokenTypeIds.filter((t) => t === 1).length, 2, "world [SEP] are segment 1");
 
+  // A folder of PyTorch weights is refused in memory as from a folder, not trained from random.
+  const torch = new Map([...files].filter(([f]) => f !== "model.safetensors"));
+  torch.set("pytorch_model.bin", new Uint8Array(8));
+  await assert.rejects(
+    () => loadFromFiles(torch, { source: "bert", warn: () => {} }),
+    (e) =>
+      e instanceof UserError &&
+      /^bert\/pytorch_model\.bin: PyTorch weights, which this engine cannot read/.test(e.message),
+  );
+
   const web = serve(files, "/models/tiny/");
   const hub = serve(files, "/org/tiny/resolve/main/");
   try {
@@ -82,14 +92,22 @@ Deno.test("library: a model loads from in-memory files, a folder URL, a file map
     assert.equal(a.source, "org/tiny");
     sameModel(a, fromFiles);
     const fetched = [...hub.hits.entries()];
-    // The second load reads every file it found from the cache; only absent ones are asked again.
+    // The second load reads every file from the cache, absent ones too (a .no_exist/ marker, as
+    // huggingface_hub's): no request, so a model loaded once loads again offline.
     const b = await loadFromHub("org/tiny", { endpoint: hub.url, cache, seed: 1 });
     sameModel(b, fromFiles);
-    for (const [path, n] of fetched) {
-      const present = files.has(path.split("/").pop()!);
-      assert.equal(hub.hits.get(path), present ? n : n + 1, path);
-    }
-    assert.equal(cache.urls().length, files.size);
+    assert.deepEqual([...hub.hits.entries()], fetched);
+    const absent = fetched.map(([p]) => p.split("/").pop()!).filter((f) => !files.has(f));
+    assert.ok(absent.length > 0, "the tiny model lacks some optional files");
+    assert.deepEqual(
+      cache.urls().filter((u) => u.includes("/.no_exist/")).map((u) => u.split("/").pop()).sort(),
+      absent.sort(),
+    );
+    const offline: typeof fetch = () => Promise.reject(new TypeError("offline"));
+    sameModel(
+      await loadFromHub("org/tiny", { endpoint: hub.url, cache, fetch: offline, seed: 1 }),
+      fromFiles,
+    );
 
     await assert.rejects(
       () => loadFromHub("org/none", { endpoint: hub.url }),
@@ -111,6 +129,19 @@ Deno.test("library: a model loads from in-memory files, a folder URL, a file map
   }
 });
 
+Deno.test("library: a trained classifier given its labels in another order predicts as before", async () => {
+  const clf = await loadFromFiles(tinyModelFiles(), { seed: 1 });
+  const texts = FIXTURE_MESSAGES.map(([, t]) => t);
+  const before = await clf.predict(texts);
+  clf.setLabels(["spam", "ham"]);
+  const after = await clf.predict(texts);
+  after.forEach((p, i) => {
+    assert.equal(p.label, before[i].label, texts[i]);
+    assert.ok(Math.abs(p.probs[0] - before[i].probs[1]) < 1e-6, texts[i]);
+  });
+  clf.release();
+});
+
 Deno.test("library: bad options and labels are one UserError naming them", async () => {
   const clf = await loadFromFiles(tinyModelFiles(), { seed: 1 });
   const bad: [Record<string, unknown>, RegExp][] = [
@@ -122,6 +153,8 @@ Deno.test("library: bad options and labels are one UserError naming them", async
       /maxLength 99 exceeds the model's max_position_embeddings 16/,
     ],
     [{ mode: "lora", lora: { dropout: 1 } }, /lora\.dropout must be in \[0, 1\), got 1/],
+    [{ mode: "full", lr: "0.1" }, /lr must be in \(0, Infinity\), got "0\.1"/],
+    [{ mode: "full", maxLength: 1 }, /^maxLength must be an integer ≥ 2/],
   ];
   for (const [o, re] of bad) {
     assert.throws(
@@ -134,6 +167,15 @@ Deno.test("library: bad options and labels are one UserError naming them", async
     /training example 1: label "maybe" is not one of the model's labels \(ham, spam\)/,
   );
   await assert.rejects(() => clf.adapterFiles(), /train in lora mode first/);
+  // Not "train option" outside train; no metrics of an empty set (accuracy 0 would look real).
+  assert.throws(
+    () => clf.tokenize("hi", undefined, 1),
+    (e) => e instanceof UserError && /^maxLength must be/.test(e.message),
+  );
+  await assert.rejects(
+    () => clf.evaluate([]),
+    (e) => e instanceof UserError && /no examples/.test(e.message),
+  );
 });
 
 /** Trains `steps` steps in `mode` with a loss readback every `logEvery` steps; the onStep calls. */

@@ -79,6 +79,12 @@ Deno.test("sms: stratified split keeps class ratios, is seeded, and partitions t
   assert.deepEqual(a, b);
   assert.notDeepEqual(a.val, c.val);
   assert.equal(new Set([...a.train, ...a.val].map((e) => e.line)).size, 500);
+  // Three labels of 3: ceil(0.2 · 9) = 2 for validation (every remainder is 0.6; the first two
+  // labels by id take one each), not 1.
+  const three = Array.from({ length: 9 }, (_, i) => ({ text: `m${i}`, label: i % 3, line: i + 1 }));
+  const t = stratifiedSplit(three, 0.2, 42);
+  assert.equal(t.val.length, 2);
+  assert.deepEqual(t.val.map((e) => e.label).sort(), [0, 1]);
 });
 
 Deno.test("cli: tokenize --json and params print what the README promises", async () => {

@@ -3,7 +3,8 @@
 // 127.0.0.1 (a secure context, so the page gets WebGPU). The bundle is built once at start and held
 // in memory; nothing is written to disk.
 import * as esbuild from "esbuild";
-import { intFlag, parseFlags, run } from "../src/cli/common.ts";
+import { runCommand } from "../src/cli/common.ts";
+import type { CommandSpec, FlagTable } from "../src/cli/flags.ts";
 import { UserError } from "../src/errors.ts";
 import { ensureNodeModules } from "./browser.ts";
 
@@ -76,23 +77,43 @@ export function serveWeb(
   });
 }
 
+const WEB_COMMAND = {
+  name: "web",
+  summary: "Builds the web page (web/) with esbuild and serves it; training runs in the browser.",
+  flags: {
+    port: {
+      type: "int",
+      default: 8000,
+      min: 0,
+      max: 65535,
+      help: "the port to serve on (0: any free one; the URL is printed)",
+    },
+    hostname: {
+      type: "string",
+      default: "127.0.0.1",
+      arg: "HOST",
+      help: "the address to serve on",
+    },
+  },
+  examples: ["--port 9000", "--port 0"],
+} as const satisfies CommandSpec<FlagTable>;
+
 if (import.meta.main) {
-  await run(async () => {
-    const { values: v, positionals } = parseFlags("web", {
-      port: { type: "string" },
-      hostname: { type: "string", default: "127.0.0.1" },
-    });
-    if (positionals.length) {
-      throw new UserError(`web takes no arguments, got "${positionals[0]}" (flags: --port N)`);
-    }
-    const port = intFlag("port", v.port, 8000);
-    if (port < 0 || port > 65535) throw new UserError(`--port must be 0 to 65535, got ${port}`);
+  await runCommand(WEB_COMMAND, async ({ values: v }) => {
     const files = await buildWeb();
-    const server = serveWeb(files, {
-      hostname: v.hostname,
-      port,
-      onListen: (url) => console.log(`webgpu-bert web page: ${url} (Ctrl-C stops)`),
-    });
+    let server;
+    try {
+      server = serveWeb(files, {
+        hostname: v.hostname,
+        port: v.port,
+        onListen: (url) => console.log(`webgpu-bert web page: ${url} (Ctrl-C stops)`),
+      });
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AddrInUse)) throw e;
+      throw new UserError(
+        `${v.hostname}:${v.port} is in use (another server?); pick another with --port N (0: any free one)`,
+      );
+    }
     await server.finished;
   });
 }

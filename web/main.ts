@@ -108,8 +108,12 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       haveData = true;
       setStatus(
         "data-status",
-        `${msg.info.summary}\nlabels ${msg.info.labels.join(", ")}; ` +
-          `${msg.info.train} training / ${msg.info.val} validation messages (stratified 80/20)` +
+        `${msg.info.summary}\n` +
+          // The labels' order and the split depend on the model (its id2label): none yet.
+          (msg.info.labels.length
+            ? `labels ${msg.info.labels.join(", ")}; ${msg.info.train} training / ` +
+              `${msg.info.val} validation messages (stratified 80/20)`
+            : "labels and the training / validation split: once a model is chosen") +
           (msg.info.warning ? `\n${msg.info.warning}` : ""),
       );
       break;

@@ -163,9 +163,11 @@ async function predict(text: string): Promise<void> {
 }
 
 async function train(o: TrainOptions): Promise<void> {
+  // Before any await: Stop pressed while the model loads again (classifierFor; a hub model from
+  // the cache, seconds for BERT-base) must still stop the run, at its first step boundary.
+  stop = new AbortController();
   const { labels, train, val } = prepareData(o.seed);
   const clf = await classifierFor(o.seed, labels);
-  stop = new AbortController();
   const started = performance.now();
   let step = 0;
   const outcome = await clf.train(train, val, {

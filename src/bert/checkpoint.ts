@@ -11,6 +11,7 @@ import type { BertForSequenceClassification } from "./model.ts";
 import {
   checkpointFiles,
   checkVocabulary,
+  FOREIGN_WEIGHTS,
   type LoadedCheckpoint,
   randomInit,
   TOKENIZER_FILES,
@@ -108,15 +109,6 @@ export async function loadCheckpoint(spec: string, opts: LoadOptions): Promise<L
   const stored = await readWeightFiles(spec);
   return { ...weightsOrInit(config, stored, spec, opts.seed, warn), tokenizer, tokenizerDir };
 }
-
-/** Weight files transformers reads that this engine cannot, with the from_pretrained flag. */
-const FOREIGN_WEIGHTS: [file: string, framework: string, flag: string][] = [
-  ["pytorch_model.bin", "PyTorch", ""],
-  ["pytorch_model.bin.index.json", "PyTorch", ""],
-  ["tf_model.h5", "TensorFlow", ", from_tf=True"],
-  ["tf_model.h5.index.json", "TensorFlow", ", from_tf=True"],
-  ["flax_model.msgpack.index.json", "Flax", ", from_flax=True"],
-];
 
 /**
  * The folder's weights in transformers' order of preference: model.safetensors, then

@@ -78,6 +78,15 @@ export function weightsOrInit(
   return { config, weights, newlyInitialized, source };
 }
 
+/** Weight files transformers reads that this engine cannot, with the from_pretrained flag. */
+export const FOREIGN_WEIGHTS: [file: string, framework: string, flag: string][] = [
+  ["pytorch_model.bin", "PyTorch", ""],
+  ["pytorch_model.bin.index.json", "PyTorch", ""],
+  ["tf_model.h5", "TensorFlow", ", from_tf=True"],
+  ["tf_model.h5.index.json", "TensorFlow", ", from_tf=True"],
+  ["flax_model.msgpack.index.json", "Flax", ", from_flax=True"],
+];
+
 /**
  * A model folder's files already in memory (name → bytes: what a browser gets from a file picker
  * or fetch), read with the checks of loadCheckpoint: config.json, the tokenizer files
@@ -103,6 +112,15 @@ export async function parseCheckpoint(
     if (files.has(name) && !files.has("model.safetensors")) {
       throw new UserError(
         `${source}/${name}: read from a folder only; in memory, model.safetensors`,
+      );
+    }
+  }
+  // As a folder: weights this engine cannot read are refused, not replaced by a random init
+  // (a page's folder picker hands over every file, pytorch_model.bin included).
+  for (const [name, framework] of FOREIGN_WEIGHTS) {
+    if (files.has(name) && !files.has("model.safetensors")) {
+      throw new UserError(
+        `${source}/${name}: ${framework} weights, which this engine cannot read; convert them to model.safetensors (transformers: from_pretrained(…).save_pretrained(…, safe_serialization=True))`,
       );
     }
   }

@@ -8,7 +8,7 @@ import { cpuAdapterNote, Progress, startRunClock } from "../train/progress.ts";
 import { tuneKernels, type TuneLevel } from "../ops/tune.ts";
 import { fileChoiceStore } from "../io/kernel_cache.ts";
 import { folderResumeStore, loadModel, writeFiles } from "../lib/deno.ts";
-import { HEAD_KEYS } from "../bert/params.ts";
+import { HEAD_KEYS, linearPaths } from "../bert/params.ts";
 import { type Example, stratifiedSplit } from "../data/sms.ts";
 import { defaultSmsZip } from "../data/sms_zip.ts";
 import { DATA_FLAGS, dataOptions } from "./data_flags.ts";
@@ -21,7 +21,7 @@ import {
   toExamples,
 } from "../data/labels.ts";
 import { metricsReport } from "../train/report.ts";
-import { parseTargets } from "../nn/lora.ts";
+import { matchTargets, parseTargets } from "../nn/lora.ts";
 import { writeJsonAtomic } from "../io/atomic.ts";
 import {
   defaultMetricForBest,
@@ -295,6 +295,9 @@ await runCommand(TRAIN, async ({ values: v }) => {
     earlyStoppingPatience: v["early-stopping-patience"] ?? null,
     classWeights: v["class-weights"] === "balanced" ? "balanced" as const : null,
   };
+  // Checked before any mode trains: with --mode all a name that matches nothing would otherwise
+  // surface only after full and head have run.
+  if (modes.includes("lora")) matchTargets(linearPaths(ck.config), cfgBase.lora.targets);
   await initGpu();
   console.log(`GPU adapter: ${getAdapterName()}`);
   const stepsPerMode = Math.min(

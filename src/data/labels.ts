@@ -83,7 +83,8 @@ export function toExamples(recs: Records, labels: string[], source: string): Exa
 /**
  * Sets the checkpoint's labels. A classifier of another size is replaced by a fresh one (normal(0,
  * initializer_range) from the seed, bias 0), as transformers does with ignore_mismatched_sizes,
- * and `note` says so.
+ * and `note` says so. A trained classifier given its own labels in another order keeps what it
+ * learned: its rows (weight [numLabels, hidden] and bias) are reordered with the names.
  */
 export function applyLabels(
   ck: LoadedCheckpoint,
@@ -94,6 +95,23 @@ export function applyLabels(
   const c = ck.config;
   const before = c.numLabels;
   const wasFresh = ck.newlyInitialized.includes("classifier.weight");
+  const old = Array.from({ length: before }, (_, i) => c.id2label[String(i)]);
+  // Renaming alone would swap what the rows mean (a model trained on spam,ham read as ham,spam).
+  if (
+    !wasFresh && before === labels.length && labels.every((l) => old.includes(l)) &&
+    labels.some((l, i) => old[i] !== l)
+  ) {
+    const w = ck.weights.get("classifier.weight")!, b = ck.weights.get("classifier.bias")!;
+    const h = w.length / before;
+    const w2 = new Float32Array(w.length), b2 = new Float32Array(b.length);
+    labels.forEach((l, i) => {
+      const j = old.indexOf(l);
+      w2.set(w.subarray(j * h, (j + 1) * h), i * h);
+      b2[i] = b[j];
+    });
+    ck.weights.set("classifier.weight", w2);
+    ck.weights.set("classifier.bias", b2);
+  }
   c.numLabels = labels.length;
   c.id2label = Object.fromEntries(labels.map((l, i) => [String(i), l]));
   c.raw = { ...c.raw, id2label: c.id2label };

@@ -83,7 +83,9 @@ export function stratifiedSplit(
   const byRemainder = exact.map((x, i) => [x - Math.floor(x), i]).sort((a, b) =>
     b[0] - a[0] || a[1] - b[1]
   );
-  for (let k = 0; k < nVal - sizes.reduce((a, b) => a + b, 0); k++) sizes[byRemainder[k][1]]++;
+  // The shortfall counted once: a bound recomputed as sizes grow stopped early (3+ labels).
+  const short = nVal - sizes.reduce((a, b) => a + b, 0);
+  for (let k = 0; k < short; k++) sizes[byRemainder[k][1]]++;
   const train: Example[] = [], val: Example[] = [];
   classes.forEach((members, label) => {
     val.push(...members.slice(0, sizes[label]));

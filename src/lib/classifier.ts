@@ -296,6 +296,8 @@ export class TextClassifier<C extends Checkpoint = Checkpoint> {
    */
   async evaluate(examples: LabelledText[], opts: InferenceOptions = {}): Promise<Metrics> {
     const ex = this.examples(examples);
+    // Metrics of nothing would read as accuracy 0, not as a mistake.
+    if (!ex.length) throw new UserError("evaluate: no examples");
     const logits = await this.logits(ex, opts);
     return computeMetrics(logits.map((l) => softmax(l)), ex.map((e) => e.label));
   }

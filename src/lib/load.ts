@@ -54,6 +54,14 @@ export async function loadFromFiles(
   return new TextClassifier(ck, tokenizerFiles);
 }
 
+/**
+ * Where the cache notes that an optional file is absent: `<folder>/.no_exist/<file>`, as
+ * huggingface_hub's cache does, under a URL of its own so any CacheLike (one that keeps only
+ * bytes, not statuses) can hold it. Without it a cached model would ask for its absent files at
+ * every load, and fail to load offline.
+ */
+const absentMarker = (url: string) => url.replace(/\/([^/]*)$/, "/.no_exist/$1");
+
 /** One file by URL, from the cache when it holds it; null on 404 when `optional`. */
 async function fetchFile(
   url: string,
@@ -62,6 +70,13 @@ async function fetchFile(
 ): Promise<Uint8Array | null> {
   const cached = await opts.cache?.match(url);
   if (cached) return new Uint8Array(await cached.arrayBuffer());
+  if (optional && opts.cache) {
+    const absent = await opts.cache.match(absentMarker(url));
+    if (absent) {
+      await absent.body?.cancel();
+      return null;
+    }
+  }
   const get = opts.fetch ?? globalThis.fetch;
   let res: Response;
   try {
@@ -71,6 +86,7 @@ async function fetchFile(
   }
   if (res.status === 404 && optional) {
     await res.body?.cancel();
+    await opts.cache?.put(absentMarker(url), new Response(""));
     return null;
   }
   if (!res.ok) {

@@ -58,7 +58,10 @@ export function defaultMaxLength(config: BertConfig): number {
 
 /** Checks a maxLength against the model: at least 2 ([CLS], [SEP]), at most its positions. */
 export function checkMaxLength(n: number, config: BertConfig): number {
-  checkInt("maxLength", n, 2);
+  // Not "train option": tokenize, predict and evaluate check their maxLength here too.
+  if (!Number.isInteger(n) || n < 2) {
+    throw new UserError(`maxLength must be an integer ≥ 2 ([CLS] and [SEP]), got ${shown(n)}`);
+  }
   if (n > config.maxPositionEmbeddings) {
     throw new UserError(
       `maxLength ${n} exceeds the model's max_position_embeddings ${config.maxPositionEmbeddings}`,
@@ -67,9 +70,12 @@ export function checkMaxLength(n: number, config: BertConfig): number {
   return n;
 }
 
+/** A value as an error shows it: a string quoted, so "0.1" is not mistaken for 0.1. */
+const shown = (v: unknown) => (typeof v === "number" ? String(v) : JSON.stringify(v));
+
 function checkInt(name: string, v: number, min: number): void {
   if (!Number.isInteger(v) || v < min) {
-    throw new UserError(`train option ${name} must be an integer ≥ ${min}, got ${v}`);
+    throw new UserError(`train option ${name} must be an integer ≥ ${min}, got ${shown(v)}`);
   }
 }
 
@@ -77,7 +83,7 @@ function checkNumber(name: string, v: number, lo: number, hi: number, loOpen: bo
   const ok = Number.isFinite(v) && (loOpen ? v > lo : v >= lo) && v < hi;
   if (!ok) {
     throw new UserError(
-      `train option ${name} must be in ${loOpen ? "(" : "["}${lo}, ${hi}), got ${v}`,
+      `train option ${name} must be in ${loOpen ? "(" : "["}${lo}, ${hi}), got ${shown(v)}`,
     );
   }
 }
