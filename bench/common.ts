@@ -107,10 +107,12 @@ globalThis.addEventListener("unload", () => {
   try {
     previous = Deno.readTextFileSync(file);
   } catch { /* first run */ }
-  // deno bench runs each file in its own process: keep the other file's rows.
+  // deno bench runs each file in its own process: keep the other file's rows, and drop this
+  // file's earlier rows whether or not deno fmt has padded their cells since.
+  const cells = (l: string) => l.split("|").map((c) => c.trim());
   const keep = previous.split("\n").filter((l) =>
-    l.startsWith("| ") && !l.startsWith("| family") && !l.startsWith("| ---") &&
-    !done.some((r) => l.startsWith(`| ${r.group} | ${r.name} |`))
+    l.startsWith("| ") && !l.startsWith("| family") && !/^\|[ -]*---/.test(l) &&
+    !done.some((r) => r.group === cells(l)[1]) // a group is timed by one bench file
   );
   const tmp = `${file}.${Deno.pid}.tmp`;
   Deno.writeTextFileSync(tmp, [...table.slice(0, 6), ...keep, ...table.slice(6)].join("\n") + "\n");
