@@ -4,7 +4,10 @@
 import { GpuError } from "../errors.ts";
 import { scoped } from "./faults.ts";
 
-const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+// Read at allocation, not at import: importing the library where WebGPU is absent (Node, an old
+// browser) must not throw; initGpu throws NoAdapterError there instead.
+const storageUsage = () =>
+  GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
 export class BufferPool {
   private free = new Map<number, GPUBuffer[]>();
@@ -36,7 +39,7 @@ export class BufferPool {
     const buffer = scoped(
       this.device,
       `allocating a ${size}-byte tensor (maxBufferSize ${limit} bytes)`,
-      () => this.device.createBuffer({ size, usage: STORAGE_USAGE }),
+      () => this.device.createBuffer({ size, usage: storageUsage() }),
     );
     this.allocatedBytes += size;
     this.peakBytes = Math.max(this.peakBytes, this.allocatedBytes);

@@ -45,7 +45,8 @@ export class NoAdapterError extends Error {}
 
 /** Limits are requested up to what the adapter offers, never assumed. */
 async function createDevice(): Promise<GPUDevice> {
-  const gpu = (navigator as { gpu?: GPU }).gpu;
+  // Node 20 has no navigator at all: that too is "no adapter", not a ReferenceError.
+  const gpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
   const adapter = gpu ? await gpu.requestAdapter({ powerPreference: "high-performance" }) : null;
   if (!adapter) {
     throw new NoAdapterError(
