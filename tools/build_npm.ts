@@ -98,38 +98,42 @@ function declarations(): Map<string, string> {
     shim,
     `declare module "*.wgsl" {\n  const text: string;\n  export default text;\n}\n`,
   );
-  const program = ts.createProgram({
-    rootNames: [`${ROOT}mod.ts`, shim, `${ROOT}node_modules/${GPU_TYPES}/dist/index.d.ts`],
-    options: {
-      declaration: true,
-      emitDeclarationOnly: true,
-      allowImportingTsExtensions: true,
-      target: ts.ScriptTarget.ES2022,
-      module: ts.ModuleKind.ESNext,
-      moduleResolution: ts.ModuleResolutionKind.Bundler,
-      lib: ["lib.es2022.d.ts", "lib.dom.d.ts"],
-      types: [],
-      strict: true,
-      skipLibCheck: true,
-      rootDir: ROOT,
-      outDir: `${ROOT}types`,
-    },
-  });
+  let result: ts.EmitResult;
   const files = new Map<string, string>();
-  const result = program.emit(
-    undefined,
-    (name, text) => {
-      if (!name.startsWith(`${ROOT}types/`)) return;
-      const fixed = text.replace(
-        /((?:from|import)\s*\(?\s*["']\.{1,2}\/[^"']*)\.ts(["'])/g,
-        "$1.js$2",
-      );
-      files.set(name.slice(`${ROOT}types/`.length), fixed);
-    },
-    undefined,
-    true,
-  );
-  Deno.removeSync(shim);
+  try {
+    const program = ts.createProgram({
+      rootNames: [`${ROOT}mod.ts`, shim, `${ROOT}node_modules/${GPU_TYPES}/dist/index.d.ts`],
+      options: {
+        declaration: true,
+        emitDeclarationOnly: true,
+        allowImportingTsExtensions: true,
+        target: ts.ScriptTarget.ES2022,
+        module: ts.ModuleKind.ESNext,
+        moduleResolution: ts.ModuleResolutionKind.Bundler,
+        lib: ["lib.es2022.d.ts", "lib.dom.d.ts"],
+        types: [],
+        strict: true,
+        skipLibCheck: true,
+        rootDir: ROOT,
+        outDir: `${ROOT}types`,
+      },
+    });
+    result = program.emit(
+      undefined,
+      (name, text) => {
+        if (!name.startsWith(`${ROOT}types/`)) return;
+        const fixed = text.replace(
+          /((?:from|import)\s*\(?\s*["']\.{1,2}\/[^"']*)\.ts(["'])/g,
+          "$1.js$2",
+        );
+        files.set(name.slice(`${ROOT}types/`.length), fixed);
+      },
+      undefined,
+      true,
+    );
+  } finally {
+    Deno.removeSync(shim);
+  }
   if (result.diagnostics.length > 0) {
     const first = ts.flattenDiagnosticMessageText(result.diagnostics[0].messageText, "\n");
     throw new Error(`declaration emit failed: ${first}`);
