@@ -3,26 +3,14 @@
 // still loading its model again (a hub model with a fresh classifier and another seed).
 /// <reference lib="dom" />
 import assert from "node:assert/strict";
-import puppeteer, { type Browser, type ElementHandle, type Page } from "puppeteer-core";
-import { CHROMIUM, FLAGS } from "../tools/browser.ts";
+import type { ElementHandle } from "puppeteer-core";
+import { CHROMIUM } from "../tools/browser.ts";
 import { buildWeb, serveWeb } from "../tools/web.ts";
+import { openWebSession, setValue, text, waitFor, type WebSession } from "./web_fixture.ts";
 import { fixtureTsv, writeTinyCheckpoint } from "./bert_fixture.ts";
 
 /** How long the stand-in hub takes per file once `slow` (the run's reload waits on it). */
 const SLOW_MS = 500;
-
-async function waitFor(page: Page, fn: string, timeout = 60_000): Promise<void> {
-  await (await page.waitForFunction(fn, { timeout, polling: 100 })).dispose();
-}
-
-const text = (page: Page, id: string) => page.$eval(`#${id}`, (e) => e.textContent ?? "");
-
-async function setValue(page: Page, id: string, value: string | number): Promise<void> {
-  await page.$eval(`#${id}`, (e, v) => {
-    (e as HTMLInputElement).value = String(v);
-    e.dispatchEvent(new Event("change", { bubbles: true }));
-  }, value);
-}
 
 Deno.test({
   name: "web page: data before a model, a folder without config.json, Stop during a reload",
@@ -52,19 +40,10 @@ Deno.test({
       },
     });
     const url = `http://127.0.0.1:${server.addr.port}/`;
-    const profile = await Deno.makeTempDir({ prefix: "webgpu-bert-chromium-" });
-    let browser: Browser | null = null;
+    let session: WebSession | null = null;
     try {
-      browser = await puppeteer.launch({
-        executablePath: CHROMIUM!,
-        headless: true,
-        args: [...FLAGS, `--user-data-dir=${profile}`],
-        ignoreDefaultArgs: ["--disable-gpu"],
-        protocolTimeout: 300_000,
-      });
-      const page = await browser.newPage();
-      const errors: string[] = [];
-      page.on("pageerror", (e) => errors.push(String((e as Error).message ?? e)));
+      session = await openWebSession({ protocolTimeout: 300_000 });
+      const { page, errors } = session;
       await page.goto(`${url}?hub=${encodeURIComponent(`${url}hub`)}`);
 
       await t.step("a data file before any model: the labels wait for the model", async () => {
@@ -119,9 +98,8 @@ Deno.test({
       });
       assert.deepEqual(errors, [], "errors in the page");
     } finally {
-      await browser?.close();
+      await session?.close();
       await server.shutdown();
-      await Deno.remove(profile, { recursive: true }).catch(() => {});
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
   },

@@ -7,10 +7,11 @@
 // hub model read the second time from the browser's Cache API. One Chromium launch for all.
 /// <reference lib="dom" />
 import assert from "node:assert/strict";
-import puppeteer, { type Browser, type ElementHandle, type Page } from "puppeteer-core";
+import type { ElementHandle, Page } from "puppeteer-core";
 import { unzipSync } from "fflate";
-import { CHROMIUM, FLAGS } from "../tools/browser.ts";
+import { CHROMIUM } from "../tools/browser.ts";
 import { buildWeb, serveWeb } from "../tools/web.ts";
+import { openWebSession, setValue, waitFor, type WebSession } from "./web_fixture.ts";
 import { parseSafetensors, type StoredTensor } from "../src/io/safetensors.ts";
 import { fixtureTsv, runTask, writeTinyCheckpoint } from "./bert_fixture.ts";
 import { relError } from "./helpers.ts";
@@ -46,18 +47,6 @@ function assertSameTensor(what: string, got: StoredTensor, want: StoredTensor): 
   }
   const e = relError(got.data!, want.data!);
   assert.ok(e <= 1e-5, `${what}: relative difference ${e.toExponential(2)}`);
-}
-
-async function waitFor(page: Page, fn: string, timeout: number): Promise<void> {
-  await (await page.waitForFunction(fn, { timeout, polling: 200 })).dispose();
-}
-
-/** Sets an input's (or select's) value as a user's edit would. */
-async function setValue(page: Page, id: string, value: string | number): Promise<void> {
-  await page.$eval(`#${id}`, (e, v) => {
-    (e as HTMLInputElement).value = String(v);
-    e.dispatchEvent(new Event("change", { bubbles: true }));
-  }, value);
 }
 
 async function train(page: Page, mode: string, opts: Record<string, number | string>) {
@@ -160,24 +149,17 @@ Deno.test({
       },
     });
     const url = `http://127.0.0.1:${server.addr.port}/`;
-    const profile = await Deno.makeTempDir({ prefix: "webgpu-bert-chromium-" });
     const downloads = `${dir}/downloads`;
     await Deno.mkdir(downloads);
-    let browser: Browser | null = null;
+    let session: WebSession | null = null;
     try {
-      browser = await puppeteer.launch({
-        executablePath: CHROMIUM!,
-        headless: true,
-        args: [...FLAGS, `--user-data-dir=${profile}`],
-        ignoreDefaultArgs: ["--disable-gpu"],
+      session = await openWebSession({
         protocolTimeout: 600_000,
-        defaultViewport: { width: 1000, height: 1100 },
+        viewport: { width: 1000, height: 1100 },
       });
+      const { browser, page, errors } = session;
       const cdp = await browser.target().createCDPSession();
       await cdp.send("Browser.setDownloadBehavior", { behavior: "allow", downloadPath: downloads });
-      const page = await browser.newPage();
-      const errors: string[] = [];
-      page.on("pageerror", (e) => errors.push(String((e as Error).message ?? e)));
       await page.goto(`${url}?hub=${encodeURIComponent(`${url}hub`)}`);
 
       await t.step("the model folder and data file load through the file inputs", async () => {
@@ -358,9 +340,8 @@ Deno.test({
       );
       assert.deepEqual(errors, [], "errors in the page");
     } finally {
-      await browser?.close();
+      await session?.close();
       await server.shutdown();
-      await Deno.remove(profile, { recursive: true }).catch(() => {});
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
   },
