@@ -53,13 +53,14 @@ export const nodeAssert: esbuild.Plugin = {
 };
 
 /**
- * esbuild resolves npm packages (the page's `assert`) from a node_modules folder. The project
- * keeps none by default (deno.json nodeModulesDir "none", so commands stay quiet), so the first
- * bundle lays one out from Deno's npm cache (git ignores it).
+ * esbuild (and tsc, for the npm package) resolves npm packages (the page's `assert`, or those
+ * `packages` names) from a node_modules folder. The project keeps none by default (deno.json
+ * nodeModulesDir "none", so commands stay quiet), so the first bundle lays one out from Deno's npm
+ * cache (git ignores it).
  */
-export async function ensureNodeModules(): Promise<void> {
+export async function ensureNodeModules(packages: string[] = ["assert"]): Promise<void> {
   try {
-    await Deno.stat(`${ROOT}node_modules/assert/package.json`);
+    for (const p of packages) await Deno.stat(`${ROOT}node_modules/${p}/package.json`);
     return;
   } catch { /* not laid out yet */ }
   const out = await new Deno.Command(Deno.execPath(), {
@@ -70,7 +71,7 @@ export async function ensureNodeModules(): Promise<void> {
   }).output();
   if (!out.success) {
     throw new Error(
-      `deno install for the browser bundle failed: ${new TextDecoder().decode(out.stderr)}`,
+      `deno install for the bundle failed: ${new TextDecoder().decode(out.stderr)}`,
     );
   }
 }

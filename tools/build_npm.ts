@@ -10,6 +10,7 @@ import { runCommand } from "../src/cli/common.ts";
 import type { CommandSpec, FlagTable } from "../src/cli/flags.ts";
 import { UserError } from "../src/errors.ts";
 import { writeDirAtomic } from "../src/train/checkpointing.ts";
+import { ensureNodeModules } from "./browser.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -21,24 +22,6 @@ interface DenoJson {
   version: string;
   license: string;
   imports: Record<string, string>;
-}
-
-/** node_modules for esbuild's and tsc's resolution, laid out from Deno's npm cache (git ignores it). */
-async function ensureNodeModules(): Promise<void> {
-  try {
-    await Deno.stat(`${ROOT}node_modules/${GPU_TYPES}/package.json`);
-    await Deno.stat(`${ROOT}node_modules/jsonc-parser/package.json`);
-    return;
-  } catch { /* not laid out yet */ }
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["install", "--quiet", "--node-modules-dir=auto"],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) {
-    throw new Error(`deno install failed: ${new TextDecoder().decode(out.stderr)}`);
-  }
 }
 
 /** `lodash/fp` → `lodash`, `@scope/pkg/sub` → `@scope/pkg`. */
@@ -179,7 +162,7 @@ Built by \`deno task build:npm\` from the project's sources. License: MIT.
 
 /** Builds the package into `out` (temporary folder, then renamed over it). */
 export async function buildNpm(out: string): Promise<void> {
-  await ensureNodeModules();
+  await ensureNodeModules([GPU_TYPES, "jsonc-parser"]);
   const deno = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)) as DenoJson;
   const { js, externals } = await bundle();
   const types = declarations();
