@@ -139,6 +139,41 @@ Deno.test("download: a 404 repo and an unreachable endpoint give one line saying
   });
 });
 
+Deno.test("download: a repo whose weights are only pytorch_model.bin or sharded is refused, not trained from a random init", async () => {
+  for (
+    const [other, why] of [
+      ["pytorch_model.bin", /PyTorch weights, which this engine cannot read; convert them/],
+      ["model.safetensors.index.json", /read from a folder only: download the model's folder/],
+    ] as const
+  ) {
+    const routes = await tinyRepoFiles();
+    routes.delete("/org/tiny/resolve/main/model.safetensors");
+    routes.set(`/org/tiny/resolve/main/${other}`, { body: new Uint8Array(8) });
+    const srv = serve(routes);
+    const home = await Deno.makeTempDir();
+    try {
+      await withEnv({ HF_ENDPOINT: srv.url, HF_HOME: home }, async () => {
+        await assert.rejects(() => fetchHubModel("org/tiny", quiet), (e: Error) => {
+          assert.ok(e instanceof UserError);
+          assert.match(
+            e.message,
+            new RegExp(`/org/tiny/resolve/main/${other.replaceAll(".", "\\.")}: `),
+          );
+          assert.match(e.message, why);
+          return true;
+        });
+        // Nothing half-made is cached: the next run asks again.
+        assert.equal(
+          await Deno.stat(`${hubCacheDir("org/tiny")}/config.json`).catch(() => null),
+          null,
+        );
+      });
+    } finally {
+      await srv.close();
+    }
+  }
+});
+
 Deno.test("download: an interrupted transfer leaves no cache entry and no partial file", async () => {
   const routes = await tinyRepoFiles();
   const weights = routes.get("/org/tiny/resolve/main/model.safetensors")!;

@@ -123,6 +123,20 @@ Deno.test("library: a model loads from in-memory files, a folder URL, a file map
         e instanceof UserError && /^cannot reach http:\/\/127\.0\.0\.1:1\/models/.test(e.message),
     );
     await assert.rejects(() => loadFromHub("../etc"), /not a hub model id/);
+
+    // A repo with only PyTorch weights is refused by name (a HEAD probe), not trained from random.
+    const torchHub = serve(torch, "/org/torch/resolve/main/");
+    try {
+      await assert.rejects(
+        () => loadFromHub("org/torch", { endpoint: torchHub.url, warn: () => {} }),
+        (e) =>
+          e instanceof UserError &&
+          /\/org\/torch\/resolve\/main\/pytorch_model\.bin: PyTorch weights, which this engine cannot read/
+            .test(e.message),
+      );
+    } finally {
+      await torchHub.close();
+    }
   } finally {
     await web.close();
     await hub.close();

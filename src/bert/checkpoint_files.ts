@@ -88,6 +88,32 @@ export const FOREIGN_WEIGHTS: [file: string, framework: string, flag: string][] 
 ];
 
 /**
+ * Why a weight file other than model.safetensors is not read where `where` says (files in
+ * memory, or fetched from a URL or the hub), or null when `name` is no such file. Without this a
+ * model holding only such weights would silently train from a random initialisation.
+ */
+export function otherWeightsProblem(name: string, where: "memory" | "url"): string | null {
+  if (name === "model.safetensors.index.json" || name === "flax_model.msgpack") {
+    return where === "memory"
+      ? "read from a folder only; in memory, model.safetensors"
+      : "read from a folder only: download the model's folder and load that (--model DIR)";
+  }
+  const foreign = FOREIGN_WEIGHTS.find(([file]) => file === name);
+  return foreign
+    ? `${
+      foreign[1]
+    } weights, which this engine cannot read; convert them to model.safetensors (transformers: from_pretrained(…).save_pretrained(…, safe_serialization=True))`
+    : null;
+}
+
+/** Every file name otherWeightsProblem refuses, for probing a URL or the hub. */
+export const OTHER_WEIGHTS: readonly string[] = [
+  "model.safetensors.index.json",
+  "flax_model.msgpack",
+  ...FOREIGN_WEIGHTS.map(([file]) => file),
+];
+
+/**
  * A model folder's files already in memory (name → bytes: what a browser gets from a file picker
  * or fetch), read with the checks of loadCheckpoint: config.json, the tokenizer files
  * (vocab.txt or tokenizer.json, tokenizer_config.json) and model.safetensors (random init from
@@ -108,21 +134,9 @@ export async function parseCheckpoint(
   const config = parseConfigText(new TextDecoder().decode(configBytes), `${source}/config.json`);
   const tokenizer = await BertTokenizer.fromFiles(files, source);
   checkVocabulary(config, tokenizer, `${source}/config.json`, source);
-  for (const name of ["model.safetensors.index.json", "flax_model.msgpack"]) {
-    if (files.has(name) && !files.has("model.safetensors")) {
-      throw new UserError(
-        `${source}/${name}: read from a folder only; in memory, model.safetensors`,
-      );
-    }
-  }
-  // As a folder: weights this engine cannot read are refused, not replaced by a random init
-  // (a page's folder picker hands over every file, pytorch_model.bin included).
-  for (const [name, framework] of FOREIGN_WEIGHTS) {
-    if (files.has(name) && !files.has("model.safetensors")) {
-      throw new UserError(
-        `${source}/${name}: ${framework} weights, which this engine cannot read; convert them to model.safetensors (transformers: from_pretrained(…).save_pretrained(…, safe_serialization=True))`,
-      );
-    }
+  if (!files.has("model.safetensors")) {
+    const other = [...files.keys()].find((name) => otherWeightsProblem(name, "memory"));
+    if (other) throw new UserError(`${source}/${other}: ${otherWeightsProblem(other, "memory")}`);
   }
   const bytes = files.get("model.safetensors");
   let stored = null;

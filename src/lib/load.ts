@@ -3,7 +3,12 @@
 // fetch and, when given, a Cache API cache (the browser's `caches`) so a second load needs no
 // network. Deno's folder and HF-cache loader is src/lib/deno.ts.
 import { UserError } from "../errors.ts";
-import { parseCheckpoint, TOKENIZER_FILES } from "../bert/checkpoint_files.ts";
+import {
+  OTHER_WEIGHTS,
+  otherWeightsProblem,
+  parseCheckpoint,
+  TOKENIZER_FILES,
+} from "../bert/checkpoint_files.ts";
 import { TextClassifier } from "./classifier.ts";
 
 /** The files a model folder may hold that the engine reads: config.json first, it is required. */
@@ -119,7 +124,42 @@ export async function fetchModelFiles(
     files.set(name, bytes);
     opts.onFile?.(name, bytes.length);
   }
+  if (typeof base === "string" && !files.has("model.safetensors")) {
+    // Without model.safetensors the model would train from a random init: refuse instead when
+    // the folder holds weights in a form not fetched here (a PyTorch-only hub repo, say).
+    for (const name of OTHER_WEIGHTS) {
+      const url = `${base.replace(/\/+$/, "")}/${name}`;
+      if (await present(url, opts)) {
+        throw new UserError(`${url}: ${otherWeightsProblem(name, "url")}`);
+      }
+    }
+  }
   return files;
+}
+
+/**
+ * Whether `url` answers (a HEAD request), for files only probed, not fetched. A 404 is noted in
+ * the cache as fetchFile notes it; any other failure counts as absent (a server without HEAD).
+ */
+async function present(url: string, opts: FetchOptions): Promise<boolean> {
+  if (await opts.cache?.match(url)) return true;
+  const absent = await opts.cache?.match(absentMarker(url));
+  if (absent) {
+    await absent.body?.cancel();
+    return false;
+  }
+  let res: Response;
+  try {
+    res = await (opts.fetch ?? globalThis.fetch)(url, {
+      method: "HEAD",
+      headers: opts.headers ?? {},
+    });
+  } catch (e) {
+    throw new UserError(`cannot reach ${url} (${(e as Error).message.split("\n")[0]})`);
+  }
+  await res.body?.cancel();
+  if (res.status === 404) await opts.cache?.put(absentMarker(url), new Response(""));
+  return res.ok;
 }
 
 /**
