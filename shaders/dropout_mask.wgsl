@@ -1,6 +1,6 @@
-// The dropout mask, shared by dropout.wgsl and attention.wgsl (src/gpu/shaders.ts puts this file
-// before each: WGSL has no import), so the fused attention kernel drops exactly the probabilities
-// the composed path's dropout op drops. Element i of call (seed, stream) is kept when
+// The dropout mask, shared by dropout.wgsl, attention.wgsl and residual_layer_norm.wgsl
+// (src/gpu/shaders.ts puts this file before each: WGSL has no import), so the fused kernels drop
+// exactly what the composed path's dropout op drops. Element i of call (seed, stream) is kept when
 // uniform(hash(i, key)) ≥ prob.
 
 // PCG output permutation (O'Neill), a good 32-bit integer hash.

@@ -7,29 +7,6 @@
 
 struct Params { rows: u32, cols: u32, eps: f32 }
 
-override WG: u32 = 64u;
-var<workgroup> red: array<f32, WG>;
-var<workgroup> red2: array<f32, WG>;
-
-/** Σ over the workgroup of a and b (tree in shared memory); every lane gets both sums. */
-fn workgroup_sum2(lid: u32, a: f32, b: f32) -> vec2<f32> {
-  red[lid] = a;
-  red2[lid] = b;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) {
-      red[lid] += red[lid + s];
-      red2[lid] += red2[lid + s];
-    }
-    workgroupBarrier();
-  }
-  let r = vec2<f32>(red[0], red2[0]);
-  workgroupBarrier();
-  return r;
-}
-
-fn row_of(wg: vec3<u32>, nwg: vec3<u32>) -> u32 { return wg.x + wg.y * nwg.x; }
-
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;        // (R, C)
 @group(0) @binding(2) var<storage, read> weight: array<f32>;   // (C)
@@ -65,8 +42,6 @@ fn layer_norm_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgro
 @group(0) @binding(2) var<storage, read> weight4: array<vec4<f32>>; // (C/4)
 @group(0) @binding(3) var<storage, read> bias4: array<vec4<f32>>;   // (C/4)
 @group(0) @binding(4) var<storage, read_write> y4: array<vec4<f32>>; // (R, C/4)
-
-fn hsum(v: vec4<f32>) -> f32 { return v.x + v.y + v.z + v.w; }
 
 /**
  * Mean and Σ(x - mean)² of row x4[base .. base + c4) in one read (a third of the row's traffic

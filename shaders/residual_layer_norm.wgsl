@@ -2,14 +2,13 @@
 // after their dense matmul, which then runs without its bias):
 //   z (R, C) = dropout(branch + branchBias) + residual,  y = (z - mean) · rstd · weight + bias.
 // One pass instead of dropout, add and LayerNorm (and, backward, dropout and the bias's column
-// sum folded into LayerNorm's). The dropout mask is dropout.wgsl's: element i of (seed, stream)
-// is kept when uniform(hash(i, key)) ≥ prob and scaled by 1/(1 - prob), so the fused op drops
-// exactly what dropout() would. z and per-row (mean, rstd) are saved for the backward; stats
+// sum folded into LayerNorm's). The dropout mask is dropout_mask.wgsl's, as dropout.wgsl's:
+// element i of (seed, stream) is kept when uniform(hash(i, key)) ≥ prob and scaled by
+// 1/(1 - prob), so the fused op drops exactly what dropout() would. z and per-row (mean, rstd) are saved for the backward; stats
 // packs them as (mean, rstd) pairs to stay within 8 storage bindings.
 
 struct Params { rows: u32, cols: u32, seed: u32, stream: u32, eps: f32, prob: f32 }
 
-override WG: u32 = 64u;
 override HAS_DROPOUT: bool = false;
 override HAS_BRANCH_BIAS: bool = false;
 /** Backward: write dResidual (false: the residual needs no gradient). */
@@ -23,53 +22,16 @@ override WRITE_TRANSPOSED: bool = false;
 
 @group(0) @binding(0) var<uniform> p: Params;
 
-// dropout.wgsl's PCG output permutation (O'Neill) and keep(): the same bits, the same mask.
-fn pcg_hash(v: u32) -> u32 {
-  let state = v * 747796405u + 2891336453u;
-  let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
-  return (word >> 22u) ^ word;
-}
-
-fn keep(i: u32) -> bool {
-  let key = pcg_hash(p.seed ^ pcg_hash(p.stream + 0x9E3779B9u));
-  let u = f32(pcg_hash(i ^ key) >> 8u) * (1.0 / 16777216.0);
-  return u >= p.prob;
-}
-
 /** Element i of the dropout map (forward on values, backward on gradients: the same map). */
 fn drop(i: u32, v: f32) -> f32 {
   if (!HAS_DROPOUT) { return v; }
-  return select(0.0, v / (1.0 - p.prob), keep(i));
+  return select(0.0, v / (1.0 - p.prob), dropout_keep(i, dropout_key(p.seed, p.stream), p.prob));
 }
 
 fn drop4(i: u32, v: vec4<f32>) -> vec4<f32> {
   if (!HAS_DROPOUT) { return v; }
   return vec4<f32>(drop(i, v.x), drop(i + 1u, v.y), drop(i + 2u, v.z), drop(i + 3u, v.w));
 }
-
-fn hsum(v: vec4<f32>) -> f32 { return v.x + v.y + v.z + v.w; }
-
-var<workgroup> red: array<f32, WG>;
-var<workgroup> red2: array<f32, WG>;
-
-/** Σ over the workgroup of a and b (tree in shared memory); every lane gets both sums. */
-fn workgroup_sum2(lid: u32, a: f32, b: f32) -> vec2<f32> {
-  red[lid] = a;
-  red2[lid] = b;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) {
-      red[lid] += red[lid + s];
-      red2[lid] += red2[lid + s];
-    }
-    workgroupBarrier();
-  }
-  let r = vec2<f32>(red[0], red2[0]);
-  workgroupBarrier();
-  return r;
-}
-
-fn row_of(wg: vec3<u32>, nwg: vec3<u32>) -> u32 { return wg.x + wg.y * nwg.x; }
 
 // ---- forward ----
 @group(0) @binding(1) var<storage, read> branch: array<f32>;     // (R, C)

@@ -15,6 +15,7 @@ import matmul_shared from "../../shaders/matmul_shared.wgsl" with { type: "text"
 import matmul_vec4 from "../../shaders/matmul_vec4.wgsl" with { type: "text" };
 import optim from "../../shaders/optim.wgsl" with { type: "text" };
 import residual_layer_norm from "../../shaders/residual_layer_norm.wgsl" with { type: "text" };
+import row_reduce from "../../shaders/row_reduce.wgsl" with { type: "text" };
 import softmax from "../../shaders/softmax.wgsl" with { type: "text" };
 import transpose from "../../shaders/transpose.wgsl" with { type: "text" };
 
@@ -34,15 +35,19 @@ export const SHADERS: Readonly<Record<string, string>> = {
   "matmul_vec4.wgsl": matmul_vec4,
   "optim.wgsl": optim,
   "residual_layer_norm.wgsl": residual_layer_norm,
+  "row_reduce.wgsl": row_reduce,
   "softmax.wgsl": softmax,
   "transpose.wgsl": transpose,
 };
 
 /**
  * Files compiled before a shader's own text (WGSL has no import): the functions they share.
- * dropout_mask.wgsl is the one dropout mask, so fused attention drops what dropout drops.
+ * dropout_mask.wgsl is the one dropout mask, so fused attention and the fused residual LayerNorm
+ * drop what dropout drops; row_reduce.wgsl holds the LayerNorm kernels' row sums.
  */
 export const PRELUDES: Readonly<Record<string, readonly string[]>> = {
   "attention.wgsl": ["dropout_mask.wgsl"],
   "dropout.wgsl": ["dropout_mask.wgsl"],
+  "layer_norm.wgsl": ["row_reduce.wgsl"],
+  "residual_layer_norm.wgsl": ["dropout_mask.wgsl", "row_reduce.wgsl"],
 };
