@@ -8,28 +8,7 @@
 // Each thread owns an 8×8 block of C held in registers; no workgroup memory (on lavapipe it costs
 // more than it saves). Rows of the block are contiguous, columns are strided by 8 so the 8
 // neighbouring invocations that lavapipe packs into one SIMD row read 8 consecutive B columns.
-
-struct Params {
-  M: u32, N: u32, K: u32, R: u32,
-  strideA: u32, strideB: u32, strideC: u32,
-  lowStrideN: u32, lowStrideR: u32,
-  alpha: f32, lowScale: f32,
-}
-
-override TRANS_A: bool = false;
-override TRANS_B: bool = false;
-override HAS_BIAS: bool = false;
-override HAS_LOW_RANK: bool = false;
-/** C += result: a gradient accumulated in place where another consumer's already lies. */
-override ACCUMULATE: bool = false;
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;
-@group(0) @binding(4) var<storage, read> bias: array<f32>;     // (N)
-@group(0) @binding(5) var<storage, read> lowLeft: array<f32>;  // (M, R)
-@group(0) @binding(6) var<storage, read> lowRight: array<f32>; // element (n, r) at n*lowStrideN + r*lowStrideR
+// Params, the bindings, the options and the epilogue (store_c) come from matmul_epilogue.wgsl.
 
 const TM: u32 = 8u;
 const TN: u32 = 8u;
@@ -74,17 +53,7 @@ fn matmul_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocatio
     for (var j = 0u; j < TN; j++) {
       let n = n0 + j * WG;
       if (n >= p.N) { break; }
-      var v = p.alpha * acc[i][j];
-      if (HAS_BIAS) { v += bias[n]; }
-      if (HAS_LOW_RANK) {
-        var low = 0.0;
-        for (var r = 0u; r < p.R; r++) {
-          low = fma(lowLeft[m * p.R + r], lowRight[n * p.lowStrideN + r * p.lowStrideR], low);
-        }
-        v += p.lowScale * low;
-      }
-      if (ACCUMULATE) { v = c[baseC + m * p.N + n] + v; }
-      c[baseC + m * p.N + n] = v;
+      store_c(baseC, m, n, acc[i][j]);
     }
   }
 }

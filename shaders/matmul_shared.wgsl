@@ -1,5 +1,5 @@
 // C (batch, M, N) = alpha * op(A) · op(B) [+ bias (N)] [+ lowScale * L (M, R) · Rt(N, R)ᵀ], as
-// matmul.wgsl (same bindings, parameters and epilogue), with the classic workgroup-shared tile:
+// matmul.wgsl (the same bindings, parameters and epilogue: the matmul_epilogue.wgsl prelude), with the classic workgroup-shared tile:
 // a 16×16 workgroup owns a 32×32 block of C; each step its 256 lanes load a 32×16 panel of op(A)
 // and a 16×32 panel of op(B) into var<workgroup> memory (two elements each, neighbouring lanes on
 // neighbouring addresses of the stored layout, so loads coalesce for either transpose), wait at a
@@ -7,28 +7,6 @@
 // element of A and B once per 32 outputs from global memory instead of once per output; the
 // register tile of matmul.wgsl / matmul_vec4.wgsl avoids the barriers that CPU rasterisers pay
 // for. src/ops/tune.ts times both per adapter.
-
-struct Params {
-  M: u32, N: u32, K: u32, R: u32,
-  strideA: u32, strideB: u32, strideC: u32,
-  lowStrideN: u32, lowStrideR: u32,
-  alpha: f32, lowScale: f32,
-}
-
-override TRANS_A: bool = false;
-override TRANS_B: bool = false;
-override HAS_BIAS: bool = false;
-override HAS_LOW_RANK: bool = false;
-/** C += result: a gradient accumulated in place where another consumer's already lies. */
-override ACCUMULATE: bool = false;
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;
-@group(0) @binding(4) var<storage, read> bias: array<f32>;     // (N)
-@group(0) @binding(5) var<storage, read> lowLeft: array<f32>;  // (M, R)
-@group(0) @binding(6) var<storage, read> lowRight: array<f32>; // element (n, r) at n*lowStrideN + r*lowStrideR
 
 const BM: u32 = 32u;
 const BN: u32 = 32u;
@@ -93,16 +71,6 @@ fn matmul_shared_forward(
     let m = mTile + 2u * lid.y + i / 2u;
     let n = nTile + lid.x + 16u * (i % 2u);
     if (m >= p.M || n >= p.N) { continue; }
-    var v = p.alpha * acc[i];
-    if (HAS_BIAS) { v += bias[n]; }
-    if (HAS_LOW_RANK) {
-      var low = 0.0;
-      for (var r = 0u; r < p.R; r++) {
-        low = fma(lowLeft[m * p.R + r], lowRight[n * p.lowStrideN + r * p.lowStrideR], low);
-      }
-      v += p.lowScale * low;
-    }
-    if (ACCUMULATE) { v = c[baseC + m * p.N + n] + v; }
-    c[baseC + m * p.N + n] = v;
+    store_c(baseC, m, n, acc[i]);
   }
 }

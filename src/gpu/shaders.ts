@@ -11,6 +11,7 @@ import dropout_mask from "../../shaders/dropout_mask.wgsl" with { type: "text" }
 import embedding from "../../shaders/embedding.wgsl" with { type: "text" };
 import layer_norm from "../../shaders/layer_norm.wgsl" with { type: "text" };
 import matmul from "../../shaders/matmul.wgsl" with { type: "text" };
+import matmul_epilogue from "../../shaders/matmul_epilogue.wgsl" with { type: "text" };
 import matmul_shared from "../../shaders/matmul_shared.wgsl" with { type: "text" };
 import matmul_vec4 from "../../shaders/matmul_vec4.wgsl" with { type: "text" };
 import optim from "../../shaders/optim.wgsl" with { type: "text" };
@@ -31,6 +32,7 @@ export const SHADERS: Readonly<Record<string, string>> = {
   "embedding.wgsl": embedding,
   "layer_norm.wgsl": layer_norm,
   "matmul.wgsl": matmul,
+  "matmul_epilogue.wgsl": matmul_epilogue,
   "matmul_shared.wgsl": matmul_shared,
   "matmul_vec4.wgsl": matmul_vec4,
   "optim.wgsl": optim,
@@ -43,11 +45,14 @@ export const SHADERS: Readonly<Record<string, string>> = {
 /**
  * Files compiled before a shader's own text (WGSL has no import): the functions they share.
  * dropout_mask.wgsl is the one dropout mask, so fused attention and the fused residual LayerNorm
- * drop what dropout drops; row_reduce.wgsl holds the LayerNorm kernels' row sums.
+ * drop what dropout drops; row_reduce.wgsl holds the LayerNorm kernels' row sums; matmul_epilogue.wgsl the two matmul
+ * tiles' bindings and epilogue.
  */
 export const PRELUDES: Readonly<Record<string, readonly string[]>> = {
   "attention.wgsl": ["dropout_mask.wgsl"],
   "dropout.wgsl": ["dropout_mask.wgsl"],
   "layer_norm.wgsl": ["row_reduce.wgsl"],
+  "matmul.wgsl": ["matmul_epilogue.wgsl"],
+  "matmul_shared.wgsl": ["matmul_epilogue.wgsl"],
   "residual_layer_norm.wgsl": ["dropout_mask.wgsl", "row_reduce.wgsl"],
 };
