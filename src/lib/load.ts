@@ -67,6 +67,13 @@ export async function loadFromFiles(
  */
 const absentMarker = (url: string) => url.replace(/\/([^/]*)$/, "/.no_exist/$1");
 
+/** Whether the cache notes `url` as absent (an earlier 404). */
+async function knownAbsent(url: string, opts: FetchOptions): Promise<boolean> {
+  const absent = await opts.cache?.match(absentMarker(url));
+  await absent?.body?.cancel();
+  return Boolean(absent);
+}
+
 /** One file by URL, from the cache when it holds it; null on 404 when `optional`. */
 async function fetchFile(
   url: string,
@@ -75,13 +82,7 @@ async function fetchFile(
 ): Promise<Uint8Array | null> {
   const cached = await opts.cache?.match(url);
   if (cached) return new Uint8Array(await cached.arrayBuffer());
-  if (optional && opts.cache) {
-    const absent = await opts.cache.match(absentMarker(url));
-    if (absent) {
-      await absent.body?.cancel();
-      return null;
-    }
-  }
+  if (optional && await knownAbsent(url, opts)) return null;
   const get = opts.fetch ?? globalThis.fetch;
   let res: Response;
   try {
@@ -142,12 +143,12 @@ export async function fetchModelFiles(
  * the cache as fetchFile notes it; any other failure counts as absent (a server without HEAD).
  */
 async function present(url: string, opts: FetchOptions): Promise<boolean> {
-  if (await opts.cache?.match(url)) return true;
-  const absent = await opts.cache?.match(absentMarker(url));
-  if (absent) {
-    await absent.body?.cancel();
-    return false;
+  const cached = await opts.cache?.match(url);
+  if (cached) {
+    await cached.body?.cancel();
+    return true;
   }
+  if (await knownAbsent(url, opts)) return false;
   let res: Response;
   try {
     res = await (opts.fetch ?? globalThis.fetch)(url, {
