@@ -13,7 +13,7 @@ import { createHash } from "node:crypto";
 import { UserError } from "../errors.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import { Progress } from "../train/progress.ts";
-import { OTHER_WEIGHTS, otherWeightsProblem } from "../bert/checkpoint_files.ts";
+import { refuseOtherWeights } from "../lib/load.ts";
 
 export const SMS_URL =
   "https://archive.ics.uci.edu/ml/machine-learning-databases/00228/smsspamcollection.zip";
@@ -125,7 +125,7 @@ export async function downloadFile(
   return { etag, sha256: hash.digest("hex"), commit: res.headers.get("x-repo-commit") };
 }
 
-/** A hub repo's weights that this engine does not read (fetchHubModel's own refusal). */
+/** A hub repo's weights that this engine does not read: refused as they are, not as a failed download. */
 class WeightsRefused extends Error {}
 
 /** A hub model id resolved to a cached snapshot folder, downloading what is missing. */
@@ -152,18 +152,12 @@ export async function fetchHubModel(
       });
       if (d) got.set(f, d);
     }
-    // Without model.safetensors the model would train from a random init: refuse instead when
-    // the repo holds weights in a form not downloaded here (a PyTorch-only repo, say).
     if (!got.has("model.safetensors")) {
-      for (const f of OTHER_WEIGHTS) {
-        const url = `${endpoint}/${repoId}/resolve/main/${f}`;
-        const res = await fetch(url, {
-          method: "HEAD",
-          headers: token ? { Authorization: `Bearer ${token}` } : {},
-        }).catch(() => null);
-        await res?.body?.cancel();
-        if (res?.ok) throw new WeightsRefused(`${url}: ${otherWeightsProblem(f, "url")}`);
-      }
+      await refuseOtherWeights(`${endpoint}/${repoId}/resolve/main`, {
+        headers: token ? { Authorization: `Bearer ${token}` } : {},
+      }).catch((e) => {
+        throw new WeightsRefused((e as Error).message);
+      });
     }
   } catch (e) {
     for (const f of got.keys()) await Deno.remove(incoming(f)).catch(() => {});

@@ -126,16 +126,25 @@ export async function fetchModelFiles(
     opts.onFile?.(name, bytes.length);
   }
   if (typeof base === "string" && !files.has("model.safetensors")) {
-    // Without model.safetensors the model would train from a random init: refuse instead when
-    // the folder holds weights in a form not fetched here (a PyTorch-only hub repo, say).
-    for (const name of OTHER_WEIGHTS) {
-      const url = `${base.replace(/\/+$/, "")}/${name}`;
-      if (await present(url, opts)) {
-        throw new UserError(`${url}: ${otherWeightsProblem(name, "url")}`);
-      }
-    }
+    await refuseOtherWeights(base, opts);
   }
   return files;
+}
+
+/**
+ * Without model.safetensors a model would train from a random init: this refuses instead when
+ * the folder at `base` holds weights in a form not fetched here (a PyTorch-only hub repo, say),
+ * found by HEAD requests (OTHER_WEIGHTS), so the commands' hub cache and loadFromUrl/loadFromHub
+ * refuse the same files.
+ * @throws UserError naming the file's URL and what to do.
+ */
+export async function refuseOtherWeights(base: string, opts: FetchOptions = {}): Promise<void> {
+  for (const name of OTHER_WEIGHTS) {
+    const url = `${base.replace(/\/+$/, "")}/${name}`;
+    if (await present(url, opts)) {
+      throw new UserError(`${url}: ${otherWeightsProblem(name, "url")}`);
+    }
+  }
 }
 
 /**
