@@ -1,0 +1,139 @@
+// GPU time per kernel in one training step, from timestamp queries around each dispatch (each
+// dispatch gets its own compute pass, which adds a little time per dispatch): where a step's GPU
+// time goes. `deno run -A bench/profile.ts [--model bert-tiny] [--mode full|head|lora]`.
+// Needs the adapter's "timestamp-query" feature (lavapipe and most GPUs have it).
+import { parseFlags, run } from "../src/cli/common.ts";
+import { UserError } from "../src/errors.ts";
+import { initGpu } from "../src/gpu/kernel.ts";
+import { presetConfig } from "../src/bert/config.ts";
+import { randomWeights } from "../src/bert/params.ts";
+import { BertForSequenceClassification } from "../src/bert/model.ts";
+import { makeBatch } from "../src/data/batches.ts";
+import { backward, endStep } from "../src/autograd/tape.ts";
+import { crossEntropy } from "../src/ops/cross_entropy.ts";
+import { AdamW } from "../src/optim/adamw.ts";
+import { type Mode, trainableTensors } from "../src/train/trainer.ts";
+
+const VOCAB = 30522;
+const MAX_QUERIES = 4096;
+
+/** Milliseconds of GPU time per `shader:entry` (summed over its dispatches) in one step. */
+export async function profileStep(
+  model: string,
+  mode: Mode,
+  B = 16,
+  T = 32,
+): Promise<{ totalMs: number; wallMs: number; byKernel: [string, number, number][] }> {
+  const rt = await initGpu();
+  const device = rt.device;
+  if (!device.features.has("timestamp-query")) {
+    throw new UserError("bench/profile.ts: this adapter has no timestamp-query feature");
+  }
+  const config = presetConfig(model, VOCAB);
+  const bert = new BertForSequenceClassification(config, randomWeights(config, 42));
+  const params = trainableTensors(bert, {
+    mode,
+    lora: { r: 8, alpha: 16, dropout: 0, targets: "all-linear" },
+    seed: 42,
+  });
+  const opt = new AdamW(params, { lr: 5e-5 });
+  const enc = Array.from({ length: B }, (_, i) => {
+    const ids = Array.from({ length: T }, (_, t) => (t === 0 ? 101 : 1000 + (i * 31 + t) % 999));
+    return { inputIds: ids, attentionMask: ids.map((_, t) => (t < 8 + i % (T - 8) ? 1 : 0)) };
+  });
+  const step = (s: number) => {
+    const batch = makeBatch(enc, enc.map((_, i) => i % 2), config.vocabSize);
+    backward(crossEntropy(bert.forward(batch, { train: true, dropoutSeed: s }), batch.labels!));
+    opt.step();
+    opt.zeroGrad();
+    endStep();
+  };
+  const sync = async () => {
+    rt.flush();
+    await device.queue.onSubmittedWorkDone();
+  };
+  step(0);
+  await sync();
+  const w0 = performance.now();
+  step(1);
+  await sync();
+  const wallMs = performance.now() - w0;
+
+  // One compute pass per dispatch, with timestamps at its start and end.
+  const querySet = device.createQuerySet({ type: "timestamp", count: MAX_QUERIES });
+  const names: string[] = [];
+  // deno-lint-ignore no-explicit-any
+  const r = rt as any;
+  const dispatch = r.dispatch.bind(rt);
+  r.dispatch = (k: { shader: string; entry: string }, ...rest: unknown[]) => {
+    r.pass?.end();
+    r.pass = null;
+    if (names.length * 2 < MAX_QUERIES) {
+      const i = names.length;
+      names.push(`${k.shader}:${k.entry}`);
+      r.encoder ??= device.createCommandEncoder();
+      r.pass = r.encoder.beginComputePass({
+        timestampWrites: {
+          querySet,
+          beginningOfPassWriteIndex: 2 * i,
+          endOfPassWriteIndex: 2 * i + 1,
+        },
+      });
+    }
+    dispatch(k, ...rest);
+    r.pass?.end();
+    r.pass = null;
+  };
+  step(2);
+  await sync();
+  r.dispatch = dispatch;
+  const bytes = names.length * 16;
+  const resolved = device.createBuffer({
+    size: bytes,
+    usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+  });
+  const staging = device.createBuffer({
+    size: bytes,
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
+  const ce = device.createCommandEncoder();
+  ce.resolveQuerySet(querySet, 0, names.length * 2, resolved, 0);
+  ce.copyBufferToBuffer(resolved, 0, staging, 0, bytes);
+  device.queue.submit([ce.finish()]);
+  await staging.mapAsync(GPUMapMode.READ);
+  const ts = new BigUint64Array(staging.getMappedRange());
+  const byKernel = new Map<string, [number, number]>();
+  let totalMs = 0;
+  names.forEach((n, i) => {
+    const ms = Number(ts[2 * i + 1] - ts[2 * i]) / 1e6;
+    totalMs += ms;
+    const e = byKernel.get(n) ?? [0, 0];
+    byKernel.set(n, [e[0] + ms, e[1] + 1]);
+  });
+  staging.unmap();
+  opt.release();
+  bert.release();
+  return {
+    totalMs,
+    wallMs,
+    byKernel: [...byKernel].map(([k, [ms, n]]): [string, number, number] => [k, ms, n])
+      .sort((a, b) => b[1] - a[1]),
+  };
+}
+
+if (import.meta.main) {
+  run(async () => {
+    const { values: v } = parseFlags("bench/profile.ts", {
+      model: { type: "string", default: "bert-tiny" },
+      mode: { type: "string", default: "full" },
+    });
+    const { totalMs, wallMs, byKernel } = await profileStep(v.model as string, v.mode as Mode);
+    console.log(
+      `${v.model} ${v.mode}: ${wallMs.toFixed(1)} ms per step (wall, unprofiled); ` +
+        `${totalMs.toFixed(1)} ms of GPU time inside dispatches (profiled step)`,
+    );
+    for (const [k, ms, n] of byKernel) {
+      console.log(`${ms.toFixed(2).padStart(9)} ms ${String(n).padStart(5)}×  ${k}`);
+    }
+  });
+}
