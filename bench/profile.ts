@@ -86,7 +86,7 @@ export async function profileStep(
   };
   step(2);
   await sync();
-  r.dispatch = dispatch;
+  delete r.dispatch; // the prototype's method again
   const bytes = names.length * 16;
   const resolved = device.createBuffer({
     size: bytes,

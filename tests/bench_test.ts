@@ -85,3 +85,20 @@ Deno.test("bench:modes --peer --browser-tune on a tiny checkpoint: JSON, results
     md.replace(/`[^`]*` on \d{4}-\d\d-\d\d/, ""),
   );
 });
+
+Deno.test("bench/profile.ts: one timestamp pair per dispatch, every kernel of the step named, the runtime's dispatch path restored", async () => {
+  const { profileStep } = await import("../bench/profile.ts");
+  const { gpu } = await import("../src/gpu/kernel.ts");
+  const { stepDispatches } = await import("../bench/dispatches.ts");
+  const { totalMs, byKernel } = await profileStep("bert-tiny", "full");
+  const counted = (await stepDispatches("bert-tiny")).byKernel;
+  // The same kernels, as often, as the dispatch counter sees in a full step.
+  assert.deepEqual(
+    byKernel.map(([k, , n]) => [k, n]).sort(),
+    counted.map(([k, n]) => [k, n]).sort(),
+  );
+  for (const [k, ms] of byKernel) assert.ok(ms >= 0 && Number.isFinite(ms), `${k}: ${ms} ms`);
+  assert.ok(totalMs > 0);
+  // dispatch() is the runtime's own again: no compute pass per dispatch after profiling.
+  assert.ok(!Object.hasOwn(gpu(), "dispatch"));
+});
