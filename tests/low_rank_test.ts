@@ -7,7 +7,7 @@ import { checkOp, randomVec, rng } from "./helpers.ts";
 import * as R from "./reference/ops_ref.ts";
 import { gpu, initGpu } from "../src/gpu/kernel.ts";
 import { Tensor } from "../src/tensor.ts";
-import { lowRankMatmul, MAX_RANK } from "../src/ops/low_rank.ts";
+import { lowRankMatmul, MAX_RANK, setLowRankKernel } from "../src/ops/low_rank.ts";
 import { loraLinear } from "../src/ops/linear.ts";
 import { setTransposedALayout } from "../src/ops/variants.ts";
 import { backward, endStep } from "../src/autograd/tape.ts";
@@ -85,6 +85,33 @@ opCase(`lowRankMatmul above MAX_RANK runs the matmul: 70x9 · 9x${MAX_RANK + 2}`
   });
   assert.equal(rt.dispatchesByKernel.get("low_rank.wgsl:low_rank_forward") ?? 0, before);
 });
+
+opCase(
+  "lowRankMatmul with the kernel turned off (A/B timing) runs the matmul: 20x36 · 36x8",
+  async () => {
+    await initGpu();
+    const rt = gpu();
+    const count = () =>
+      ["low_rank_forward", "low_rank_rows4", "low_rank_cols4"]
+        .reduce((s, e) => s + (rt.dispatchesByKernel.get(`low_rank.wgsl:${e}`) ?? 0), 0);
+    const before = count();
+    setLowRankKernel(false);
+    try {
+      await checkOp({
+        inputs: [
+          { data: randomVec(20 * 36, rand), shape: [20, 36] },
+          { data: randomVec(36 * 8, rand), shape: [36, 8] },
+        ],
+        gpu: ([a, b]) => lowRankMatmul({ a, b, alpha: 2 }),
+        forward: ([a, b]) => R.matmulForwardRef(a, b, 1, 20, 36, 8, false, false).map((v) => 2 * v),
+        backward: () => [null, null],
+      });
+    } finally {
+      setLowRankKernel(null);
+    }
+    assert.equal(count(), before);
+  },
+);
 
 opCase("loraLinear's step runs no transpose pass, even where Aᵀ·B is materialized", async () => {
   await initGpu();

@@ -11,6 +11,13 @@ import { type MatmulArgs, matmulRaw } from "./matmul.ts";
 /** The widest rank side the kernel takes (eight 8-column blocks); wider runs the matmul. */
 export const MAX_RANK = 64;
 
+let kernelOn = true;
+
+/** false routes every product to matmulRaw (timing one against the other); null restores it. */
+export function setLowRankKernel(on: boolean | null): void {
+  kernelOn = on ?? true;
+}
+
 export type LowRankArgs = Pick<MatmulArgs, "a" | "b" | "transA" | "transB" | "alpha" | "into">;
 
 /**
@@ -29,7 +36,7 @@ function plan(M: number, N: number, transA: boolean, transB: boolean) {
  */
 export function lowRankMatmul(args: LowRankArgs): Tensor {
   const { a, b, transA = false, transB = false, alpha = 1, into } = args;
-  if (a.shape.length !== 2 || b.shape.length !== 2) return matmulRaw(args);
+  if (!kernelOn || a.shape.length !== 2 || b.shape.length !== 2) return matmulRaw(args);
   const [M, K] = transA ? [a.shape[1], a.shape[0]] : [a.shape[0], a.shape[1]];
   const [Kb, N] = transB ? [b.shape[1], b.shape[0]] : [b.shape[0], b.shape[1]];
   if (K !== Kb || Math.min(M, N) > MAX_RANK || M === 0 || N === 0) return matmulRaw(args);
