@@ -8,13 +8,14 @@
 // Each invocation owns one row p of C (four with low_rank_cols4) and 8 of its r columns, chosen by
 // workgroup_id.y, in registers named one by one: lavapipe keeps a private array in registers only
 // when every index is a constant (tools/gen_matmul_vec4.ts). Y's address depends on k and the
-// workgroup alone, so all lanes load the same Y(k, j0..j0+7): lavapipe runs 8 lanes as one SIMD
-// thread and does such a load once, where a per-lane address is a gather (the transposed matmul's
-// cost). A column j ≥ r is computed from a clamped Y(k, r - 1) and never stored.
+// workgroup alone, so all lanes load the same Y(k, j0..j0+7), which needs no per-lane gather on a
+// SIMD CPU rasteriser nor divergent traffic on a GPU; each X element is loaded once per 8 columns.
+// A column j ≥ r is computed from a clamped Y(k, r - 1) and never stored.
 
 // The loop's end K is read from a storage buffer, not the uniform: Mesa 22's lavapipe inlines a
 // uniform that bounds a loop and recompiles the shader whenever that uniform's contents change, so
-// one pipeline serving LoRA layers of two widths recompiled on every dispatch (5-7 ms each).
+// one pipeline serving LoRA layers of two widths recompiled on every dispatch (measured on
+// bert-tiny: 5-7 ms for the pooler's dA, 128×16 by rank 8, against 0.06 ms with K in storage).
 struct Params { P: u32, K: u32, r: u32, alpha: f32 }
 
 override X_COLS: bool = false;
