@@ -10,6 +10,7 @@ import dropout from "../../shaders/dropout.wgsl" with { type: "text" };
 import dropout_mask from "../../shaders/dropout_mask.wgsl" with { type: "text" };
 import embedding from "../../shaders/embedding.wgsl" with { type: "text" };
 import layer_norm from "../../shaders/layer_norm.wgsl" with { type: "text" };
+import low_rank from "../../shaders/low_rank.wgsl" with { type: "text" };
 import matmul from "../../shaders/matmul.wgsl" with { type: "text" };
 import matmul_epilogue from "../../shaders/matmul_epilogue.wgsl" with { type: "text" };
 import matmul_shared from "../../shaders/matmul_shared.wgsl" with { type: "text" };
@@ -31,6 +32,7 @@ export const SHADERS: Readonly<Record<string, string>> = {
   "dropout_mask.wgsl": dropout_mask,
   "embedding.wgsl": embedding,
   "layer_norm.wgsl": layer_norm,
+  "low_rank.wgsl": low_rank,
   "matmul.wgsl": matmul,
   "matmul_epilogue.wgsl": matmul_epilogue,
   "matmul_shared.wgsl": matmul_shared,

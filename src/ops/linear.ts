@@ -6,6 +6,7 @@ import { accumulateGrad, record, temporary } from "../autograd/tape.ts";
 import { accumulateMatmul, matmulRaw } from "./matmul.ts";
 import { biasGrad, biasGradTransposed } from "./bias_add.ts";
 import { transposedALayout } from "./variants.ts";
+import { accumulateLowRank, lowRankMatmul } from "./low_rank.ts";
 
 /** dYᵀ already written by the kernel that made dY (see offerTransposedGrad). */
 const transposedGrads = new WeakMap<Tensor, Tensor>();
@@ -80,7 +81,7 @@ export function loraLinear(
     );
   }
   const fused = loraInput === x;
-  const xa = temporary(matmulRaw({ a: loraInput, b: loraA, transB: true })); // (R, r)
+  const xa = temporary(lowRankMatmul({ a: loraInput, b: loraA, transB: true })); // (R, r)
   const y = matmulRaw({
     a: x,
     b: weight,
@@ -91,12 +92,12 @@ export function loraLinear(
   const inputs = [x, weight, loraA, loraB, ...(bias ? [bias] : []), ...(fused ? [] : [loraInput])];
   return record(y, inputs, (dY) => {
     if (loraB.requiresGrad) {
-      accumulateMatmul(loraB, { a: dY, b: xa, transA: true, alpha: scale });
+      accumulateLowRank(loraB, { a: dY, b: xa, transA: true, alpha: scale });
     }
     if (loraInput.requiresGrad || loraA.requiresGrad) {
-      const dXa = matmulRaw({ a: dY, b: loraB, alpha: scale }); // (R, r)
+      const dXa = lowRankMatmul({ a: dY, b: loraB, alpha: scale }); // (R, r)
       if (loraA.requiresGrad) {
-        accumulateMatmul(loraA, { a: dXa, b: loraInput, transA: true });
+        accumulateLowRank(loraA, { a: dXa, b: loraInput, transA: true });
       }
       if (fused && x.requiresGrad) {
         // dX = dY · W + dXa · A, the low-rank term fused into the same matmul.

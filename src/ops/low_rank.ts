@@ -1,0 +1,98 @@
+// lowRankMatmul: C (M, N) = alpha · op(A) · op(B) [+ into] when N or M is a LoRA rank (≤ MAX_RANK),
+// on shaders/low_rank.wgsl: one invocation per row of the long side holding all its rank-side
+// columns, which reads op(A) or op(B) in either layout, so LoRA's Aᵀ·B products (dB = s·dYᵀ·xa,
+// dA = dXaᵀ·x) need no transpose pass. Raw kernels (no autograd) for loraLinear's record and
+// backward; any other shape runs matmulRaw.
+import { Tensor } from "../tensor.ts";
+import { gpu } from "../gpu/kernel.ts";
+import { accumulateGrad } from "../autograd/tape.ts";
+import { type MatmulArgs, matmulRaw } from "./matmul.ts";
+
+/** The widest rank side the kernel takes (eight 8-column blocks); wider runs the matmul. */
+export const MAX_RANK = 64;
+
+let kernelOn = true;
+
+/** false routes every product to matmulRaw (timing one against the other); null restores it. */
+export function setLowRankKernel(on: boolean | null): void {
+  kernelOn = on ?? true;
+}
+
+export type LowRankArgs = Pick<MatmulArgs, "a" | "b" | "transA" | "transB" | "alpha" | "into">;
+
+/**
+ * The product as the kernel reads it: C' (P, r) = X (P, K) · Y (K, r), written as C' or as C'ᵀ.
+ * N small: X = op(A), Y = op(B). M small: C = (op(B)ᵀ · op(A)ᵀ)ᵀ, X = op(B)ᵀ, Y = op(A)ᵀ.
+ */
+function plan(M: number, N: number, transA: boolean, transB: boolean) {
+  if (N <= MAX_RANK) return { P: M, r: N, xCols: transA, yCols: transB, cCols: false };
+  return { P: N, r: M, xCols: !transB, yCols: !transA, cCols: true };
+}
+
+/**
+ * C (M, N) = alpha · op(A) · op(B), A (M, K) or stored (K, M) with transA, likewise B (K, N) or
+ * (N, K); C += the product when `into` (M, N) is given. 2-D only; a batched product, or one with
+ * neither M nor N at most MAX_RANK, runs matmulRaw. Throws on mismatched shapes as matmulRaw does.
+ */
+export function lowRankMatmul(args: LowRankArgs): Tensor {
+  const { a, b, transA = false, transB = false, alpha = 1, into } = args;
+  if (!kernelOn || a.shape.length !== 2 || b.shape.length !== 2) return matmulRaw(args);
+  const [M, K] = transA ? [a.shape[1], a.shape[0]] : [a.shape[0], a.shape[1]];
+  const [Kb, N] = transB ? [b.shape[1], b.shape[0]] : [b.shape[0], b.shape[1]];
+  if (K !== Kb || Math.min(M, N) > MAX_RANK || M === 0 || N === 0) return matmulRaw(args);
+  if (into && into.size !== M * N) {
+    throw new Error(`lowRankMatmul: accumulating a [${M}, ${N}] product into [${into.shape}]`);
+  }
+  const out = into ?? Tensor.empty([M, N]);
+  const { P, r, xCols, yCols, cCols } = plan(M, N, transA, transB);
+  // vec4 loads along the dimension each layout walks: K for row-major X (and column-major Y),
+  // P for column-major X; r for a row-major Y.
+  const rows4 = !xCols && K % 4 === 0 && (yCols || r % 4 === 0);
+  const cols4 = xCols && !yCols && P % 4 === 0 && r % 4 === 0;
+  const entry = rows4 ? "low_rank_rows4" : cols4 ? "low_rank_cols4" : "low_rank_forward";
+  const x = N <= MAX_RANK ? a : b, y = N <= MAX_RANK ? b : a;
+  gpu().dispatch(
+    {
+      shader: "low_rank.wgsl",
+      entry,
+      constants: {
+        X_COLS: xCols ? 1 : 0,
+        Y_COLS: yCols ? 1 : 0,
+        C_COLS: cCols ? 1 : 0,
+        ACCUMULATE: into ? 1 : 0,
+      },
+    },
+    [x.buffer, y.buffer, out.buffer, loopEnd(K)],
+    [P, K, r],
+    [alpha],
+    [Math.ceil((cols4 ? P / 4 : P) / 64), Math.ceil(r / 8), 1],
+  );
+  return out;
+}
+
+/** K as the kernel's loop reads it, a storage word per runtime and K (low_rank.wgsl says why). */
+const loopEnds = new WeakMap<object, Map<number, GPUBuffer>>();
+
+function loopEnd(K: number): GPUBuffer {
+  const rt = gpu();
+  let byK = loopEnds.get(rt);
+  if (!byK) loopEnds.set(rt, byK = new Map());
+  let buf = byK.get(K);
+  if (!buf) {
+    buf = rt.device.createBuffer({
+      size: 16,
+      usage: GPUBufferUsage.STORAGE,
+      mappedAtCreation: true,
+    });
+    new Uint32Array(buf.getMappedRange()).set([K]);
+    buf.unmap();
+    byK.set(K, buf);
+  }
+  return buf;
+}
+
+/** t's gradient += the product (in the kernel when t has one already), as accumulateMatmul. */
+export function accumulateLowRank(t: Tensor, args: LowRankArgs): void {
+  if (t.grad) lowRankMatmul({ ...args, into: t.grad });
+  else accumulateGrad(t, lowRankMatmul(args));
+}

@@ -1,0 +1,142 @@
+// lowRankMatmul (shaders/low_rank.wgsl): every layout of op(A)·op(B) with the rank on either side,
+// on odd shapes (the scalar kernel) and multiples of 4 (the vec4 kernels), written or accumulated
+// into a gradient, against the float64 matmul reference. The kernels have no backward of their
+// own: loraLinear's gradient checks (tests/ops_test.ts) run them, with finite differences.
+import assert from "node:assert/strict";
+import { checkOp, randomVec, rng } from "./helpers.ts";
+import * as R from "./reference/ops_ref.ts";
+import { gpu, initGpu } from "../src/gpu/kernel.ts";
+import { Tensor } from "../src/tensor.ts";
+import { lowRankMatmul, MAX_RANK, setLowRankKernel } from "../src/ops/low_rank.ts";
+import { loraLinear } from "../src/ops/linear.ts";
+import { setTransposedALayout } from "../src/ops/variants.ts";
+import { backward, endStep } from "../src/autograd/tape.ts";
+import { caseRegistry, type TestCase } from "./cases.ts";
+
+/** These cases, for the browser test page (tests/browser/ops_page.ts). */
+export const LOW_RANK_CASES: TestCase[] = [];
+const opCase = caseRegistry(LOW_RANK_CASES);
+
+const rand = rng(17);
+
+/** C = alpha · op(A) · op(B) [+ C0] for all four transpositions, written or accumulated. */
+async function checkLowRank([M, K, N]: number[], alpha: number): Promise<void> {
+  for (const transA of [false, true]) {
+    for (const transB of [false, true]) {
+      for (const accumulate of [false, true]) {
+        const what = `transA ${transA}, transB ${transB}, accumulate ${accumulate}`;
+        await checkOp({
+          inputs: [
+            { data: randomVec(M * K, rand), shape: transA ? [K, M] : [M, K] },
+            { data: randomVec(K * N, rand), shape: transB ? [N, K] : [K, N] },
+            { data: randomVec(M * N, rand), shape: [M, N] },
+          ],
+          gpu: ([a, b, c0]) =>
+            accumulate
+              ? lowRankMatmul({ a, b, transA, transB, alpha, into: c0 })
+              : lowRankMatmul({ a, b, transA, transB, alpha }),
+          forward: ([a, b, c0]) =>
+            R.matmulForwardRef(a, b, 1, M, K, N, transA, transB)
+              .map((v, i) => alpha * v + (accumulate ? c0[i] : 0)),
+          backward: () => [null, null, null],
+        }).catch((e) => {
+          throw new Error(`${what}: ${e.message}`);
+        });
+      }
+    }
+  }
+}
+
+// Odd shapes (the word-at-a-time kernel), a rank that leaves a partial block of 8 columns, and
+// ranks of two blocks; multiples of 4 take the vec4 kernels; a rank of 1. The long side is over
+// MAX_RANK, so the rank on the left is where the kernel looks for it (C written transposed).
+for (
+  const [P, K, r] of [[67, 37, 5], [68, 36, 8], [72, 44, 12], [65, 16, 4], [69, 7, 1], [68, 40, 20]]
+) {
+  opCase(
+    `lowRankMatmul ${P}x${K} · ${K}x${r} (rank ${r}), every layout: C, C +=`,
+    () => checkLowRank([P, K, r], 1.5),
+  );
+  opCase(
+    `lowRankMatmul ${r}x${K} · ${K}x${P} (rank ${r} on the left), every layout: C, C +=`,
+    () => checkLowRank([r, K, P], 1),
+  );
+}
+
+opCase("lowRankMatmul: the cases above ran each of its three kernels", async () => {
+  await initGpu();
+  for (const entry of ["low_rank_forward", "low_rank_rows4", "low_rank_cols4"]) {
+    assert.ok(gpu().dispatchesByKernel.get(`low_rank.wgsl:${entry}`), `${entry} never ran`);
+  }
+});
+
+opCase(`lowRankMatmul above MAX_RANK runs the matmul: 70x9 · 9x${MAX_RANK + 2}`, async () => {
+  await initGpu();
+  const rt = gpu();
+  const before = rt.dispatchesByKernel.get("low_rank.wgsl:low_rank_forward") ?? 0;
+  await checkOp({
+    inputs: [
+      { data: randomVec(70 * 9, rand), shape: [70, 9] },
+      { data: randomVec(9 * (MAX_RANK + 2), rand), shape: [9, MAX_RANK + 2] },
+    ],
+    gpu: ([a, b]) => lowRankMatmul({ a, b }),
+    forward: ([a, b]) => R.matmulForwardRef(a, b, 1, 70, 9, MAX_RANK + 2, false, false),
+    backward: () => [null, null],
+  });
+  assert.equal(rt.dispatchesByKernel.get("low_rank.wgsl:low_rank_forward") ?? 0, before);
+});
+
+opCase(
+  "lowRankMatmul with the kernel turned off (A/B timing) runs the matmul: 20x36 · 36x8",
+  async () => {
+    await initGpu();
+    const rt = gpu();
+    const count = () =>
+      ["low_rank_forward", "low_rank_rows4", "low_rank_cols4"]
+        .reduce((s, e) => s + (rt.dispatchesByKernel.get(`low_rank.wgsl:${e}`) ?? 0), 0);
+    const before = count();
+    setLowRankKernel(false);
+    try {
+      await checkOp({
+        inputs: [
+          { data: randomVec(20 * 36, rand), shape: [20, 36] },
+          { data: randomVec(36 * 8, rand), shape: [36, 8] },
+        ],
+        gpu: ([a, b]) => lowRankMatmul({ a, b, alpha: 2 }),
+        forward: ([a, b]) => R.matmulForwardRef(a, b, 1, 20, 36, 8, false, false).map((v) => 2 * v),
+        backward: () => [null, null],
+      });
+    } finally {
+      setLowRankKernel(null);
+    }
+    assert.equal(count(), before);
+  },
+);
+
+opCase("loraLinear's step runs no transpose pass, even where Aᵀ·B is materialized", async () => {
+  await initGpu();
+  const rt = gpu();
+  setTransposedALayout("materialize");
+  try {
+    const [rows, inF, outF, r] = [12, 16, 20, 8];
+    const t = (shape: number[], grad: boolean) =>
+      Tensor.from(randomVec(shape.reduce((p, q) => p * q), rand), shape, { requiresGrad: grad });
+    const [x, w, b, a, bb] = [
+      t([rows, inF], false),
+      t([outF, inF], false),
+      t([outF], false),
+      t([r, inF], true),
+      t([outF, r], true),
+    ];
+    const count = () => rt.dispatchesByKernel.get("transpose.wgsl:transpose12_forward") ?? 0;
+    const before = count();
+    const y = loraLinear(x, w, b, a, bb, 2);
+    backward(y, Tensor.from(randomVec(rows * outF, rand), [rows, outF]));
+    assert.equal(count(), before, "transpose12 dispatches in a LoRA step");
+    assert.ok(a.grad && bb.grad);
+    endStep();
+    [x, w, b, a, bb].forEach((v) => v.release());
+  } finally {
+    setTransposedALayout(null);
+  }
+});
