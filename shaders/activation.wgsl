@@ -4,8 +4,9 @@
 // absolute error is below 1.5e-7 for z ≥ 0: the rounding of torch's own float32 0.5·(1 + erf(v/√2))
 // near 1 (half an ulp of 1 is 6e-8), and so |gelu error| ≤ 7.5e-8·|x|. Five terms against the
 // 10-term erfcc fit used before (which also held relative error 1.2e-7 in the far tails, where
-// gelu's output is below 1e-7·|x| anyway): a fifth to a quarter less time on lavapipe. The n % 4 = 0 entries (every BERT activation) load and store
-// vec4: on lavapipe, where each lane pays per load and store instruction, forward runs ~3× faster.
+// gelu's output is below 1e-7·|x| anyway): a fifth to a quarter less time on lavapipe. The
+// n % 4 = 0 entries (every BERT activation) load and store vec4: on lavapipe, where each lane
+// pays per load and store instruction, forward runs ~3× faster.
 
 struct Params { n: u32 }
 
