@@ -1,11 +1,11 @@
 // BERT's embedding sum, BertEmbeddings before its LayerNorm, as one gather:
 //   out (R, C) = (word[ids[r]] + position[positions[r]]) + tokenType[typeIds[r]]
 // with word (V, C), position (P, C), tokenType (T, C) and the three id arrays (R) u32; the sum in
-// Hugging Face's order. Three gathers and two adds were five dispatches and four round trips of
-// (R, C) through memory. Backward scatter-adds dOut into the gradient of each table that wants one
-// (WANT_WORD / WANT_POSITION / WANT_TYPE), one thread per column (vec4 of columns with the `4`
-// entries, C % 4 = 0) walking the rows in order: repeated ids accumulate exactly and
-// deterministically without atomics, as embedding.wgsl does. An id past its table's rows reads
+// Hugging Face's order. Composed, the three gathers and the first add were four dispatches, each
+// writing (R, C) that the next one read back. Backward scatter-adds dOut into the gradient of each
+// table that wants one (WANT_WORD / WANT_POSITION / WANT_TYPE), one thread per column (vec4 of
+// columns with the `4` entries, C % 4 = 0) walking the rows in order: repeated ids accumulate
+// exactly and deterministically without atomics, as embedding.wgsl does. An id past its table's rows reads
 // zeros and scatters nothing (the batch builder refuses such ids first).
 
 struct Params { rows: u32, cols: u32, wordRows: u32, positionRows: u32, typeRows: u32 }
