@@ -5,8 +5,8 @@
 // writing (R, C) that the next one read back. Backward scatter-adds dOut into the gradient of each
 // table that wants one (WANT_WORD / WANT_POSITION / WANT_TYPE), one thread per column (vec4 of
 // columns with the `4` entries, C % 4 = 0) walking the rows in order: repeated ids accumulate
-// exactly and deterministically without atomics, as embedding.wgsl does. An id past its table's rows reads
-// zeros and scatters nothing (the batch builder refuses such ids first).
+// exactly and deterministically without atomics, as embedding.wgsl does. An id past its table's
+// rows reads zeros and scatters nothing (the batch builder refuses such ids first).
 
 struct Params { rows: u32, cols: u32, wordRows: u32, positionRows: u32, typeRows: u32 }
 
