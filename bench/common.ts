@@ -31,7 +31,8 @@ async function finish(): Promise<void> {
 /**
  * Registers a bench whose `fn` records GPU work; `work` is FLOPs (or bytes moved, with GB/s) per call.
  * Each timed sample records `fn` `reps` times into one submission: a submit-and-wait round trip
- * costs ~10 ms on lavapipe, which would otherwise hide a 2 ms kernel (the table says `×reps`).
+ * costs ~11 ms under Deno on lavapipe even with nothing submitted (its idle wait is printed with the
+ * table), which would otherwise hide a 2 ms kernel (the table says `×reps`).
  * Temporaries made by `fn` are released after each iteration.
  */
 export function gpuBench(
@@ -75,11 +76,24 @@ export function throughput(r: Row): number {
   return r.work / (median / 1000) / 1e9;
 }
 
+/** Median milliseconds of a wait for the queue with nothing submitted: what each sample pays. */
+async function idleWait(): Promise<number> {
+  const ms: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    await gpu().device.queue.onSubmittedWorkDone();
+    ms.push(performance.now() - t0);
+  }
+  return ms.sort((a, b) => a - b)[2];
+}
+const idleMs = await idleWait();
+
 globalThis.addEventListener("unload", () => {
   const done = rows.filter((r) => r.ms.length > 0);
   if (done.length === 0) return;
   const median = (r: Row) => [...r.ms].sort((a, b) => a - b)[Math.floor(r.ms.length / 2)];
-  console.log(`\nadapter: ${getAdapterName()}`);
+  const wait = `each sample includes one wait for the queue: ${idleMs.toFixed(1)} ms idle`;
+  console.log(`\nadapter: ${getAdapterName()} (${wait})`);
   for (const r of done) {
     console.log(
       `${r.group.padEnd(10)} ${r.name.padEnd(44)} ${median(r).toFixed(2).padStart(9)} ms  ${
@@ -95,7 +109,7 @@ globalThis.addEventListener("unload", () => {
     "",
     `\`deno task bench\` on ${
       new Date().toISOString().slice(0, 10)
-    }: BERT-base shapes, batch 16 × 32 = 512 rows; median of the timed calls, each kernel validated before it is timed.`,
+    }: BERT-base shapes, batch 16 × 32 = 512 rows; median of the timed calls, each kernel validated before it is timed; ${wait}.`,
     "",
     "| family | kernel | median ms | throughput |",
     "| --- | --- | ---: | ---: |",

@@ -5,6 +5,7 @@ import * as R from "./reference/ops_ref.ts";
 import { initGpu } from "../src/gpu/kernel.ts";
 import { Tensor } from "../src/tensor.ts";
 import { embedding } from "../src/ops/embedding.ts";
+import { embeddingSum } from "../src/ops/embedding_sum.ts";
 import { crossEntropy } from "../src/ops/cross_entropy.ts";
 import { dropout } from "../src/ops/dropout.ts";
 import { AdamW } from "../src/optim/adamw.ts";
@@ -70,6 +71,40 @@ opCase("embedding 11x13 table, 29 ids with repeats: forward, dTable (scatter-add
   });
   idT.release();
 });
+
+// BERT's word + position + token type sum in one kernel: C = 13 runs the scalar entries, C = 12 the
+// vec4 ones; ids repeat (the scatter must add); the frozen-word case scatters into two tables only.
+for (const [C, frozenWord] of [[13, false], [12, false], [12, true]] as const) {
+  opCase(
+    `embeddingSum (11, 7, 2) x ${C} tables, 23 rows${frozenWord ? ", word frozen" : ""}: ` +
+      "forward, dWord, dPosition, dTokenType",
+    async () => {
+      await initGpu();
+      const sizes = [11, 7, 2], rows = 23;
+      const idLists = sizes.map((n, k) =>
+        Array.from({ length: rows }, (_, r) => (r * (k + 3) + k) % n)
+      );
+      const idTs = idLists.map((l) => Tensor.from(l, [rows], { dtype: "u32" }));
+      await checkOp({
+        inputs: sizes.map((n, k) => ({
+          data: vec(n * C),
+          shape: [n, C],
+          grad: !(frozenWord && k === 0),
+        })),
+        gpu: (ts) => embeddingSum([ts[0], ts[1], ts[2]], [idTs[0], idTs[1], idTs[2]]),
+        forward: (xs) => {
+          const [w, p, t] = xs.map((x, k) => R.embeddingForwardRef(x, idLists[k], C));
+          return w.map((v, i) => v + p[i] + t[i]);
+        },
+        backward: (_xs, d) =>
+          sizes.map((n, k) =>
+            frozenWord && k === 0 ? null : R.embeddingBackwardRef(n, idLists[k], C, d)
+          ),
+      });
+      idTs.forEach((t) => t.release());
+    },
+  );
+}
 
 // 19 rows: fewer than the forward's 64 lanes; 203: lanes that take several rows each.
 for (const N of [19, 203]) {

@@ -142,6 +142,47 @@ opCase("gelu (exact erf) 1001 values in [-6, 6]: forward, dX", () =>
     backward: ([x], d) => [R.geluBackwardRef(x, d)],
   }));
 
+opCase("gelu (exact erf) 1032 values in [-8, 8], the vec4 kernels: forward, dX", () =>
+  checkOp({
+    inputs: [{ data: vec(1032, 8), shape: [8, 129], grad: true }],
+    gpu: ([x]) => gelu(x),
+    forward: ([x]) => R.geluForwardRef(x),
+    backward: ([x], d) => [R.geluBackwardRef(x, d)],
+  }));
+
+// Element by element, not norm-wise: the erf fit (A&S 7.1.26, |error| < 1.5e-7) keeps every
+// value within float32 rounding of the float64 exact-erf GELU, on both kernel paths.
+opCase(
+  "gelu: each value within 3e-7·(1 + |x|) of exact-erf GELU, scalar and vec4 paths",
+  async () => {
+    await initGpu();
+    for (const n of [1001, 1032]) {
+      const xs = Float64Array.from(
+        Float32Array.from({ length: n }, (_, i) => -9 + 18 * i / (n - 1)),
+      );
+      const x = Tensor.from(xs, [n], { requiresGrad: true });
+      const y = gelu(x);
+      const ones = Tensor.from(new Float32Array(n).fill(1), [n]);
+      backward(y, ones);
+      const [got, dGot] = [await y.read(), await x.grad!.read()];
+      const want = R.geluForwardRef(xs), dWant = R.geluBackwardRef(xs, new Float64Array(n).fill(1));
+      for (let i = 0; i < n; i++) {
+        const bound = 3e-7 * (1 + Math.abs(xs[i]));
+        assert.ok(
+          Math.abs(got[i] - want[i]) <= bound,
+          `n ${n}: gelu(${xs[i]}) = ${got[i]}, want ${want[i]}`,
+        );
+        assert.ok(
+          Math.abs(dGot[i] - dWant[i]) <= bound,
+          `n ${n}: gelu'(${xs[i]}) = ${dGot[i]}, want ${dWant[i]}`,
+        );
+      }
+      endStep();
+      [x, ones].forEach((t) => t.release());
+    }
+  },
+);
+
 opCase("tanh 997 values in [-5, 5]: forward, dX", () =>
   checkOp({
     inputs: [{ data: vec(997, 5), shape: [997], grad: true }],

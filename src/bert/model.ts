@@ -5,6 +5,8 @@ import { linearPaths, paramShapes } from "./params.ts";
 import type { Batch } from "../data/batches.ts";
 import { add } from "../ops/add.ts";
 import { embedding } from "../ops/embedding.ts";
+import { embeddingSum } from "../ops/embedding_sum.ts";
+import { layerNorm } from "../ops/layer_norm.ts";
 import { residualLayerNorm } from "../ops/residual_layer_norm.ts";
 import { dispose, tidy } from "../autograd/tape.ts";
 import { dropout } from "../ops/dropout.ts";
@@ -110,20 +112,35 @@ export class BertForSequenceClassification {
     const e = "bert.embeddings";
     // Each block frees what no backward will read as soon as it is done (see tidy): with nothing
     // to backpropagate (head mode's encoder, evaluation), every intermediate but its result.
-    // (word + position) + token type, the last add inside the LayerNorm kernel.
+    // (word + position) + token type: one gather-and-sum kernel, then LayerNorm; with a LoRA on an
+    // embedding, each lookup plus its LoRA, the last add inside the LayerNorm kernel.
+    const tables = ["word", "position", "token_type"].map((n) => `${e}.${n}_embeddings`);
+    const ids = [batch.ids, batch.positions, batch.typeIds];
+    const [normW, normB] = [this.p(`${e}.LayerNorm.weight`), this.p(`${e}.LayerNorm.bias`)];
     let h = tidy(() =>
       drop(
-        residualLayerNorm(
-          add(
-            this.embed(`${e}.word_embeddings`, batch.ids),
-            this.embed(`${e}.position_embeddings`, batch.positions),
+        tables.some((t) => this.loraEmbedding.has(t))
+          ? residualLayerNorm(
+            add(this.embed(tables[0], ids[0]), this.embed(tables[1], ids[1])),
+            null,
+            this.embed(tables[2], ids[2]),
+            normW,
+            normB,
+            c.layerNormEps,
+          )
+          : layerNorm(
+            embeddingSum(
+              [
+                this.p(`${tables[0]}.weight`),
+                this.p(`${tables[1]}.weight`),
+                this.p(`${tables[2]}.weight`),
+              ],
+              [ids[0], ids[1], ids[2]],
+            ),
+            normW,
+            normB,
+            c.layerNormEps,
           ),
-          null,
-          this.embed(`${e}.token_type_embeddings`, batch.typeIds),
-          this.p(`${e}.LayerNorm.weight`),
-          this.p(`${e}.LayerNorm.bias`),
-          c.layerNormEps,
-        ),
         c.hiddenDropoutProb,
       )
     );

@@ -9,6 +9,7 @@ import cross_entropy from "../../shaders/cross_entropy.wgsl" with { type: "text"
 import dropout from "../../shaders/dropout.wgsl" with { type: "text" };
 import dropout_mask from "../../shaders/dropout_mask.wgsl" with { type: "text" };
 import embedding from "../../shaders/embedding.wgsl" with { type: "text" };
+import embedding_sum from "../../shaders/embedding_sum.wgsl" with { type: "text" };
 import layer_norm from "../../shaders/layer_norm.wgsl" with { type: "text" };
 import low_rank from "../../shaders/low_rank.wgsl" with { type: "text" };
 import matmul from "../../shaders/matmul.wgsl" with { type: "text" };
@@ -31,6 +32,7 @@ export const SHADERS: Readonly<Record<string, string>> = {
   "dropout.wgsl": dropout,
   "dropout_mask.wgsl": dropout_mask,
   "embedding.wgsl": embedding,
+  "embedding_sum.wgsl": embedding_sum,
   "layer_norm.wgsl": layer_norm,
   "low_rank.wgsl": low_rank,
   "matmul.wgsl": matmul,

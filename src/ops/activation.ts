@@ -1,21 +1,25 @@
-// gelu (exact, erf) and tanh: elementwise, forward beside backward in shaders/activation.wgsl.
+// gelu (exact, erf) and tanh: elementwise, forward beside backward in shaders/activation.wgsl;
+// gelu loads vec4 when the size allows.
 import { Tensor } from "../tensor.ts";
 import { gpu, grid1d } from "../gpu/kernel.ts";
 import { accumulateGrad, recomputable, record } from "../autograd/tape.ts";
 
+/** `vec4`: the entry is the `4` one, n % 4 = 0, a vec4 per thread. */
 function elementwise(
   entry: string,
   inputs: Tensor[],
   n: number,
   shape: readonly number[],
   out = Tensor.empty(shape),
+  vec4 = false,
 ): Tensor {
+  const threads = vec4 ? n / 4 : n;
   gpu().dispatch(
-    { shader: "activation.wgsl", entry },
+    { shader: "activation.wgsl", entry: vec4 ? `${entry}4` : entry },
     [...inputs.map((t) => t.buffer), out.buffer],
-    [n],
+    [threads],
     [],
-    grid1d(n, 256),
+    grid1d(threads, 256),
   );
   return out;
 }
@@ -26,10 +30,11 @@ function elementwise(
  * 6 MiB a layer not kept twice.
  */
 export function gelu(x: Tensor): Tensor {
-  const y = elementwise("gelu_forward", [x], x.size, x.shape);
-  recomputable(y, [x], () => elementwise("gelu_forward", [x], x.size, x.shape, y));
+  const v4 = x.size % 4 === 0;
+  const y = elementwise("gelu_forward", [x], x.size, x.shape, undefined, v4);
+  recomputable(y, [x], () => elementwise("gelu_forward", [x], x.size, x.shape, y, v4));
   return record(y, [x], (dOut) => {
-    accumulateGrad(x, elementwise("gelu_backward", [x, dOut], x.size, x.shape));
+    accumulateGrad(x, elementwise("gelu_backward", [x, dOut], x.size, x.shape, undefined, v4));
   }, [x]);
 }
 
