@@ -32,6 +32,17 @@ export interface ForwardOptions {
   dropoutSeed?: number;
 }
 
+let lastLayerRows: "cls" | "all" = "cls";
+
+/**
+ * Which rows the last encoder layer computes past its attention: "cls" (the default) only the
+ * [CLS] rows the pooler reads, "all" every token's, as transformers does. The two are the same
+ * function, dropout included; tests compare them.
+ */
+export function setLastLayerRows(rows: "cls" | "all"): void {
+  lastLayerRows = rows;
+}
+
 export class BertForSequenceClassification {
   readonly params: Map<string, Tensor> = new Map();
   readonly lora: Map<string, LoraWeights> = new Map();
@@ -82,18 +93,22 @@ export class BertForSequenceClassification {
     const c = this.config;
     const B = batch.size, T = batch.seqLen;
     let stream = 0;
-    const drop = (x: Tensor, prob: number) =>
-      opts.train && prob > 0 ? dropout(x, prob, opts.dropoutSeed ?? 0, stream++) : x;
-    const lin = (path: string, x: Tensor) => this.linear(path, x, drop);
+    // `rowStride` T: the rows are the [CLS] rows b·T of a (B·T, ·) tensor (see dropout()).
+    const drop = (x: Tensor, prob: number, rowStride = 1) =>
+      opts.train && prob > 0 ? dropout(x, prob, opts.dropoutSeed ?? 0, stream++, rowStride) : x;
+    const lin = (path: string, x: Tensor, rowStride = 1) =>
+      this.linear(path, x, (x, p) => drop(x, p, rowStride));
     /** A dropout folded into a fused kernel (attention, residualLayerNorm), taking the next
      * stream as `drop` would, so the mask is the one dropout() would draw. */
-    const dropSpec = (prob: number) =>
-      opts.train && prob > 0 ? { prob, seed: opts.dropoutSeed ?? 0, stream: stream++ } : null;
+    const dropSpec = (prob: number, rowStride = 1) =>
+      opts.train && prob > 0
+        ? { prob, seed: opts.dropoutSeed ?? 0, stream: stream++, rowStride }
+        : null;
     // A sublayer's output: dense (its bias left out), dropout, residual and LayerNorm, the last
     // three with the bias in one kernel; the dropout takes the stream dropout() would have.
-    const output = (path: string, x: Tensor, residual: Tensor, norm: string) => {
-      const branch = this.linear(`${path}.dense`, x, drop, false);
-      const folded = dropSpec(c.hiddenDropoutProb) ?? undefined;
+    const output = (path: string, x: Tensor, residual: Tensor, norm: string, rowStride: number) => {
+      const branch = this.linear(`${path}.dense`, x, (x, p) => drop(x, p, rowStride), false);
+      const folded = dropSpec(c.hiddenDropoutProb, rowStride) ?? undefined;
       const [w, b] = [this.p(`${norm}.weight`), this.p(`${norm}.bias`)];
       return residualLayerNorm(
         branch,
@@ -128,8 +143,17 @@ export class BertForSequenceClassification {
       )
     );
 
+    // Only the [CLS] rows of the last layer's output reach the pooler. Every token's K and V (and
+    // Q) still feed the attention, but past it the last layer runs on the B [CLS] rows alone
+    // (gathered; the gather's backward scatters their gradient back), with each dropout drawing
+    // the rows' masks at their places b·T in the full (B·T, ·) tensors: the same function as
+    // all rows, at (T - 1)/T less of the layer's dense, feed-forward and LayerNorm work.
+    const clsOnly = lastLayerRows === "cls" && c.numHiddenLayers > 0;
     for (let i = 0; i < c.numHiddenLayers; i++) {
       const l = `bert.encoder.layer.${i}`;
+      const pruned = clsOnly && i === c.numHiddenLayers - 1;
+      const rows = (x: Tensor) => pruned ? embedding(x, batch.clsRows) : x; // (B·T | B, H)
+      const stride = pruned ? T : 1;
       const input = h;
       h = tidy(() => {
         const merged = tidy(() =>
@@ -143,14 +167,21 @@ export class BertForSequenceClassification {
           )
         );
         h = tidy(() =>
-          output(`${l}.attention.output`, merged, h, `${l}.attention.output.LayerNorm`)
+          output(
+            `${l}.attention.output`,
+            rows(merged),
+            rows(h),
+            `${l}.attention.output.LayerNorm`,
+            stride,
+          )
         );
-        const inter = tidy(() => gelu(lin(`${l}.intermediate.dense`, h)));
-        return output(`${l}.output`, inter, h, `${l}.output.LayerNorm`);
+        const inter = tidy(() => gelu(lin(`${l}.intermediate.dense`, h, stride)));
+        return output(`${l}.output`, inter, h, `${l}.output.LayerNorm`, stride);
       });
       dispose(input); // nothing but this layer's backwards reads the layer's input
     }
-    const cls = embedding(h, batch.clsRows); // the [CLS] row of each sequence, (B, H)
+    // The [CLS] row of each sequence, (B, H): all the last layer made when it made no other.
+    const cls = clsOnly ? h : embedding(h, batch.clsRows);
     const pooled = tanh(lin("bert.pooler.dense", cls));
     return lin("classifier", drop(pooled, c.classifierDropout)); // (B, numLabels)
   }
