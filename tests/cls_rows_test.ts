@@ -1,8 +1,9 @@
 // The last encoder layer computed on the [CLS] rows alone (src/bert/model.ts, setLastLayerRows):
 // dropout() and residualLayerNorm() on rows taken at a stride draw the masks of those rows'
-// places in the full tensor (against the float64 mask reference), and the pruned model is the
-// same function as the all-rows one: logits and every gradient, in training with every dropout
-// on and in evaluation, for full, head and LoRA training.
+// places in the full tensor, and attention for the [CLS] queries alone (fused and composed) is
+// the full attention's [CLS] rows, against float64 references; and the pruned model is the same
+// function as the all-rows one: logits and every gradient, in training with every dropout on and
+// in evaluation, for full, head and LoRA training, through both attention paths.
 import assert from "node:assert/strict";
 import { assertClose, checkOp, randomVec, rng } from "./helpers.ts";
 import * as R from "./reference/ops_ref.ts";
@@ -12,6 +13,8 @@ import { backward, endStep } from "../src/autograd/tape.ts";
 import { dropout } from "../src/ops/dropout.ts";
 import { residualLayerNorm } from "../src/ops/residual_layer_norm.ts";
 import { setRowReductionLayout } from "../src/ops/variants.ts";
+import { attention, type AttentionDropout } from "../src/ops/attention.ts";
+import { composedAttention, setAttentionPath } from "../src/nn/attention.ts";
 import { BertForSequenceClassification, setLastLayerRows } from "../src/bert/model.ts";
 import { HEAD_KEYS } from "../src/bert/params.ts";
 import { attachLora } from "../src/nn/lora.ts";
@@ -96,6 +99,65 @@ for (const layout of ["thread", "workgroup"] as const) {
   }
 }
 
+// [CLS] queries alone against the float64 reference of full attention: Q (B, H) placed at rows
+// b·T of a (B·T, H) Q whose other rows are zero, dO likewise (the other rows' outputs then add
+// nothing to dK, dV); the output and dQ are the reference's rows b·T. Odd shapes as in
+// ops_test.ts: T 7, 3 heads (of 8 for the fused kernel, 5 for the composed path), padded keys.
+const CLS = { batch: 3, seqLen: 7, heads: 3, clsOnly: true };
+for (
+  const [name, attend, D] of [
+    ["attention (fused)", attention, 8],
+    ["composedAttention", composedAttention, 5],
+  ] as const
+) {
+  for (const drop of [null, { prob: 0.4, seed: 11, stream: 4 }] as (AttentionDropout | null)[]) {
+    Deno.test(`${name}, [CLS] queries alone (B 3, T 7, 3 heads of ${D}, padded keys, ${drop ? `dropout p ${drop.prob}` : "no dropout"}): forward, dQ, dK, dV`, async () => {
+      const { batch: B, seqLen: T, heads } = CLS, H = heads * D;
+      const n = B * heads * T * T;
+      const f = drop
+        ? R.dropoutForwardRef(new Float64Array(n).fill(1), drop.prob, drop.seed, drop.stream)
+        : undefined;
+      const mask = Float64Array.from(
+        { length: B * T },
+        (_, i) => (i % T < T - (i / T | 0) * 2 ? 1 : 0),
+      );
+      /** (B, H) rows placed at rows b·T of a zero (B·T, H). */
+      const spread = (x: Float64Array) => {
+        const out = new Float64Array(B * T * H);
+        for (let b = 0; b < B; b++) out.set(x.subarray(b * H, (b + 1) * H), b * T * H);
+        return out;
+      };
+      const clsRows = (x: Float64Array) =>
+        Float64Array.from({ length: B * H }, (_, i) => x[Math.floor(i / H) * T * H + i % H]);
+      await checkOp({
+        inputs: [
+          { data: vec(B * H, 2), shape: [B, H], grad: true },
+          { data: vec(B * T * H, 2), shape: [B * T, H], grad: true },
+          { data: vec(B * T * H), shape: [B * T, H], grad: true },
+          { data: mask, shape: [B, T] },
+        ],
+        gpu: ([q, k, v, m]) => attend(q, k, v, m, CLS, drop),
+        forward: ([q, k, v, m]) =>
+          clsRows(R.attentionForwardRef(spread(q), k, v, m, B, T, heads, f)),
+        backward: ([q, k, v, m], d) => {
+          const [dQ, dK, dV] = R.attentionBackwardRef(
+            spread(q),
+            k,
+            v,
+            m,
+            B,
+            T,
+            heads,
+            spread(d),
+            f,
+          );
+          return [clsRows(dQ), dK, dV, null];
+        },
+      });
+    });
+  }
+}
+
 type Mode = "full" | "head" | "lora";
 
 /** A tiny model in `mode` and its trainable tensors by name; LoRA with nonzero B, lora_dropout. */
@@ -156,24 +218,32 @@ async function step(
 
 for (const mode of ["full", "head", "lora"] as const) {
   for (const train of [true, false]) {
-    Deno.test(`BERT ${mode} ${train ? "training, dropout on" : "evaluation"}: last layer on the [CLS] rows gives the all-rows logits and gradients`, async () => {
-      await initGpu();
-      const { model, c, trainable } = tinyModel(mode);
-      const pruned = await step(model, c.vocabSize, trainable, train, "cls");
-      const all = await step(model, c.vocabSize, trainable, train, "all");
-      // The same arithmetic on the rows both compute; the weight gradients of the pruned
-      // dense layers sum B rows where all rows sum B·T with zeros between them, so f32
-      // summation order alone may differ (~1e-7). A mask drawn at a wrong place moves them
-      // by ~1e-1.
-      for (const [k, want] of all) {
-        const got = pruned.get(k)!;
-        if (k.endsWith("attention.self.key.bias")) {
-          // Its true gradient is 0 (softmax ignores a per-row shift): rounding noise on both.
-          const small = Math.max(...got.map(Math.abs), ...want.map(Math.abs));
-          assert.ok(small < 1e-6, `${k}: gradient ${small} should be rounding noise`);
-        } else assertClose(got, want, 1e-6, k);
-      }
-      model.release();
-    });
+    for (const path of ["fused", "composed"] as const) {
+      Deno.test(`BERT ${mode} ${train ? "training, dropout on" : "evaluation"}, ${path} attention: last layer on the [CLS] rows gives the all-rows logits and gradients`, async () => {
+        await initGpu();
+        const { model, c, trainable } = tinyModel(mode);
+        setAttentionPath(path);
+        let pruned, all;
+        try {
+          pruned = await step(model, c.vocabSize, trainable, train, "cls");
+          all = await step(model, c.vocabSize, trainable, train, "all");
+        } finally {
+          setAttentionPath(null);
+        }
+        // The same arithmetic on the rows both compute; the weight gradients of the pruned
+        // dense layers sum B rows where all rows sum B·T with zeros between them, so f32
+        // summation order alone may differ (~1e-7). A mask drawn at a wrong place moves them
+        // by ~1e-1.
+        for (const [k, want] of all) {
+          const got = pruned.get(k)!;
+          if (k.endsWith("attention.self.key.bias")) {
+            // Its true gradient is 0 (softmax ignores a per-row shift): rounding noise on both.
+            const small = Math.max(...got.map(Math.abs), ...want.map(Math.abs));
+            assert.ok(small < 1e-6, `${k}: gradient ${small} should be rounding noise`);
+          } else assertClose(got, want, 1e-6, k);
+        }
+        model.release();
+      });
+    }
   }
 }

@@ -143,37 +143,32 @@ export class BertForSequenceClassification {
       )
     );
 
-    // Only the [CLS] rows of the last layer's output reach the pooler. Every token's K and V (and
-    // Q) still feed the attention, but past it the last layer runs on the B [CLS] rows alone
-    // (gathered; the gather's backward scatters their gradient back), with each dropout drawing
-    // the rows' masks at their places b·T in the full (B·T, ·) tensors: the same function as
-    // all rows, at (T - 1)/T less of the layer's dense, feed-forward and LayerNorm work.
+    // Only the [CLS] rows of the last layer's output reach the pooler. Every token's K and V
+    // still feed that layer's attention, but its queries and everything after run on the B [CLS]
+    // rows alone (gathered; the gather's backward scatters their gradient back), each dropout
+    // drawing the rows' masks at their places in the full tensors (row b·T of (B·T, ·)): the same
+    // function as all rows, at (T - 1)/T less of the layer's work but K and V.
     const clsOnly = lastLayerRows === "cls" && c.numHiddenLayers > 0;
     for (let i = 0; i < c.numHiddenLayers; i++) {
       const l = `bert.encoder.layer.${i}`;
       const pruned = clsOnly && i === c.numHiddenLayers - 1;
-      const rows = (x: Tensor) => pruned ? embedding(x, batch.clsRows) : x; // (B·T | B, H)
       const stride = pruned ? T : 1;
       const input = h;
       h = tidy(() => {
+        // The rows whose output is wanted: the queries' input and the attention's residual.
+        const rows = pruned ? embedding(h, batch.clsRows) : h; // (B·T, H), or (B, H) pruned
         const merged = tidy(() =>
           selfAttention(
-            lin(`${l}.attention.self.query`, h),
+            lin(`${l}.attention.self.query`, rows, stride),
             lin(`${l}.attention.self.key`, h),
             lin(`${l}.attention.self.value`, h),
             batch.mask,
-            { batch: B, seqLen: T, heads: c.numAttentionHeads },
+            { batch: B, seqLen: T, heads: c.numAttentionHeads, clsOnly: pruned },
             dropSpec(c.attentionProbsDropoutProb),
           )
         );
         h = tidy(() =>
-          output(
-            `${l}.attention.output`,
-            rows(merged),
-            rows(h),
-            `${l}.attention.output.LayerNorm`,
-            stride,
-          )
+          output(`${l}.attention.output`, merged, rows, `${l}.attention.output.LayerNorm`, stride)
         );
         const inter = tidy(() => gelu(lin(`${l}.intermediate.dense`, h, stride)));
         return output(`${l}.output`, inter, h, `${l}.output.LayerNorm`, stride);
