@@ -1,13 +1,15 @@
 // GPU time per kernel in one training step, from timestamp queries around each dispatch (each
 // dispatch gets its own compute pass, which adds a little time per dispatch): where a step's GPU
-// time goes. `deno run -A bench/profile.ts [--model bert-tiny] [--mode full|head|lora]`.
+// time goes. `deno run -A bench/profile.ts [--model bert-tiny] [--mode full|head|lora]
+// [--last-layer cls|all|both [--rounds N]]`: `both` alternates the last encoder layer on the
+// [CLS] rows alone (the default) and on all rows (setLastLayerRows) N times, an A/B in one run.
 // Needs the adapter's "timestamp-query" feature (lavapipe and most GPUs have it).
 import { parseFlags, run } from "../src/cli/common.ts";
 import { UserError } from "../src/errors.ts";
 import { initGpu } from "../src/gpu/kernel.ts";
 import { presetConfig } from "../src/bert/config.ts";
 import { randomWeights } from "../src/bert/params.ts";
-import { BertForSequenceClassification } from "../src/bert/model.ts";
+import { BertForSequenceClassification, setLastLayerRows } from "../src/bert/model.ts";
 import { makeBatch } from "../src/data/batches.ts";
 import { backward, endStep } from "../src/autograd/tape.ts";
 import { crossEntropy } from "../src/ops/cross_entropy.ts";
@@ -23,6 +25,21 @@ export async function profileStep(
   mode: Mode,
   B = 16,
   T = 32,
+  lastLayer: "cls" | "all" = "cls",
+): Promise<{ totalMs: number; wallMs: number; byKernel: [string, number, number][] }> {
+  setLastLayerRows(lastLayer);
+  try {
+    return await profileRows(model, mode, B, T);
+  } finally {
+    setLastLayerRows("cls");
+  }
+}
+
+async function profileRows(
+  model: string,
+  mode: Mode,
+  B: number,
+  T: number,
 ): Promise<{ totalMs: number; wallMs: number; byKernel: [string, number, number][] }> {
   const rt = await initGpu();
   const device = rt.device;
@@ -121,13 +138,69 @@ export async function profileStep(
   };
 }
 
+/** Last layer on the [CLS] rows vs all rows, alternated `rounds` times: medians, then kernels. */
+async function compareRows(model: string, mode: Mode, rounds: number): Promise<void> {
+  if (!(Number.isInteger(rounds) && rounds >= 1)) {
+    throw new UserError(`bench/profile.ts: --rounds must be a positive integer, got ${rounds}`);
+  }
+  const runs: Record<"cls" | "all", Awaited<ReturnType<typeof profileStep>>[]> = {
+    cls: [],
+    all: [],
+  };
+  for (let i = 0; i < rounds; i++) {
+    for (const rows of ["cls", "all"] as const) {
+      runs[rows].push(await profileStep(model, mode, 16, 32, rows));
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  for (const rows of ["cls", "all"] as const) {
+    const wall = runs[rows].map((r) => r.wallMs), gpu = runs[rows].map((r) => r.totalMs);
+    console.log(
+      `${model} ${mode}, last layer on ${rows === "cls" ? "[CLS] rows" : "all rows"}: median ` +
+        `${median(wall).toFixed(1)} ms per step (wall, unprofiled), ${median(gpu).toFixed(1)} ms ` +
+        `of GPU time (profiled); per round ${wall.map((w) => w.toFixed(1)).join(", ")} wall, ` +
+        `${gpu.map((g) => g.toFixed(1)).join(", ")} GPU`,
+    );
+  }
+  // Per kernel, the median round of each (ms, dispatches).
+  const perKernel = (rows: "cls" | "all") => {
+    const m = new Map<string, [number[], number]>();
+    for (const r of runs[rows]) {
+      for (const [k, ms, n] of r.byKernel) m.set(k, [[...(m.get(k)?.[0] ?? []), ms], n]);
+    }
+    return new Map([...m].map(([k, [ms, n]]) => [k, [median(ms), n] as const]));
+  };
+  const cls = perKernel("cls"), all = perKernel("all");
+  const names = [...new Set([...all.keys(), ...cls.keys()])]
+    .sort((a, b) => (all.get(b)?.[0] ?? 0) - (all.get(a)?.[0] ?? 0));
+  console.log("   [CLS] rows         all rows  kernel (median ms, dispatches)");
+  for (const k of names) {
+    const f = (e?: readonly [number, number]) =>
+      e ? `${e[0].toFixed(2).padStart(9)} ${String(e[1]).padStart(4)}×` : " ".repeat(15);
+    console.log(`${f(cls.get(k))}  ${f(all.get(k))}  ${k}`);
+  }
+}
+
 if (import.meta.main) {
   run(async () => {
     const { values: v } = parseFlags("bench/profile.ts", {
       model: { type: "string", default: "bert-tiny" },
       mode: { type: "string", default: "full" },
+      "last-layer": { type: "string", default: "cls" },
+      rounds: { type: "string", default: "3" },
     });
-    const { totalMs, wallMs, byKernel } = await profileStep(v.model as string, v.mode as Mode);
+    const rows = v["last-layer"] as string;
+    if (!["cls", "all", "both"].includes(rows)) {
+      throw new UserError(`bench/profile.ts: --last-layer must be cls, all or both, got ${rows}`);
+    }
+    if (rows === "both") return await compareRows(v.model as string, v.mode as Mode, +v.rounds!);
+    const { totalMs, wallMs, byKernel } = await profileStep(
+      v.model as string,
+      v.mode as Mode,
+      16,
+      32,
+      rows as "cls" | "all",
+    );
     console.log(
       `${v.model} ${v.mode}: ${wallMs.toFixed(1)} ms per step (wall, unprofiled); ` +
         `${totalMs.toFixed(1)} ms of GPU time inside dispatches (profiled step)`,

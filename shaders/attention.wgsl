@@ -12,12 +12,18 @@
 // (lavapipe, one BERT-base layer: 22 against 36 ms of CPU); backward lanes take one row (two rows
 // took dQ from 40 to 68 ms and left dK/dV at 40).
 // Forward saves only each row's max and 1/Σ; backward recomputes P from them.
+// Queries may be the first qRows positions of each sequence alone (qRows 1: the [CLS] rows a
+// classifier reads): Q, O, dO and dQ are then (B·qRows, hidden), keys and values stay all T, and
+// dropout draws each probability's mask at its place in the full (B, heads, T, T) tensor.
 // Backward (dP = dP̃ · keep/(1 - prob), dS = scale · P ∘ (dP - rowDot), rowDot = Σ_j P ∘ dP):
 //   attention_backward_query, lane per query row: P, dP and rowDot into scratch, dQ = dS·K;
 //   attention_backward_key, lane per key row: dV = P̃ᵀ·dO, dK = dSᵀ·Q.
 
-// batch, seqLen, heads, dropout seed and stream; scale = 1/√D; prob = dropout probability.
-struct Params { batch: u32, seqLen: u32, heads: u32, seed: u32, stream: u32, scale: f32, prob: f32 }
+// batch, seqLen, heads, dropout seed and stream, query rows per sequence (qRows ≤ seqLen);
+// scale = 1/√D; prob = dropout probability.
+struct Params {
+  batch: u32, seqLen: u32, heads: u32, seed: u32, stream: u32, qRows: u32, scale: f32, prob: f32
+}
 
 // Exactly -(2 - 2⁻²³)·2¹²⁷, as softmax.wgsl (Tint rejects the rounded decimal).
 const F32_MIN: f32 = -0x1.fffffep+127f;
@@ -28,7 +34,7 @@ override WG: u32 = 32u; // lanes per (batch, head)
 override D4: u32 = 16u; // D / 4
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;    // (B·T, hidden / 4)
+@group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;    // (B·qRows, hidden / 4)
 @group(0) @binding(2) var<storage, read> k: array<vec4<f32>>;    // (B·T, hidden / 4)
 @group(0) @binding(3) var<storage, read> v: array<vec4<f32>>;    // (B·T, hidden / 4)
 @group(0) @binding(4) var<storage, read> mask: array<f32>;       // (B, T) of 1/0
@@ -40,12 +46,33 @@ fn head_at(b: u32, t: u32, h: u32) -> u32 {
   return ((b * p.seqLen + t) * p.heads + h) * D4;
 }
 
-/** Position t of workgroup wg's (batch, head): where its head starts, and its row b·heads·T + t. */
+/** Where head h of query (b, t) starts in a (B·qRows, hidden / 4) tensor (Q, O, dO, dQ). */
+fn query_at(b: u32, t: u32, h: u32) -> u32 {
+  return ((b * p.qRows + t) * p.heads + h) * D4;
+}
+
+/**
+ * Query t of workgroup wg's (batch, head): where its head starts, and its row b·heads·qRows + t
+ * (in stats).
+ */
 fn row_of(wg: vec3<u32>, nwg: vec3<u32>, t: u32) -> Row {
   let bh = wg.x + wg.y * nwg.x;
   let b = bh / p.heads;
   let h = bh % p.heads;
-  return Row(b, h, t, head_at(b, t, h), bh * p.seqLen + t);
+  return Row(b, h, t, query_at(b, t, h), bh * p.qRows + t);
+}
+
+/** Key t of workgroup wg's (batch, head): where its head starts in K, V, dK, dV. */
+fn key_row_of(wg: vec3<u32>, nwg: vec3<u32>, t: u32) -> Row {
+  let bh = wg.x + wg.y * nwg.x;
+  let b = bh / p.heads;
+  let h = bh % p.heads;
+  return Row(b, h, t, head_at(b, t, h), 0u);
+}
+
+/** Where probability (b, h, i, j) of the computed query rows is in scratch (B, heads, qRows, T). */
+fn pair_index(b: u32, h: u32, i: u32, j: u32) -> u32 {
+  return ((b * p.heads + h) * p.qRows + i) * p.seqLen + j;
 }
 
 fn heads_total() -> u32 { return p.batch * p.heads; }
@@ -63,15 +90,15 @@ fn drop_scale(idx: u32, key: u32) -> f32 {
 
 fn hsum(v: vec4<f32>) -> f32 { return v.x + v.y + v.z + v.w; }
 
-@group(0) @binding(5) var<storage, read_write> out: array<vec4<f32>>; // O (B·T, hidden / 4)
-// (B, heads, T, 3): the softmax's max and 1/Σ, and backward's rowDot = Σ_j P·dP.
+@group(0) @binding(5) var<storage, read_write> out: array<vec4<f32>>; // O (B·qRows, hidden / 4)
+// (B, heads, qRows, 3): the softmax's max and 1/Σ, and backward's rowDot = Σ_j P·dP.
 @group(0) @binding(6) var<storage, read_write> stats: array<f32>;
 
 @compute @workgroup_size(WG)
 fn attention_forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                      @builtin(local_invocation_index) lid: u32) {
   if (wg.x + wg.y * nwg.x >= heads_total()) { return; }
-  for (var t = 2u * lid; t < p.seqLen; t += 2u * WG) { forward_rows2(row_of(wg, nwg, t)); }
+  for (var t = 2u * lid; t < p.qRows; t += 2u * WG) { forward_rows2(row_of(wg, nwg, t)); }
 }
 
 /** A row's online softmax: m the running max, sum the running Σ exp(S - m). */
@@ -93,8 +120,8 @@ fn online_weight(o: ptr<function, Online>, s: f32, acc: ptr<function, array<vec4
 /** Rows A = row.t and B = row.t + 1 (B = A, computed twice and written once, at an odd T's end). */
 fn forward_rows2(row: Row) {
   let key = dropout_key(p.seed, p.stream);
-  let two = row.t + 1u < p.seqLen;
-  let atB = head_at(row.b, select(row.t, row.t + 1u, two), row.h);
+  let two = row.t + 1u < p.qRows;
+  let atB = query_at(row.b, select(row.t, row.t + 1u, two), row.h);
   var qa: array<vec4<f32>, MAX_D4>;
   var qb: array<vec4<f32>, MAX_D4>;
   var accA: array<vec4<f32>, MAX_D4>;
@@ -141,17 +168,18 @@ fn forward_rows2(row: Row) {
 
 // Eight storage buffers at most, WebGPU's default limit: hence P and dP share one scratch buffer
 // and rowDot goes into stats.
-@group(0) @binding(5) var<storage, read_write> rowStats: array<f32>;  // (B, heads, T, 3)
-@group(0) @binding(6) var<storage, read> dOut: array<vec4<f32>>;      // (B·T, hidden / 4)
-@group(0) @binding(7) var<storage, read_write> dQ: array<vec4<f32>>;  // (B·T, hidden / 4)
-@group(0) @binding(8) var<storage, read_write> scratch: array<vec2<f32>>; // (B, heads, T, T): P, dP
+@group(0) @binding(5) var<storage, read_write> rowStats: array<f32>;  // (B, heads, qRows, 3)
+@group(0) @binding(6) var<storage, read> dOut: array<vec4<f32>>;      // (B·qRows, hidden / 4)
+@group(0) @binding(7) var<storage, read_write> dQ: array<vec4<f32>>;  // (B·qRows, hidden / 4)
+// (B, heads, qRows, T): P, dP
+@group(0) @binding(8) var<storage, read_write> scratch: array<vec2<f32>>;
 
 @compute @workgroup_size(WG)
 fn attention_backward_query(@builtin(workgroup_id) wg: vec3<u32>,
                             @builtin(num_workgroups) nwg: vec3<u32>,
                             @builtin(local_invocation_index) lid: u32) {
   if (wg.x + wg.y * nwg.x >= heads_total()) { return; }
-  for (var t = lid; t < p.seqLen; t += WG) { backward_query_row(row_of(wg, nwg, t)); }
+  for (var t = lid; t < p.qRows; t += WG) { backward_query_row(row_of(wg, nwg, t)); }
 }
 
 fn backward_query_row(row: Row) {
@@ -172,7 +200,8 @@ fn backward_query_row(row: Row) {
     pK[d] = vec4<f32>();
   }
   var rowDot = 0.0;
-  let first = prob_index(row.b, row.h, row.t, 0u);
+  let first = prob_index(row.b, row.h, row.t, 0u); // the mask's
+  let firstPair = pair_index(row.b, row.h, row.t, 0u); // scratch's
   for (var j = 0u; j < p.seqLen; j++) {
     let at = head_at(row.b, j, row.h);
     var dot = vec4<f32>();
@@ -186,7 +215,7 @@ fn backward_query_row(row: Row) {
       (1.0 - mask[row.b * p.seqLen + j]) * F32_MIN;
     let pij = exp(s - m) * inv;
     let dp = (dp4.x + dp4.y + dp4.z + dp4.w) * drop_scale(first + j, key);
-    scratch[first + j] = vec2<f32>(pij, dp);
+    scratch[firstPair + j] = vec2<f32>(pij, dp);
     rowDot += pij * dp;
     for (var d = 0u; d < D4; d++) {
       pdpK[d] += (pij * dp) * kj[d];
@@ -197,9 +226,10 @@ fn backward_query_row(row: Row) {
   rowStats[3u * row.r + 2u] = rowDot;
 }
 
-@group(0) @binding(5) var<storage, read> savedStats: array<f32>;     // (B, heads, T, 3)
-@group(0) @binding(6) var<storage, read> savedScratch: array<vec2<f32>>; // (B, heads, T, T): P, dP
-@group(0) @binding(7) var<storage, read> dOutK: array<vec4<f32>>;     // (B·T, hidden / 4)
+@group(0) @binding(5) var<storage, read> savedStats: array<f32>;     // (B, heads, qRows, 3)
+// (B, heads, qRows, T): P, dP
+@group(0) @binding(6) var<storage, read> savedScratch: array<vec2<f32>>;
+@group(0) @binding(7) var<storage, read> dOutK: array<vec4<f32>>;     // (B·qRows, hidden / 4)
 @group(0) @binding(8) var<storage, read_write> dK: array<vec4<f32>>;  // (B·T, hidden / 4)
 @group(0) @binding(9) var<storage, read_write> dV: array<vec4<f32>>;  // (B·T, hidden / 4)
 
@@ -208,7 +238,7 @@ fn attention_backward_key(@builtin(workgroup_id) wg: vec3<u32>,
                           @builtin(num_workgroups) nwg: vec3<u32>,
                           @builtin(local_invocation_index) lid: u32) {
   if (wg.x + wg.y * nwg.x >= heads_total()) { return; }
-  for (var t = lid; t < p.seqLen; t += WG) { backward_key_row(row_of(wg, nwg, t)); }
+  for (var t = lid; t < p.seqLen; t += WG) { backward_key_row(key_row_of(wg, nwg, t)); }
 }
 
 /** Here row.t is the key position j. */
@@ -217,13 +247,13 @@ fn backward_key_row(row: Row) {
   var accK: array<vec4<f32>, MAX_D4>;
   var accV: array<vec4<f32>, MAX_D4>;
   for (var d = 0u; d < D4; d++) { accK[d] = vec4<f32>(); accV[d] = vec4<f32>(); }
-  for (var i = 0u; i < p.seqLen; i++) {
+  for (var i = 0u; i < p.qRows; i++) {
     let idx = prob_index(row.b, row.h, i, row.t);
-    let pdp = savedScratch[idx]; // P_ij, dP_ij
-    let rowDot = savedStats[3u * ((row.b * p.heads + row.h) * p.seqLen + i) + 2u];
+    let pdp = savedScratch[pair_index(row.b, row.h, i, row.t)]; // P_ij, dP_ij
+    let rowDot = savedStats[3u * ((row.b * p.heads + row.h) * p.qRows + i) + 2u];
     let ds = p.scale * pdp.x * (pdp.y - rowDot); // dS_ij
     let pt = pdp.x * drop_scale(idx, key); // P̃_ij
-    let qi = head_at(row.b, i, row.h);
+    let qi = query_at(row.b, i, row.h);
     for (var d = 0u; d < D4; d++) {
       accK[d] += ds * q[qi + d];
       accV[d] += pt * dOutK[qi + d];

@@ -20,3 +20,13 @@ fn dropout_keep(i: u32, key: u32, prob: f32) -> bool {
   let u = f32(pcg_hash(i ^ key) >> 8u) * (1.0 / 16777216.0);
   return u >= prob;
 }
+
+/**
+ * The mask index of element i of a (rows, cols) tensor whose row r stands for row r·rowStride of
+ * the tensor the mask is drawn over (rowStride 1: i itself). A model that computes only some rows
+ * (BERT's last layer on the [CLS] rows b·T alone) then drops exactly what all rows would.
+ */
+fn dropout_row_index(i: u32, cols: u32, rowStride: u32) -> u32 {
+  if (rowStride == 1u) { return i; }
+  return i + (i / cols) * (rowStride - 1u) * cols;
+}

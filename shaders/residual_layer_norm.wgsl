@@ -7,7 +7,8 @@
 // 1/(1 - prob), so the fused op drops exactly what dropout() would. z and per-row (mean, rstd) are saved for the backward; stats
 // packs them as (mean, rstd) pairs to stay within 8 storage bindings.
 
-struct Params { rows: u32, cols: u32, seed: u32, stream: u32, eps: f32, prob: f32 }
+// rowStride: row r takes the dropout mask of row r·rowStride (dropout_row_index), as dropout.wgsl.
+struct Params { rows: u32, cols: u32, seed: u32, stream: u32, rowStride: u32, eps: f32, prob: f32 }
 
 override HAS_DROPOUT: bool = false;
 override HAS_BRANCH_BIAS: bool = false;
@@ -25,7 +26,9 @@ override WRITE_TRANSPOSED: bool = false;
 /** Element i of the dropout map (forward on values, backward on gradients: the same map). */
 fn drop(i: u32, v: f32) -> f32 {
   if (!HAS_DROPOUT) { return v; }
-  return select(0.0, v / (1.0 - p.prob), dropout_keep(i, dropout_key(p.seed, p.stream), p.prob));
+  let at = dropout_row_index(i, p.cols, p.rowStride);
+  let keep = dropout_keep(at, dropout_key(p.seed, p.stream), p.prob);
+  return select(0.0, v / (1.0 - p.prob), keep);
 }
 
 fn drop4(i: u32, v: vec4<f32>) -> vec4<f32> {

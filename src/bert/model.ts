@@ -34,6 +34,17 @@ export interface ForwardOptions {
   dropoutSeed?: number;
 }
 
+let lastLayerRows: "cls" | "all" = "cls";
+
+/**
+ * Which rows the last encoder layer computes past its attention: "cls" (the default) only the
+ * [CLS] rows the pooler reads, "all" every token's, as transformers does. The two are the same
+ * function, dropout included; tests compare them.
+ */
+export function setLastLayerRows(rows: "cls" | "all"): void {
+  lastLayerRows = rows;
+}
+
 export class BertForSequenceClassification {
   readonly params: Map<string, Tensor> = new Map();
   readonly lora: Map<string, LoraWeights> = new Map();
@@ -84,18 +95,22 @@ export class BertForSequenceClassification {
     const c = this.config;
     const B = batch.size, T = batch.seqLen;
     let stream = 0;
-    const drop = (x: Tensor, prob: number) =>
-      opts.train && prob > 0 ? dropout(x, prob, opts.dropoutSeed ?? 0, stream++) : x;
-    const lin = (path: string, x: Tensor) => this.linear(path, x, drop);
+    // `rowStride` T: the rows are the [CLS] rows b·T of a (B·T, ·) tensor (see dropout()).
+    const drop = (x: Tensor, prob: number, rowStride = 1) =>
+      opts.train && prob > 0 ? dropout(x, prob, opts.dropoutSeed ?? 0, stream++, rowStride) : x;
+    const lin = (path: string, x: Tensor, rowStride = 1) =>
+      this.linear(path, x, (x, p) => drop(x, p, rowStride));
     /** A dropout folded into a fused kernel (attention, residualLayerNorm), taking the next
      * stream as `drop` would, so the mask is the one dropout() would draw. */
-    const dropSpec = (prob: number) =>
-      opts.train && prob > 0 ? { prob, seed: opts.dropoutSeed ?? 0, stream: stream++ } : null;
+    const dropSpec = (prob: number, rowStride = 1) =>
+      opts.train && prob > 0
+        ? { prob, seed: opts.dropoutSeed ?? 0, stream: stream++, rowStride }
+        : null;
     // A sublayer's output: dense (its bias left out), dropout, residual and LayerNorm, the last
     // three with the bias in one kernel; the dropout takes the stream dropout() would have.
-    const output = (path: string, x: Tensor, residual: Tensor, norm: string) => {
-      const branch = this.linear(`${path}.dense`, x, drop, false);
-      const folded = dropSpec(c.hiddenDropoutProb) ?? undefined;
+    const output = (path: string, x: Tensor, residual: Tensor, norm: string, rowStride: number) => {
+      const branch = this.linear(`${path}.dense`, x, (x, p) => drop(x, p, rowStride), false);
+      const folded = dropSpec(c.hiddenDropoutProb, rowStride) ?? undefined;
       const [w, b] = [this.p(`${norm}.weight`), this.p(`${norm}.bias`)];
       return residualLayerNorm(
         branch,
@@ -145,29 +160,40 @@ export class BertForSequenceClassification {
       )
     );
 
+    // Only the [CLS] rows of the last layer's output reach the pooler. Every token's K and V
+    // still feed that layer's attention, but its queries and everything after run on the B [CLS]
+    // rows alone (gathered; the gather's backward scatters their gradient back), each dropout
+    // drawing the rows' masks at their places in the full tensors (row b·T of (B·T, ·)): the same
+    // function as all rows, at (T - 1)/T less of the layer's work but K and V.
+    const clsOnly = lastLayerRows === "cls" && c.numHiddenLayers > 0;
     for (let i = 0; i < c.numHiddenLayers; i++) {
       const l = `bert.encoder.layer.${i}`;
+      const pruned = clsOnly && i === c.numHiddenLayers - 1;
+      const stride = pruned ? T : 1;
       const input = h;
       h = tidy(() => {
+        // The rows whose output is wanted: the queries' input and the attention's residual.
+        const rows = pruned ? embedding(h, batch.clsRows) : h; // (B·T, H), or (B, H) pruned
         const merged = tidy(() =>
           selfAttention(
-            lin(`${l}.attention.self.query`, h),
+            lin(`${l}.attention.self.query`, rows, stride),
             lin(`${l}.attention.self.key`, h),
             lin(`${l}.attention.self.value`, h),
             batch.mask,
-            { batch: B, seqLen: T, heads: c.numAttentionHeads },
+            { batch: B, seqLen: T, heads: c.numAttentionHeads, clsOnly: pruned },
             dropSpec(c.attentionProbsDropoutProb),
           )
         );
         h = tidy(() =>
-          output(`${l}.attention.output`, merged, h, `${l}.attention.output.LayerNorm`)
+          output(`${l}.attention.output`, merged, rows, `${l}.attention.output.LayerNorm`, stride)
         );
-        const inter = tidy(() => gelu(lin(`${l}.intermediate.dense`, h)));
-        return output(`${l}.output`, inter, h, `${l}.output.LayerNorm`);
+        const inter = tidy(() => gelu(lin(`${l}.intermediate.dense`, h, stride)));
+        return output(`${l}.output`, inter, h, `${l}.output.LayerNorm`, stride);
       });
       dispose(input); // nothing but this layer's backwards reads the layer's input
     }
-    const cls = embedding(h, batch.clsRows); // the [CLS] row of each sequence, (B, H)
+    // The [CLS] row of each sequence, (B, H): all the last layer made when it made no other.
+    const cls = clsOnly ? h : embedding(h, batch.clsRows);
     const pooled = tanh(lin("bert.pooler.dense", cls));
     return lin("classifier", drop(pooled, c.classifierDropout)); // (B, numLabels)
   }

@@ -1,6 +1,7 @@
 // Scaled dot-product self-attention over heads, as BERT computes it:
 // softmax(Q·Kᵀ/√d + (1 - mask)·f32::MIN)·V per head, with dropout on the probabilities.
-// Q, K, V and the output are (B·T, hidden). Short sequences run the fused kernel
+// Q, K, V and the output are (B·T, hidden), or Q and the output (B, hidden) when only the [CLS]
+// queries are wanted (AttentionShape.clsOnly). Short sequences run the fused kernel
 // (src/ops/attention.ts: one dispatch forward, two backward); longer ones the composed path,
 // whose heads are split and merged with transpose12 and whose backward is the composition of the
 // matmul, masked-softmax, dropout and transpose backwards. Both drop the same probabilities.
@@ -15,6 +16,7 @@ import {
   type AttentionDropout,
   type AttentionShape,
   fusedAttentionFits,
+  queryRows,
 } from "../ops/attention.ts";
 
 export type { AttentionDropout, AttentionShape };
@@ -30,7 +32,8 @@ export function setAttentionPath(path: "fused" | "composed" | null): void {
 }
 
 /**
- * Q, K, V (B·T, hidden) → the merged context (B·T, hidden): the fused kernel where it fits
+ * Q (B·T, hidden; (B, hidden) with shape.clsOnly), K, V (B·T, hidden) → the merged context, Q's
+ * shape: the fused kernel where it fits
  * (fusedAttentionFits), else the composed path; `drop` names the probabilities' dropout mask.
  */
 export function selfAttention(
@@ -59,15 +62,18 @@ export function composedAttention(
   k: Tensor,
   v: Tensor,
   mask: Tensor,
-  { batch: B, seqLen: T, heads }: AttentionShape,
+  shape: AttentionShape,
   drop: AttentionDropout | null = null,
 ): Tensor {
+  const { batch: B, seqLen: T, heads } = shape, Q = queryRows(shape);
   const H = q.shape[1], D = H / heads;
-  const toHeads = (x: Tensor) =>
-    reshape(transpose12(reshape(x, [B, T, heads, D])), [B * heads, T, D]);
-  const scores = reshape(matmul(toHeads(q), toHeads(k), false, true), [B, heads, T, T]);
+  const toHeads = (x: Tensor, rows: number) =>
+    reshape(transpose12(reshape(x, [B, rows, heads, D])), [B * heads, rows, D]);
+  const scores = reshape(matmul(toHeads(q, Q), toHeads(k, T), false, true), [B, heads, Q, T]);
   const softmaxed = maskedSoftmax(scores, mask, 1 / Math.sqrt(D));
-  const probs = drop ? dropout(softmaxed, drop.prob, drop.seed, drop.stream) : softmaxed;
-  const ctx = matmul(reshape(probs, [B * heads, T, T]), toHeads(v)); // (B·heads, T, D)
-  return reshape(transpose12(reshape(ctx, [B, heads, T, D])), [B * T, H]);
+  // [CLS] queries alone: row b·heads + h of the probabilities is row (b·heads + h)·T of the full
+  // (B·heads·T, T) ones, and takes that row's mask.
+  const probs = drop ? dropout(softmaxed, drop.prob, drop.seed, drop.stream, T / Q) : softmaxed;
+  const ctx = matmul(reshape(probs, [B * heads, Q, T]), toHeads(v, T)); // (B·heads, Q, D)
+  return reshape(transpose12(reshape(ctx, [B, heads, Q, D])), [B * Q, H]);
 }

@@ -10,7 +10,16 @@ export interface AttentionShape {
   batch: number;
   seqLen: number;
   heads: number;
+  /**
+   * Q and the output hold only each sequence's first ([CLS]) row, (B, hidden): its attention over
+   * all T keys, all a classifier reads of a last layer. Dropout drops those probabilities as it
+   * would in the full (B, heads, T, T) tensor. Default false: every position's query.
+   */
+  clsOnly?: boolean;
 }
+
+/** Query rows per sequence: 1 ([CLS] alone) or T. */
+export const queryRows = (s: AttentionShape): number => s.clsOnly ? 1 : s.seqLen;
 
 /** Dropout on the attention probabilities: the mask of dropout(probs, prob, seed, stream). */
 export interface AttentionDropout {
@@ -36,16 +45,17 @@ export function fusedAttentionFits(seqLen: number, headDim: number): boolean {
 function checkShapes(q: Tensor, k: Tensor, v: Tensor, mask: Tensor, s: AttentionShape): number {
   const [rows, hidden] = q.shape;
   const D = hidden / s.heads;
-  const same = (t: Tensor) => t.shape.length === 2 && t.shape[0] === rows && t.shape[1] === hidden;
-  if (q.shape.length !== 2 || rows !== s.batch * s.seqLen || !Number.isInteger(D)) {
+  const keys = s.batch * s.seqLen;
+  const same = (t: Tensor) => t.shape.length === 2 && t.shape[0] === keys && t.shape[1] === hidden;
+  if (q.shape.length !== 2 || rows !== s.batch * queryRows(s) || !Number.isInteger(D)) {
     throw new Error(
-      `attention: Q [${q.shape}] is not (batch ${s.batch} × ${s.seqLen}, ${s.heads} heads × D)`,
+      `attention: Q [${q.shape}] is not (batch ${s.batch} × ${queryRows(s)}, ${s.heads} heads × D)`,
     );
   }
   if (!same(k) || !same(v)) {
     throw new Error(`attention: Q [${q.shape}], K [${k.shape}] and V [${v.shape}] differ`);
   }
-  if (mask.size !== rows) throw new Error(`attention: mask [${mask.shape}] is not (B, T)`);
+  if (mask.size !== keys) throw new Error(`attention: mask [${mask.shape}] is not (B, T)`);
   if (!fusedAttentionFits(s.seqLen, D)) {
     throw new Error(
       `attention: T ${s.seqLen} > ${MAX_FUSED_SEQ}, or D ${D} not a multiple of 4 up to ` +
@@ -57,8 +67,9 @@ function checkShapes(q: Tensor, k: Tensor, v: Tensor, mask: Tensor, s: Attention
 
 /**
  * softmax(Q·Kᵀ/√D + (1 - mask)·f32::MIN)·V per head, with dropout on the probabilities when
- * `drop` is given. Q, K, V (B·T, hidden), mask (B, T) of 1/0; returns the merged context
- * (B·T, hidden). Saves Q, K, V and each row's softmax max and 1/Σ; backward recomputes P.
+ * `drop` is given. Q (B·T, hidden), or (B, hidden) with shape.clsOnly; K, V (B·T, hidden), mask
+ * (B, T) of 1/0; returns the merged context, Q's shape. Saves Q, K, V and each row's softmax max
+ * and 1/Σ; backward recomputes P.
  */
 export function attention(
   q: Tensor,
@@ -69,35 +80,35 @@ export function attention(
   drop: AttentionDropout | null = null,
 ): Tensor {
   const D = checkShapes(q, k, v, mask, shape);
-  const { batch: B, seqLen: T, heads } = shape;
+  const { batch: B, seqLen: T, heads } = shape, Q = queryRows(shape);
   if (drop && !(drop.prob >= 0 && drop.prob < 1)) {
     throw new Error(`attention: dropout probability must be in [0, 1), got ${drop.prob}`);
   }
   const rt = gpu();
-  const ints = [B, T, heads, (drop?.seed ?? 0) >>> 0, (drop?.stream ?? 0) >>> 0];
+  const ints = [B, T, heads, (drop?.seed ?? 0) >>> 0, (drop?.stream ?? 0) >>> 0, Q];
   const floats = [1 / Math.sqrt(D), drop?.prob ?? 0];
   // A workgroup per (batch, head), of a power of two lanes from 8 up, each taking `rows` query (or
   // key) rows: the forward kernel takes two, the backward kernels one (attention.wgsl says why).
   const launch = rowGrid(B * heads);
-  const kernel = (entry: string, rows: 1 | 2) => ({
+  const kernel = (entry: string, n: number, rows: 1 | 2) => ({
     shader: "attention.wgsl",
     entry,
-    constants: { WG: Math.max(8, 2 ** Math.ceil(Math.log2(T / rows))), D4: D / 4 },
+    constants: { WG: Math.max(8, 2 ** Math.ceil(Math.log2(n / rows))), D4: D / 4 },
   });
   const out = Tensor.empty(q.shape);
-  const stats = temporary(Tensor.empty([B, heads, T, 3])); // freed by tidy() when unsaved
+  const stats = temporary(Tensor.empty([B, heads, Q, 3])); // freed by tidy() when unsaved
   rt.dispatch(
-    kernel("attention_forward", 2),
+    kernel("attention_forward", Q, 2),
     [q.buffer, k.buffer, v.buffer, mask.buffer, out.buffer, stats.buffer],
     ints,
     floats,
     launch,
   );
   return record(out, [q, k, v], (dOut) => {
-    const scratch = Tensor.empty([B, heads, T, T, 2]); // P and dP
+    const scratch = Tensor.empty([B, heads, Q, T, 2]); // P and dP
     const dQ = Tensor.empty(q.shape), dK = Tensor.empty(k.shape), dV = Tensor.empty(v.shape);
     rt.dispatch(
-      kernel("attention_backward_query", 1),
+      kernel("attention_backward_query", Q, 1),
       [q, k, v, mask, stats, dOut, dQ, scratch].map((t) => t.buffer),
       ints,
       floats,
@@ -105,7 +116,7 @@ export function attention(
     );
     if (k.requiresGrad || v.requiresGrad) { // e.g. LoRA on query alone: nothing for K, V
       rt.dispatch(
-        kernel("attention_backward_key", 1),
+        kernel("attention_backward_key", T, 1),
         [q, null, null, null, stats, scratch, dOut, dK, dV].map((t) => t?.buffer ?? null),
         ints,
         floats,

@@ -8,11 +8,13 @@ import { rowGrid, rowReductionLayout, transposedALayout } from "./variants.ts";
 import { offerTransposedGrad } from "./linear.ts";
 import { accumulateGrad, record, temporary } from "../autograd/tape.ts";
 
-/** The dropout on the branch: the mask dropout(branch, prob, seed, stream) would draw. */
+/** The dropout on the branch: the mask dropout(branch, prob, seed, stream, rowStride) draws. */
 export interface FoldedDropout {
   prob: number;
   seed: number;
   stream: number;
+  /** Row r is row r·rowStride of the tensor the mask is drawn over (see dropout()); default 1. */
+  rowStride?: number;
 }
 
 /**
@@ -50,11 +52,15 @@ export function residualLayerNorm(
   if (!(prob >= 0 && prob < 1)) {
     throw new Error(`residualLayerNorm: dropout probability must be in [0, 1), got ${prob}`);
   }
+  const rowStride = dropout?.rowStride ?? 1;
+  if (!(Number.isInteger(rowStride) && rowStride >= 1)) {
+    throw new Error(`residualLayerNorm: row stride must be a positive integer, got ${rowStride}`);
+  }
   const rt = gpu();
   const perThread = cols % 4 === 0 && rowReductionLayout() === "thread";
   const vec4 = cols % 4 === 0;
   const launch = perThread ? grid1d(rows, 64) : rowGrid(rows);
-  const ints = [rows, cols, (dropout?.seed ?? 0) >>> 0, (dropout?.stream ?? 0) >>> 0];
+  const ints = [rows, cols, (dropout?.seed ?? 0) >>> 0, (dropout?.stream ?? 0) >>> 0, rowStride];
   const floats = [eps, prob];
   const common = { HAS_DROPOUT: prob > 0 ? 1 : 0, HAS_BRANCH_BIAS: branchBias ? 1 : 0 };
   const kernel = (name: string, constants: Record<string, number>) => ({
