@@ -2,8 +2,20 @@
 // register tile in registers only when every index is a compile-time constant (a loop-indexed
 // private array became memory and ran 5-10× slower). Run: deno run -A tools/gen_matmul_vec4.ts
 // tests/matmul_vec4_test.ts checks the committed shader equals this output.
-/** Register tiles per thread: large for big matrices, small for attention's 32×32 blocks. */
-export const TILES = { large: { tm: 16, tn: 16 }, small: { tm: 4, tn: 4 } };
+/**
+ * Register tiles: tm×tn outputs per thread, wx×wy threads per workgroup (wx along columns); large
+ * for big matrices, small for attention's 32×32 blocks. The large tile is tall and its workgroup
+ * one row of 8 threads, lavapipe's SIMD width: the 8 lanes read the same op(A) rows (one cached
+ * stream) and neighbouring op(B) columns. On lavapipe (Mesa 22.3, 2 cores, loaded machine) this
+ * ran the model's shapes 1.2-2× faster than 16×16 per thread in an 8×8 workgroup, which left a
+ * 128×128 product one workgroup for two cores (see the README's matmul benchmark).
+ */
+export const TILES = {
+  large: { tm: 32, tn: 16, wx: 8, wy: 1 },
+  small: { tm: 4, tn: 4, wx: 8, wy: 8 },
+};
+
+export type Tile = (typeof TILES)[keyof typeof TILES];
 
 export function generate(): string {
   const L: string[] = [];
@@ -58,20 +70,21 @@ fn put4(base: u32, m: u32, n: u32, v: vec4<f32>) {
 }
 
 `);
-  kernel(c, "matmul_vec4_forward", TILES.large.tm, TILES.large.tn);
-  kernel(c, "matmul_vec4_small_forward", TILES.small.tm, TILES.small.tn);
+  kernel(c, "matmul_vec4_forward", TILES.large);
+  kernel(c, "matmul_vec4_small_forward", TILES.small);
   return L.join("\n") + "\n";
 }
 
-function kernel(c: (s: string) => void, name: string, TM: number, TN: number): void {
+function kernel(c: (s: string) => void, name: string, tile: Tile): void {
+  const { tm: TM, tn: TN, wx: WX, wy: WY } = tile;
   c(`
-@compute @workgroup_size(8, 8)
+@compute @workgroup_size(${WX}, ${WY})
 fn ${name}(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let baseA = wg.z * p.strideA / 4u;
   let baseB = wg.z * p.strideB / 4u;
   let baseC = wg.z * p.strideC;
-  let m0 = wg.y * ${8 * TM}u + lid.y * ${TM}u;
-  let n0 = wg.x * ${8 * TN}u + lid.x * ${TN}u;
+  let m0 = wg.y * ${WY * TM}u + lid.y * ${TM}u;
+  let n0 = wg.x * ${WX * TN}u + lid.x * ${TN}u;
   let K4 = p.K / 4u;
   // Out-of-range rows and columns read clamped, valid addresses and are never stored.`);
   for (let i = 0; i < TM; i++) c(`  let r${i} = min(m0 + ${i}u, p.M - 1u);`);
@@ -164,12 +177,15 @@ function step(
   };
   load("pa", a, TM, "a");
   load("pb", b, TN, "b");
-  for (let kk = 0; kk < 4; kk++) {
-    for (let i = 0; i < TM; i++) {
-      const s = `pa${kk}_${Math.floor(i / 4)}.${comp[i % 4]}`;
-      for (let v = 0; v < TN / 4; v++) {
-        c(`    c${i}_${v} = fma(vec4<f32>(${s}), pb${kk}_${v}, c${i}_${v});`);
+  // Each accumulator's four FMAs together: on lavapipe a tile this size lives on the stack (one ymm
+  // register per output, 16 registers), and one load and store per accumulator per step beats four.
+  for (let i = 0; i < TM; i++) {
+    for (let v = 0; v < TN / 4; v++) {
+      let e = `c${i}_${v}`;
+      for (let kk = 0; kk < 4; kk++) {
+        e = `fma(vec4<f32>(pa${kk}_${Math.floor(i / 4)}.${comp[i % 4]}), pb${kk}_${v}, ${e})`;
       }
+      c(`    c${i}_${v} = ${e};`);
     }
   }
   c(`  }`);

@@ -2,7 +2,7 @@
 import { Tensor } from "../tensor.ts";
 import { gpu } from "../gpu/kernel.ts";
 import { accumulateGrad, record } from "../autograd/tape.ts";
-import { TILES } from "../../tools/gen_matmul_vec4.ts";
+import { type Tile, TILES } from "../../tools/gen_matmul_vec4.ts";
 import { transpose12Raw } from "./transpose.ts";
 import { matmulTile, transposedALayout } from "./variants.ts";
 
@@ -103,7 +103,7 @@ export function matmulRaw(args: MatmulArgs): Tensor {
     shared // 32×32 blocks of C per workgroup
       ? [Math.ceil(N / 32), Math.ceil(M / 32), batchA]
       : vec4
-      ? [Math.ceil(N / (8 * tile.tn)), Math.ceil(M / (8 * tile.tm)), batchA]
+      ? [Math.ceil(N / (tile.wx * tile.tn)), Math.ceil(M / (tile.wy * tile.tm)), batchA]
       : [Math.ceil(N / 64), Math.ceil(M / 64), batchA],
   );
   return out;
@@ -119,8 +119,9 @@ export function accumulateMatmul(t: Tensor, args: MatmulArgs): void {
 }
 
 /** A matrix smaller than the large tile (attention's 32×32 blocks) would leave most threads idle. */
-export function vec4Tile(M: number, N: number): { tm: number; tn: number } {
-  return M < 8 * TILES.large.tm || N < 8 * TILES.large.tn ? TILES.small : TILES.large;
+export function vec4Tile(M: number, N: number): Tile {
+  const { tm, tn, wx, wy } = TILES.large;
+  return M < wy * tm || N < wx * tn ? TILES.small : TILES.large;
 }
 
 /** The vec4 fast path reads K, and M (transposed A) or N (untransposed B), four at a time. */
