@@ -1,8 +1,18 @@
 // The vec4 matmul fast path, both tiles, on shapes it takes (multiples of 4, not of either tile), and the
 // generated shader in sync with its generator.
 import assert from "node:assert/strict";
-import { checkLinear, checkLoraLinear, checkMatmul, rng } from "./helpers.ts";
-import { usesVec4, vec4Tile } from "../src/ops/matmul.ts";
+import {
+  assertClose,
+  checkLinear,
+  checkLoraLinear,
+  checkMatmul,
+  f32,
+  randomVec,
+  rng,
+} from "./helpers.ts";
+import { matmulRaw, usesVec4, vec4Tile } from "../src/ops/matmul.ts";
+import { Tensor } from "../src/tensor.ts";
+import { initGpu } from "../src/gpu/kernel.ts";
 import { generate, TILES } from "../tools/gen_matmul_vec4.ts";
 
 const rand = rng(77);
@@ -33,6 +43,38 @@ for (const [transA, transB] of [[false, false], [true, false], [false, true], [t
 
 Deno.test("linear on the vec4 path (fused bias) 36x20 -> 52: forward, dX, dWeight, dBias", () =>
   checkLinear(36, 20, 52, rand));
+
+Deno.test("linear on the vec4 large tile (fused bias) 44x20 -> 132: forward, dX, dWeight, dBias", () => {
+  assert.equal(vec4Tile(44, 132), TILES.large);
+  return checkLinear(44, 20, 132, rand);
+});
+
+// ACCUMULATE (C += alpha·op(A)·op(B) + bias, a gradient summed in place) on the large tile, with
+// both op(B) layouts; M and N not multiples of the tile, so edge threads must not write.
+for (const transB of [false, true]) {
+  Deno.test(`matmul vec4 large tile into C (ACCUMULATE) A·${transB ? "Bᵀ" : "B"} 45x12x140, alpha 0.5, bias`, async () => {
+    await initGpu();
+    const [M, K, N] = [45, 12, 140];
+    assert.equal(vec4Tile(M, N), TILES.large);
+    const a = f32(randomVec(M * K, rand)), b = f32(randomVec(K * N, rand));
+    const bias = f32(randomVec(N, rand)), c0 = f32(randomVec(M * N, rand));
+    const [ta, tb, tbias, tc] = [
+      Tensor.from(Float32Array.from(a), [M, K]),
+      Tensor.from(Float32Array.from(b), transB ? [N, K] : [K, N]),
+      Tensor.from(Float32Array.from(bias), [N]),
+      Tensor.from(Float32Array.from(c0), [M, N]),
+    ];
+    matmulRaw({ a: ta, b: tb, transB, alpha: 0.5, bias: tbias, into: tc });
+    const want = c0.map((v, i) => {
+      const m = Math.floor(i / N), n = i % N;
+      let s = 0;
+      for (let k = 0; k < K; k++) s += a[m * K + k] * b[transB ? n * K + k : k * N + n];
+      return v + 0.5 * s + bias[n];
+    });
+    assertClose(await tc.read(), want, 1e-5, "C + 0.5·A·B + bias");
+    [ta, tb, tbias, tc].forEach((t) => t.release());
+  });
+}
 
 // The low-rank term as extra k-steps: forward reads B as (N, R) rows, dX reads A as (R, N) columns.
 for (
