@@ -1,5 +1,5 @@
 // The vec4 matmul fast path, both tiles, on shapes it takes (multiples of 4, not of either tile), and the
-// generated shader in sync with its generator.
+// generated shader in sync with its generator. The cases also run in Chromium (tests/browser/).
 import assert from "node:assert/strict";
 import {
   assertClose,
@@ -14,15 +14,24 @@ import { matmulRaw, usesVec4, vec4Tile } from "../src/ops/matmul.ts";
 import { Tensor } from "../src/tensor.ts";
 import { initGpu } from "../src/gpu/kernel.ts";
 import { generate, TILES } from "../tools/gen_matmul_vec4.ts";
+import { caseRegistry, type TestCase } from "./cases.ts";
+
+/** These cases, for the browser test page (tests/browser/ops_page.ts). */
+export const VEC4_CASES: TestCase[] = [];
+const opCase = caseRegistry(VEC4_CASES);
 
 const rand = rng(77);
 
-Deno.test("matmul_vec4.wgsl equals the output of tools/gen_matmul_vec4.ts", async () => {
-  assert.equal(
-    await Deno.readTextFile(new URL("../shaders/matmul_vec4.wgsl", import.meta.url)),
-    generate(),
-  );
-});
+// Reads the repository's files: Deno only.
+(globalThis as { Deno?: typeof Deno }).Deno?.test(
+  "matmul_vec4.wgsl equals the output of tools/gen_matmul_vec4.ts",
+  async () => {
+    assert.equal(
+      await Deno.readTextFile(new URL("../shaders/matmul_vec4.wgsl", import.meta.url)),
+      generate(),
+    );
+  },
+);
 
 for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
   for (
@@ -34,46 +43,61 @@ for (const [transA, transB] of [[false, false], [true, false], [false, true], [t
     ]]
   ) {
     const tile = vec4Tile(M, N) === TILES.large ? "large" : "small";
-    Deno.test(`matmul vec4 ${tile} tile ${transA ? "Aᵀ" : "A"}·${transB ? "Bᵀ" : "B"} batch ${batch} ${M}x${K}x${N}: forward, dA, dB`, () => {
-      assert.ok(usesVec4(M, N, K, transA, transB), "shape takes the vec4 path");
-      return checkMatmul(transA, transB, [batch, M, K, N], rand);
-    });
+    opCase(
+      `matmul vec4 ${tile} tile ${transA ? "Aᵀ" : "A"}·${
+        transB ? "Bᵀ" : "B"
+      } batch ${batch} ${M}x${K}x${N}: forward, dA, dB`,
+      () => {
+        assert.ok(usesVec4(M, N, K, transA, transB), "shape takes the vec4 path");
+        return checkMatmul(transA, transB, [batch, M, K, N], rand);
+      },
+    );
   }
 }
 
-Deno.test("linear on the vec4 path (fused bias) 36x20 -> 52: forward, dX, dWeight, dBias", () =>
-  checkLinear(36, 20, 52, rand));
+opCase(
+  "linear on the vec4 path (fused bias) 36x20 -> 52: forward, dX, dWeight, dBias",
+  () => checkLinear(36, 20, 52, rand),
+);
 
-Deno.test("linear on the vec4 large tile (fused bias) 44x20 -> 132: forward, dX, dWeight, dBias", () => {
-  assert.equal(vec4Tile(44, 132), TILES.large);
-  return checkLinear(44, 20, 132, rand);
-});
+opCase(
+  "linear on the vec4 large tile (fused bias) 44x20 -> 132: forward, dX, dWeight, dBias",
+  () => {
+    assert.equal(vec4Tile(44, 132), TILES.large);
+    return checkLinear(44, 20, 132, rand);
+  },
+);
 
 // ACCUMULATE (C += alpha·op(A)·op(B) + bias, a gradient summed in place) on the large tile, with
 // both op(B) layouts; M and N not multiples of the tile, so edge threads must not write.
 for (const transB of [false, true]) {
-  Deno.test(`matmul vec4 large tile into C (ACCUMULATE) A·${transB ? "Bᵀ" : "B"} 45x12x140, alpha 0.5, bias`, async () => {
-    await initGpu();
-    const [M, K, N] = [45, 12, 140];
-    assert.equal(vec4Tile(M, N), TILES.large);
-    const a = f32(randomVec(M * K, rand)), b = f32(randomVec(K * N, rand));
-    const bias = f32(randomVec(N, rand)), c0 = f32(randomVec(M * N, rand));
-    const [ta, tb, tbias, tc] = [
-      Tensor.from(Float32Array.from(a), [M, K]),
-      Tensor.from(Float32Array.from(b), transB ? [N, K] : [K, N]),
-      Tensor.from(Float32Array.from(bias), [N]),
-      Tensor.from(Float32Array.from(c0), [M, N]),
-    ];
-    matmulRaw({ a: ta, b: tb, transB, alpha: 0.5, bias: tbias, into: tc });
-    const want = c0.map((v, i) => {
-      const m = Math.floor(i / N), n = i % N;
-      let s = 0;
-      for (let k = 0; k < K; k++) s += a[m * K + k] * b[transB ? n * K + k : k * N + n];
-      return v + 0.5 * s + bias[n];
-    });
-    assertClose(await tc.read(), want, 1e-5, "C + 0.5·A·B + bias");
-    [ta, tb, tbias, tc].forEach((t) => t.release());
-  });
+  opCase(
+    `matmul vec4 large tile into C (ACCUMULATE) A·${
+      transB ? "Bᵀ" : "B"
+    } 45x12x140, alpha 0.5, bias`,
+    async () => {
+      await initGpu();
+      const [M, K, N] = [45, 12, 140];
+      assert.equal(vec4Tile(M, N), TILES.large);
+      const a = f32(randomVec(M * K, rand)), b = f32(randomVec(K * N, rand));
+      const bias = f32(randomVec(N, rand)), c0 = f32(randomVec(M * N, rand));
+      const [ta, tb, tbias, tc] = [
+        Tensor.from(Float32Array.from(a), [M, K]),
+        Tensor.from(Float32Array.from(b), transB ? [N, K] : [K, N]),
+        Tensor.from(Float32Array.from(bias), [N]),
+        Tensor.from(Float32Array.from(c0), [M, N]),
+      ];
+      matmulRaw({ a: ta, b: tb, transB, alpha: 0.5, bias: tbias, into: tc });
+      const want = c0.map((v, i) => {
+        const m = Math.floor(i / N), n = i % N;
+        let s = 0;
+        for (let k = 0; k < K; k++) s += a[m * K + k] * b[transB ? n * K + k : k * N + n];
+        return v + 0.5 * s + bias[n];
+      });
+      assertClose(await tc.read(), want, 1e-5, "C + 0.5·A·B + bias");
+      [ta, tb, tbias, tc].forEach((t) => t.release());
+    },
+  );
 }
 
 // The low-rank term as extra k-steps: forward reads B as (N, R) rows, dX reads A as (R, N) columns.
@@ -86,8 +110,11 @@ for (
     "small",
   ]] as const
 ) {
-  Deno.test(`loraLinear on the vec4 path, ${tile} tile, ${rows}x${inF} -> ${outF} rank ${r}: forward, dX, dW, dBias, dA, dB`, () => {
-    assert.ok(usesVec4(rows, outF, inF, false, true) && r % 4 === 0);
-    return checkLoraLinear(rows, inF, outF, r, 16 / r, true, rand);
-  });
+  opCase(
+    `loraLinear on the vec4 path, ${tile} tile, ${rows}x${inF} -> ${outF} rank ${r}: forward, dX, dW, dBias, dA, dB`,
+    () => {
+      assert.ok(usesVec4(rows, outF, inF, false, true) && r % 4 === 0);
+      return checkLoraLinear(rows, inF, outF, r, 16 / r, true, rand);
+    },
+  );
 }
