@@ -13,7 +13,8 @@ import {
 import { matmulRaw, usesVec4, vec4Tile } from "../src/ops/matmul.ts";
 import { Tensor } from "../src/tensor.ts";
 import { initGpu } from "../src/gpu/kernel.ts";
-import { generate, TILES } from "../tools/gen_matmul_vec4.ts";
+import { generate, type Tile, TILES } from "../tools/gen_matmul_vec4.ts";
+import { setMatmulTile } from "../src/ops/variants.ts";
 import { caseRegistry, type TestCase } from "./cases.ts";
 
 /** These cases, for the browser test page (tests/browser/ops_page.ts). */
@@ -33,88 +34,117 @@ const rand = rng(77);
   },
 );
 
-for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
-  for (
-    const [batch, M, K, N] of [[1, 36, 20, 140], [3, 68, 12, 4], [2, 4, 4, 8], [1, 132, 12, 140], [
-      2,
-      140,
-      8,
-      132,
-    ]]
-  ) {
-    const tile = vec4Tile(M, N) === TILES.large ? "large" : "small";
-    opCase(
-      `matmul vec4 ${tile} tile ${transA ? "Aᵀ" : "A"}·${
-        transB ? "Bᵀ" : "B"
-      } batch ${batch} ${M}x${K}x${N}: forward, dA, dB`,
-      () => {
-        assert.ok(usesVec4(M, N, K, transA, transB), "shape takes the vec4 path");
-        return checkMatmul(transA, transB, [batch, M, K, N], rand);
-      },
-    );
+/** Runs `fn` with the vec4 path's large tile ("register": 16×16, "register-tall": lavapipe's). */
+async function underTile(tile: "register" | "register-tall", fn: () => Promise<void>) {
+  setMatmulTile(tile);
+  try {
+    await fn();
+  } finally {
+    setMatmulTile(null);
+  }
+}
+
+const TALL = { "register": false, "register-tall": true } as const;
+const tileName = (t: Tile) => t === TILES.small ? "small" : t === TILES.tall ? "tall" : "large";
+
+for (const reg of ["register", "register-tall"] as const) {
+  for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
+    for (
+      const [batch, M, K, N] of [
+        [1, 36, 20, 140],
+        [3, 68, 12, 4],
+        [2, 4, 4, 8],
+        [1, 132, 12, 140],
+        [
+          2,
+          140,
+          8,
+          132,
+        ],
+      ]
+    ) {
+      const tile = vec4Tile(M, N, TALL[reg]);
+      if (reg === "register-tall" && tile === TILES.small) continue; // run once already
+      opCase(
+        `matmul vec4 ${tileName(tile)} tile ${transA ? "Aᵀ" : "A"}·${
+          transB ? "Bᵀ" : "B"
+        } batch ${batch} ${M}x${K}x${N}: forward, dA, dB`,
+        () =>
+          underTile(reg, () => {
+            assert.ok(usesVec4(M, N, K, transA, transB), "shape takes the vec4 path");
+            return checkMatmul(transA, transB, [batch, M, K, N], rand);
+          }),
+      );
+    }
   }
 }
 
 opCase(
   "linear on the vec4 path (fused bias) 36x20 -> 52: forward, dX, dWeight, dBias",
-  () => checkLinear(36, 20, 52, rand),
+  () => underTile("register", () => checkLinear(36, 20, 52, rand)),
 );
 
-opCase(
-  "linear on the vec4 large tile (fused bias) 44x20 -> 132: forward, dX, dWeight, dBias",
-  () => {
-    assert.equal(vec4Tile(44, 132), TILES.large);
-    return checkLinear(44, 20, 132, rand);
-  },
-);
-
-// ACCUMULATE (C += alpha·op(A)·op(B) + bias, a gradient summed in place) on the large tile, with
-// both op(B) layouts; M and N not multiples of the tile, so edge threads must not write.
-for (const transB of [false, true]) {
+for (const reg of ["register", "register-tall"] as const) {
   opCase(
-    `matmul vec4 large tile into C (ACCUMULATE) A·${
-      transB ? "Bᵀ" : "B"
-    } 45x12x140, alpha 0.5, bias`,
-    async () => {
-      await initGpu();
-      const [M, K, N] = [45, 12, 140];
-      assert.equal(vec4Tile(M, N), TILES.large);
-      const a = f32(randomVec(M * K, rand)), b = f32(randomVec(K * N, rand));
-      const bias = f32(randomVec(N, rand)), c0 = f32(randomVec(M * N, rand));
-      const [ta, tb, tbias, tc] = [
-        Tensor.from(Float32Array.from(a), [M, K]),
-        Tensor.from(Float32Array.from(b), transB ? [N, K] : [K, N]),
-        Tensor.from(Float32Array.from(bias), [N]),
-        Tensor.from(Float32Array.from(c0), [M, N]),
-      ];
-      matmulRaw({ a: ta, b: tb, transB, alpha: 0.5, bias: tbias, into: tc });
-      const want = c0.map((v, i) => {
-        const m = Math.floor(i / N), n = i % N;
-        let s = 0;
-        for (let k = 0; k < K; k++) s += a[m * K + k] * b[transB ? n * K + k : k * N + n];
-        return v + 0.5 * s + bias[n];
-      });
-      assertClose(await tc.read(), want, 1e-5, "C + 0.5·A·B + bias");
-      [ta, tb, tbias, tc].forEach((t) => t.release());
-    },
+    `linear on the vec4 ${
+      tileName(vec4Tile(132, 132, TALL[reg]))
+    } tile (fused bias) 132x20 -> 132: forward, dX, dWeight, dBias`,
+    () => underTile(reg, () => checkLinear(132, 20, 132, rand)),
   );
+}
+
+// ACCUMULATE (C += alpha·op(A)·op(B) + bias, a gradient summed in place) on both large tiles,
+// with both op(B) layouts; M and N not multiples of the tile, so edge threads must not write.
+for (const reg of ["register", "register-tall"] as const) {
+  for (const transB of [false, true]) {
+    const [M, K, N] = [130, 12, 140];
+    opCase(
+      `matmul vec4 ${tileName(vec4Tile(M, N, TALL[reg]))} tile into C (ACCUMULATE) A·${
+        transB ? "Bᵀ" : "B"
+      } ${M}x${K}x${N}, alpha 0.5, bias`,
+      () =>
+        underTile(reg, async () => {
+          await initGpu();
+          assert.notEqual(vec4Tile(M, N, TALL[reg]), TILES.small);
+          const a = f32(randomVec(M * K, rand)), b = f32(randomVec(K * N, rand));
+          const bias = f32(randomVec(N, rand)), c0 = f32(randomVec(M * N, rand));
+          const [ta, tb, tbias, tc] = [
+            Tensor.from(Float32Array.from(a), [M, K]),
+            Tensor.from(Float32Array.from(b), transB ? [N, K] : [K, N]),
+            Tensor.from(Float32Array.from(bias), [N]),
+            Tensor.from(Float32Array.from(c0), [M, N]),
+          ];
+          matmulRaw({ a: ta, b: tb, transB, alpha: 0.5, bias: tbias, into: tc });
+          const want = c0.map((v, i) => {
+            const m = Math.floor(i / N), n = i % N;
+            let s = 0;
+            for (let k = 0; k < K; k++) s += a[m * K + k] * b[transB ? n * K + k : k * N + n];
+            return v + 0.5 * s + bias[n];
+          });
+          assertClose(await tc.read(), want, 1e-5, "C + 0.5·A·B + bias");
+          [ta, tb, tbias, tc].forEach((t) => t.release());
+        }),
+    );
+  }
 }
 
 // The low-rank term as extra k-steps: forward reads B as (N, R) rows, dX reads A as (R, N) columns.
 for (
-  const [rows, inF, outF, r, tile] of [[36, 20, 52, 4, "small"], [132, 20, 136, 8, "large"], [
-    140,
-    132,
-    12,
-    8,
-    "small",
-  ]] as const
+  const [rows, inF, outF, r, reg] of [
+    [36, 20, 52, 4, "register"],
+    [132, 20, 136, 8, "register"],
+    [132, 20, 136, 8, "register-tall"],
+    [140, 132, 12, 8, "register"],
+  ] as const
 ) {
   opCase(
-    `loraLinear on the vec4 path, ${tile} tile, ${rows}x${inF} -> ${outF} rank ${r}: forward, dX, dW, dBias, dA, dB`,
-    () => {
-      assert.ok(usesVec4(rows, outF, inF, false, true) && r % 4 === 0);
-      return checkLoraLinear(rows, inF, outF, r, 16 / r, true, rand);
-    },
+    `loraLinear on the vec4 path, ${
+      tileName(vec4Tile(rows, outF, TALL[reg]))
+    } tile, ${rows}x${inF} -> ${outF} rank ${r}: forward, dX, dW, dBias, dA, dB`,
+    () =>
+      underTile(reg, () => {
+        assert.ok(usesVec4(rows, outF, inF, false, true) && r % 4 === 0);
+        return checkLoraLinear(rows, inF, outF, r, 16 / r, true, rand);
+      }),
   );
 }

@@ -4,14 +4,18 @@
 // tests/matmul_vec4_test.ts checks the committed shader equals this output.
 /**
  * Register tiles: tm×tn outputs per thread, wx×wy threads per workgroup (wx along columns); large
- * for big matrices, small for attention's 32×32 blocks. The large tile is tall and its workgroup
- * one row of 8 threads, lavapipe's SIMD width: the 8 lanes read the same op(A) rows (one cached
- * stream) and neighbouring op(B) columns. On lavapipe (Mesa 22.3, 2 cores, loaded machine) this
- * ran the model's shapes 1.2-2× faster than 16×16 per thread in an 8×8 workgroup, which left a
- * 128×128 product one workgroup for two cores (see the README's matmul benchmark).
+ * for big matrices, small for attention's 32×32 blocks. `tall` is the large tile lavapipe runs
+ * (src/ops/variants.ts matmulTile "register-tall"): a workgroup is one row of 8 threads, lavapipe's
+ * SIMD width, whose lanes read the same op(A) rows (one cached stream) and neighbouring op(B)
+ * columns, and a 128×128 product is four workgroups rather than one for two cores. On lavapipe
+ * (Mesa 22.3, 2 shared cores) it ran a bert-tiny full step's matmuls 1.4× faster; on SwiftShader
+ * it ran no faster and compiled 2.3× slower, so other adapters keep the 16×16 tile. Its price on
+ * lavapipe is compile time: about 4× the 16×16 tile's per pipeline variant on a cold Mesa shader
+ * cache (~/.cache/mesa_shader_cache keeps it after the first run).
  */
 export const TILES = {
-  large: { tm: 32, tn: 16, wx: 8, wy: 1 },
+  large: { tm: 16, tn: 16, wx: 8, wy: 8 },
+  tall: { tm: 32, tn: 16, wx: 8, wy: 1 },
   small: { tm: 4, tn: 4, wx: 8, wy: 8 },
 };
 
@@ -26,7 +30,8 @@ export function generate(): string {
 // N without TRANS_B. Each thread owns TM×TN outputs (TM rows, TN/4 vec4 of columns); each step
 // loads a 4-deep panel of op(A) and op(B) as vec4 and does 4·TM·TN FMAs. The low-rank term
 // (LoRA) is R/4 more such steps over L and Rt, so it costs R/K of the product (R a multiple of 4). matmul_vec4_forward has
-// ${TILES.large.tm}×${TILES.large.tn} per thread; matmul_vec4_small_forward ${TILES.small.tm}×${TILES.small.tn}, for matrices smaller than the large tile.
+// ${TILES.large.tm}×${TILES.large.tn} per thread; matmul_vec4_tall_forward ${TILES.tall.tm}×${TILES.tall.tn} in a ${TILES.tall.wx}×${TILES.tall.wy} workgroup (lavapipe);
+// matmul_vec4_small_forward ${TILES.small.tm}×${TILES.small.tn}, for matrices smaller than the large tile.
 
 struct Params {
   M: u32, N: u32, K: u32, R: u32,
@@ -71,6 +76,7 @@ fn put4(base: u32, m: u32, n: u32, v: vec4<f32>) {
 
 `);
   kernel(c, "matmul_vec4_forward", TILES.large);
+  kernel(c, "matmul_vec4_tall_forward", TILES.tall);
   kernel(c, "matmul_vec4_small_forward", TILES.small);
   return L.join("\n") + "\n";
 }
