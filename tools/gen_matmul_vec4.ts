@@ -2,8 +2,24 @@
 // register tile in registers only when every index is a compile-time constant (a loop-indexed
 // private array became memory and ran 5-10× slower). Run: deno run -A tools/gen_matmul_vec4.ts
 // tests/matmul_vec4_test.ts checks the committed shader equals this output.
-/** Register tiles per thread: large for big matrices, small for attention's 32×32 blocks. */
-export const TILES = { large: { tm: 16, tn: 16 }, small: { tm: 4, tn: 4 } };
+/**
+ * Register tiles: tm×tn outputs per thread, wx×wy threads per workgroup (wx along columns); large
+ * for big matrices, small for attention's 32×32 blocks. `tall` is the large tile lavapipe runs
+ * (src/ops/variants.ts matmulTile "register-tall"): a workgroup is one row of 8 threads, lavapipe's
+ * SIMD width, whose lanes read the same op(A) rows (one cached stream) and neighbouring op(B)
+ * columns, and a 128×128 product is four workgroups rather than one for two cores. On lavapipe
+ * (Mesa 22.3, 2 shared cores) it ran a bert-tiny full step's matmuls 1.4× faster; on SwiftShader
+ * it ran no faster and compiled 2.3× slower, so other adapters keep the 16×16 tile. Its price on
+ * lavapipe is compile time: about 4× the 16×16 tile's per pipeline variant on a cold Mesa shader
+ * cache (~/.cache/mesa_shader_cache keeps it after the first run).
+ */
+export const TILES = {
+  large: { tm: 16, tn: 16, wx: 8, wy: 8 },
+  tall: { tm: 32, tn: 16, wx: 8, wy: 1 },
+  small: { tm: 4, tn: 4, wx: 8, wy: 8 },
+};
+
+export type Tile = (typeof TILES)[keyof typeof TILES];
 
 export function generate(): string {
   const L: string[] = [];
@@ -14,7 +30,8 @@ export function generate(): string {
 // N without TRANS_B. Each thread owns TM×TN outputs (TM rows, TN/4 vec4 of columns); each step
 // loads a 4-deep panel of op(A) and op(B) as vec4 and does 4·TM·TN FMAs. The low-rank term
 // (LoRA) is R/4 more such steps over L and Rt, so it costs R/K of the product (R a multiple of 4). matmul_vec4_forward has
-// ${TILES.large.tm}×${TILES.large.tn} per thread; matmul_vec4_small_forward ${TILES.small.tm}×${TILES.small.tn}, for matrices smaller than the large tile.
+// ${TILES.large.tm}×${TILES.large.tn} per thread; matmul_vec4_tall_forward ${TILES.tall.tm}×${TILES.tall.tn} in a ${TILES.tall.wx}×${TILES.tall.wy} workgroup (lavapipe);
+// matmul_vec4_small_forward ${TILES.small.tm}×${TILES.small.tn}, for matrices smaller than the large tile.
 
 struct Params {
   M: u32, N: u32, K: u32, R: u32,
@@ -58,20 +75,22 @@ fn put4(base: u32, m: u32, n: u32, v: vec4<f32>) {
 }
 
 `);
-  kernel(c, "matmul_vec4_forward", TILES.large.tm, TILES.large.tn);
-  kernel(c, "matmul_vec4_small_forward", TILES.small.tm, TILES.small.tn);
+  kernel(c, "matmul_vec4_forward", TILES.large);
+  kernel(c, "matmul_vec4_tall_forward", TILES.tall);
+  kernel(c, "matmul_vec4_small_forward", TILES.small);
   return L.join("\n") + "\n";
 }
 
-function kernel(c: (s: string) => void, name: string, TM: number, TN: number): void {
+function kernel(c: (s: string) => void, name: string, tile: Tile): void {
+  const { tm: TM, tn: TN, wx: WX, wy: WY } = tile;
   c(`
-@compute @workgroup_size(8, 8)
+@compute @workgroup_size(${WX}, ${WY})
 fn ${name}(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let baseA = wg.z * p.strideA / 4u;
   let baseB = wg.z * p.strideB / 4u;
   let baseC = wg.z * p.strideC;
-  let m0 = wg.y * ${8 * TM}u + lid.y * ${TM}u;
-  let n0 = wg.x * ${8 * TN}u + lid.x * ${TN}u;
+  let m0 = wg.y * ${WY * TM}u + lid.y * ${TM}u;
+  let n0 = wg.x * ${WX * TN}u + lid.x * ${TN}u;
   let K4 = p.K / 4u;
   // Out-of-range rows and columns read clamped, valid addresses and are never stored.`);
   for (let i = 0; i < TM; i++) c(`  let r${i} = min(m0 + ${i}u, p.M - 1u);`);
@@ -164,12 +183,15 @@ function step(
   };
   load("pa", a, TM, "a");
   load("pb", b, TN, "b");
-  for (let kk = 0; kk < 4; kk++) {
-    for (let i = 0; i < TM; i++) {
-      const s = `pa${kk}_${Math.floor(i / 4)}.${comp[i % 4]}`;
-      for (let v = 0; v < TN / 4; v++) {
-        c(`    c${i}_${v} = fma(vec4<f32>(${s}), pb${kk}_${v}, c${i}_${v});`);
+  // Each accumulator's four FMAs together: on lavapipe a tile this size lives on the stack (one ymm
+  // register per output, 16 registers), and one load and store per accumulator per step beats four.
+  for (let i = 0; i < TM; i++) {
+    for (let v = 0; v < TN / 4; v++) {
+      let e = `c${i}_${v}`;
+      for (let kk = 0; kk < 4; kk++) {
+        e = `fma(vec4<f32>(pa${kk}_${Math.floor(i / 4)}.${comp[i % 4]}), pb${kk}_${v}, ${e})`;
       }
+      c(`    c${i}_${v} = ${e};`);
     }
   }
   c(`  }`);

@@ -2,7 +2,7 @@
 import { Tensor } from "../tensor.ts";
 import { gpu } from "../gpu/kernel.ts";
 import { accumulateGrad, record } from "../autograd/tape.ts";
-import { TILES } from "../../tools/gen_matmul_vec4.ts";
+import { type Tile, TILES } from "../../tools/gen_matmul_vec4.ts";
 import { transpose12Raw } from "./transpose.ts";
 import { matmulTile, transposedALayout } from "./variants.ts";
 
@@ -71,15 +71,11 @@ export function matmulRaw(args: MatmulArgs): Tensor {
   const shared = matmulTile() === "workgroup";
   const vec4 = !shared && usesVec4(M, N, K, transA, transB) &&
     (!lowRank || (lowRank.r % 4 === 0 && (lowRank.strideR === 1 || N % 4 === 0)));
-  const tile = vec4Tile(M, N);
+  const tile = vec4Tile(M, N, matmulTile() === "register-tall");
   rt.dispatch(
     {
       shader: shared ? "matmul_shared.wgsl" : vec4 ? "matmul_vec4.wgsl" : "matmul.wgsl",
-      entry: shared
-        ? "matmul_shared_forward"
-        : vec4
-        ? (tile === TILES.small ? "matmul_vec4_small_forward" : "matmul_vec4_forward")
-        : "matmul_forward",
+      entry: shared ? "matmul_shared_forward" : vec4 ? ENTRIES.get(tile)! : "matmul_forward",
       constants: {
         TRANS_A: transA ? 1 : 0,
         TRANS_B: transB ? 1 : 0,
@@ -103,7 +99,7 @@ export function matmulRaw(args: MatmulArgs): Tensor {
     shared // 32×32 blocks of C per workgroup
       ? [Math.ceil(N / 32), Math.ceil(M / 32), batchA]
       : vec4
-      ? [Math.ceil(N / (8 * tile.tn)), Math.ceil(M / (8 * tile.tm)), batchA]
+      ? [Math.ceil(N / (tile.wx * tile.tn)), Math.ceil(M / (tile.wy * tile.tm)), batchA]
       : [Math.ceil(N / 64), Math.ceil(M / 64), batchA],
   );
   return out;
@@ -118,9 +114,20 @@ export function accumulateMatmul(t: Tensor, args: MatmulArgs): void {
   else accumulateGrad(t, matmulRaw(args));
 }
 
-/** A matrix smaller than the large tile (attention's 32×32 blocks) would leave most threads idle. */
-export function vec4Tile(M: number, N: number): { tm: number; tn: number } {
-  return M < 8 * TILES.large.tm || N < 8 * TILES.large.tn ? TILES.small : TILES.large;
+const ENTRIES = new Map<Tile, string>([
+  [TILES.large, "matmul_vec4_forward"],
+  [TILES.tall, "matmul_vec4_tall_forward"],
+  [TILES.small, "matmul_vec4_small_forward"],
+]);
+
+/**
+ * The large tile (tall: the one lavapipe runs, see tools/gen_matmul_vec4.ts), or the small one for
+ * a matrix smaller than a large tile's workgroup (attention's 32×32 blocks), which would leave
+ * most threads idle.
+ */
+export function vec4Tile(M: number, N: number, tall = false): Tile {
+  const { tm, tn, wx, wy } = tall ? TILES.tall : TILES.large;
+  return M < wy * tm || N < wx * tn ? TILES.small : tall ? TILES.tall : TILES.large;
 }
 
 /** The vec4 fast path reads K, and M (transposed A) or N (untransposed B), four at a time. */

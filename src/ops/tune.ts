@@ -11,6 +11,7 @@ import { endStep } from "../autograd/tape.ts";
 import { residualLayerNorm } from "./residual_layer_norm.ts";
 import { matmulRaw } from "./matmul.ts";
 import {
+  isLavapipe,
   type MatmulTile,
   matmulTile,
   type RowLayout,
@@ -108,7 +109,7 @@ export async function tuneKernels(
   const hit = cache[key];
   const valid = hit && ["thread", "workgroup"].includes(hit.rowReductions) &&
     ["in-kernel", "materialize"].includes(hit.transposedA) &&
-    ["register", "workgroup"].includes(hit.matmulTile);
+    ["register", "register-tall", "workgroup"].includes(hit.matmulTile);
   if (level === "quick" && valid) {
     setRowReductionLayout(hit.rowReductions);
     setTransposedALayout(hit.transposedA);
@@ -137,10 +138,15 @@ export async function tuneKernels(
       await timeIt(() => matmulRaw({ a: x, b: x, transA: true }).release(), 2, rounds),
     );
   }
-  // A linear x·Wᵀ + b of the model's hidden size: register tile against workgroup-shared tile.
+  // A linear x·Wᵀ + b of the model's hidden size: the register tiles against the shared one. The
+  // tall tile only on lavapipe, the one adapter it was made for: SwiftShader ran it no faster and
+  // compiled it 2.3× slower, and a GPU would spill its 512 accumulators per thread.
   const weight = Tensor.from(rand(hidden * hidden), [hidden, hidden]);
   const tileTimes = new Map<MatmulTile, number>();
-  for (const layout of ["register", "workgroup"] as const) {
+  const tiles: MatmulTile[] = isLavapipe()
+    ? ["register", "register-tall", "workgroup"]
+    : ["register", "workgroup"];
+  for (const layout of tiles) {
     setMatmulTile(layout);
     tileTimes.set(
       layout,

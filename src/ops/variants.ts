@@ -19,6 +19,11 @@ export function isCpuAdapter(name = getAdapterName()): boolean {
   return /llvmpipe|lavapipe|swiftshader/i.test(name);
 }
 
+/** Whether the adapter is Mesa's lavapipe (llvmpipe), which the tall matmul tile is made for. */
+export function isLavapipe(name = getAdapterName()): boolean {
+  return /llvmpipe|lavapipe/i.test(name);
+}
+
 export function rowReductionLayout(): RowLayout {
   return rowLayout ?? (isCpuAdapter() ? "thread" : "workgroup");
 }
@@ -47,19 +52,23 @@ export function setTransposedALayout(layout: TransposedA | null): void {
   transposedA = layout;
 }
 
-export type MatmulTile = "register" | "workgroup";
+export type MatmulTile = "register" | "register-tall" | "workgroup";
 
 let matmulTileLayout: MatmulTile | null = null;
 
 /**
  * Every matmul: "register" keeps a block of C per thread in registers and reads A and B straight
  * from storage (matmul_vec4.wgsl when the shape allows vec4, else matmul.wgsl), which CPU
- * rasterisers run best; "workgroup" stages 32×16 panels of A and B in var<workgroup> memory
- * behind barriers (matmul_shared.wgsl), the classic shape for a GPU's on-chip memory. Untuned,
- * every adapter takes "register" (the only one measured before the tuner, src/ops/tune.ts).
+ * rasterisers run best; "register-tall" is the same with the vec4 path's large tile 32×16 per
+ * thread in a workgroup of one 8-lane row (tools/gen_matmul_vec4.ts says why), which lavapipe runs
+ * faster: a bert-tiny full step's matmuls 1.4× (SwiftShader: no faster, compiles 2.3× slower);
+ * "workgroup" stages 32×16 panels of A and B in var<workgroup> memory behind barriers
+ * (matmul_shared.wgsl), the classic shape for a GPU's on-chip memory. Untuned, lavapipe takes
+ * "register-tall" and every other adapter "register" (src/ops/tune.ts times the tall tile on
+ * lavapipe only).
  */
 export function matmulTile(): MatmulTile {
-  return matmulTileLayout ?? "register";
+  return matmulTileLayout ?? (isLavapipe() ? "register-tall" : "register");
 }
 
 export function setMatmulTile(layout: MatmulTile | null): void {

@@ -1,6 +1,7 @@
 // The browser test page: runs the op cases of tests/ops_test.ts, tests/ops2_test.ts,
-// tests/fused_ops_test.ts and tests/low_rank_test.ts (the checkOp gradient checks and the
-// optimizers) on Chromium's WebGPU adapter, in file order as
+// tests/fused_ops_test.ts, tests/low_rank_test.ts and tests/matmul_vec4_test.ts (the checkOp
+// gradient checks, the optimizers, LoRA's low-rank products and the vec4 matmul tiles) on
+// Chromium's WebGPU adapter, in file order as
 // `deno test` runs them (each file's cases share one random stream). With `?limits=default` the
 // device gets WebGPU's default limits whatever the engine asks for, as a browser that raises none
 // would grant (128 MiB bindings, 16 KiB workgroup storage, 8 storage buffers per stage).
@@ -8,6 +9,7 @@ import { OPS_CASES } from "../ops_test.ts";
 import { OPS2_CASES } from "../ops2_test.ts";
 import { FUSED_CASES } from "../fused_ops_test.ts";
 import { LOW_RANK_CASES } from "../low_rank_test.ts";
+import { VEC4_CASES } from "../matmul_vec4_test.ts";
 import { initGpu } from "../../src/gpu/kernel.ts";
 import { getAdapterName, LIMIT_NAMES } from "../../src/gpu/device.ts";
 
@@ -43,7 +45,7 @@ try {
     if (a !== undefined) limits[name] = { adapter: a, device: d };
   }
   const cases: CaseResult[] = [];
-  for (const c of [...OPS_CASES, ...OPS2_CASES, ...FUSED_CASES, ...LOW_RANK_CASES]) {
+  for (const c of [...OPS_CASES, ...OPS2_CASES, ...FUSED_CASES, ...LOW_RANK_CASES, ...VEC4_CASES]) {
     const t0 = performance.now();
     try {
       await c.fn();
