@@ -35,12 +35,24 @@ Deno.test("tuneKernels: quick times both shapes once and caches the choice per a
       transposedA: first.transposedA,
       matmulTile: first.matmulTile,
     });
+    assert.ok(
+      key.endsWith(` | tiles ${isLavapipe() ? "register,register-tall," : "register,"}workgroup`),
+    );
+    // A choice an older release cached under the key without the candidate list is not reused.
+    const stale = {
+      rowReductions: "thread",
+      transposedA: "materialize",
+      matmulTile: "register",
+    } as const;
+    await fileChoiceStore().write({ [key.slice(0, key.indexOf(" | tiles"))]: stale });
+    const retimed = await tuneKernels("quick", 64, 32, store);
+    assert.equal(retimed.source, "timed", "a choice cached before the candidates changed");
     const d0 = rt.dispatchCount;
     const second = await tuneKernels("quick", 64, 32, store);
     assert.equal(second.source, "cached");
     assert.equal(rt.dispatchCount, d0, "a cached choice times nothing");
-    assert.equal(transposedALayout(), first.transposedA);
-    assert.equal(matmulTile(), first.matmulTile, "the cached matmul tile is in force");
+    assert.equal(transposedALayout(), retimed.transposedA);
+    assert.equal(matmulTile(), retimed.matmulTile, "the cached matmul tile is in force");
     assert.equal((await tuneKernels("full", 64, 32, store)).source, "timed");
     assert.ok(rt.dispatchCount > d0, "full times again");
     const off = await tuneKernels("off", 64, 32);

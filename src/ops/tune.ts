@@ -101,7 +101,14 @@ export async function tuneKernels(
       source: "default",
     };
   }
-  const key = `${getAdapterName()} | rows ${rows} | hidden ${hidden}`;
+  // The tall tile only on lavapipe, the one adapter it was made for: SwiftShader ran it no faster
+  // and compiled it 2.3× slower, and a GPU would spill its 512 accumulators per thread.
+  const tiles: MatmulTile[] = isLavapipe()
+    ? ["register", "register-tall", "workgroup"]
+    : ["register", "workgroup"];
+  // The key names the candidates timed, so a choice cached before a new candidate existed (an
+  // older release's) is timed again rather than kept forever.
+  const key = `${getAdapterName()} | rows ${rows} | hidden ${hidden} | tiles ${tiles.join(",")}`;
   let cache: ChoiceCache = {};
   try {
     cache = await store.read();
@@ -138,14 +145,9 @@ export async function tuneKernels(
       await timeIt(() => matmulRaw({ a: x, b: x, transA: true }).release(), 2, rounds),
     );
   }
-  // A linear x·Wᵀ + b of the model's hidden size: the register tiles against the shared one. The
-  // tall tile only on lavapipe, the one adapter it was made for: SwiftShader ran it no faster and
-  // compiled it 2.3× slower, and a GPU would spill its 512 accumulators per thread.
+  // A linear x·Wᵀ + b of the model's hidden size: the register tiles against the shared one.
   const weight = Tensor.from(rand(hidden * hidden), [hidden, hidden]);
   const tileTimes = new Map<MatmulTile, number>();
-  const tiles: MatmulTile[] = isLavapipe()
-    ? ["register", "register-tall", "workgroup"]
-    : ["register", "workgroup"];
   for (const layout of tiles) {
     setMatmulTile(layout);
     tileTimes.set(
