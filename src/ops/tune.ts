@@ -61,23 +61,32 @@ export function memoryChoiceStore(): ChoiceStore {
   };
 }
 
-/** Milliseconds of `reps` runs of `fn` in one submission (best of `rounds`). */
+/**
+ * Milliseconds of `reps` runs of `fn` in one submission (best of `rounds`), less the time a
+ * submit-and-wait takes with nothing to run (best of as many): on lavapipe under Deno that wait
+ * alone is ~11 ms, which would otherwise drown a 1 ms kernel's difference between candidates.
+ */
 async function timeIt(fn: () => void, reps: number, rounds: number): Promise<number> {
   const rt = gpu();
-  fn(); // pipelines compiled, buffers pooled
-  rt.flush();
-  await rt.device.queue.onSubmittedWorkDone();
-  endStep();
-  let best = Infinity;
-  for (let r = 0; r < rounds; r++) {
-    const t0 = performance.now();
-    for (let i = 0; i < reps; i++) fn();
+  const wait = async () => {
     rt.flush();
     await rt.device.queue.onSubmittedWorkDone();
+  };
+  fn(); // pipelines compiled, buffers pooled
+  await wait();
+  endStep();
+  let best = Infinity, idle = Infinity;
+  for (let r = 0; r < rounds; r++) {
+    const i0 = performance.now();
+    await wait();
+    idle = Math.min(idle, performance.now() - i0);
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) fn();
+    await wait();
     best = Math.min(best, performance.now() - t0);
     endStep();
   }
-  return best;
+  return Math.max(0, best - idle);
 }
 
 /**
@@ -142,19 +151,21 @@ export async function tuneKernels(
     setTransposedALayout(layout);
     transTimes.set(
       layout,
-      await timeIt(() => matmulRaw({ a: x, b: x, transA: true }).release(), 2, rounds),
+      await timeIt(() => matmulRaw({ a: x, b: x, transA: true }).release(), 4, rounds),
     );
   }
   // A linear x·Wᵀ + b of the model's hidden size: the register tiles against the shared one.
   const weight = Tensor.from(rand(hidden * hidden), [hidden, hidden]);
   const tileTimes = new Map<MatmulTile, number>();
+  // Enough products for ~160 MFLOP a sample (bert-tiny's 128-wide one is ~17 MFLOP, ~1 ms here).
+  const tileReps = Math.min(16, Math.max(2, Math.ceil(1.6e8 / (2 * rows * hidden * hidden))));
   for (const layout of tiles) {
     setMatmulTile(layout);
     tileTimes.set(
       layout,
       await timeIt(
         () => matmulRaw({ a: x, b: weight, transB: true, bias: b }).release(),
-        2,
+        tileReps,
         rounds,
       ),
     );
