@@ -48,10 +48,20 @@ async function checkLowRank([M, K, N]: number[], alpha: number): Promise<void> {
 }
 
 // Odd shapes (the word-at-a-time kernel), a rank that leaves a partial block of 8 columns, and
-// ranks of two blocks; multiples of 4 take the vec4 kernels; a rank of 1. The long side is over
-// MAX_RANK, so the rank on the left is where the kernel looks for it (C written transposed).
+// ranks of two blocks; multiples of 4 take the vec4 kernels; a rank of 1; ranks of 5 blocks and
+// of MAX_RANK itself (all eight blocks). The long side is over MAX_RANK, so the rank on the left
+// is where the kernel looks for it (C written transposed).
 for (
-  const [P, K, r] of [[67, 37, 5], [68, 36, 8], [72, 44, 12], [65, 16, 4], [69, 7, 1], [68, 40, 20]]
+  const [P, K, r] of [
+    [67, 37, 5],
+    [68, 36, 8],
+    [72, 44, 12],
+    [65, 16, 4],
+    [69, 7, 1],
+    [68, 40, 20],
+    [76, 12, 36],
+    [71, 9, MAX_RANK],
+  ]
 ) {
   opCase(
     `lowRankMatmul ${P}x${K} · ${K}x${r} (rank ${r}), every layout: C, C +=`,

@@ -106,6 +106,35 @@ for (const [C, frozenWord] of [[13, false], [12, false], [12, true]] as const) {
   );
 }
 
+// An optimizer made first moves the tables and their gradients into its arena: the three
+// gradients are ranges of one slab, the first bound as the whole slab. One dispatch writing all
+// three is writable aliasing, which Chromium's WebGPU refuses (this case runs there too, from
+// tests/browser/ops_page.ts); Deno's adapter does not check, so there it checks the values.
+opCase(
+  "embeddingSum with its tables in an optimizer's arena (one gradient slab): dWord, dPosition, " +
+    "dTokenType",
+  async () => {
+    await initGpu();
+    const sizes = [11, 7, 2], rows = 23, C = 12;
+    const idLists = sizes.map((n, k) =>
+      Array.from({ length: rows }, (_, r) => (r * (k + 5) + 2 * k) % n)
+    );
+    const idTs = idLists.map((l) => Tensor.from(l, [rows], { dtype: "u32" }));
+    const tables = sizes.map((n) => Tensor.from(vec(n * C), [n, C], { requiresGrad: true }));
+    const opt = new SGD(tables, { lr: 0.1 });
+    const d = vec(rows * C);
+    const y = embeddingSum([tables[0], tables[1], tables[2]], [idTs[0], idTs[1], idTs[2]]);
+    backward(y, Tensor.from(d, [rows, C]));
+    for (const [k, t] of tables.entries()) {
+      const want = R.embeddingBackwardRef(sizes[k], idLists[k], C, Float64Array.from(d));
+      assertClose(await t.grad!.read(), want, 1e-6, `table ${k} gradient`);
+    }
+    endStep();
+    opt.release();
+    [...tables, ...idTs].forEach((t) => t.release());
+  },
+);
+
 // 19 rows: fewer than the forward's 64 lanes; 203: lanes that take several rows each.
 for (const N of [19, 203]) {
   opCase(`crossEntropy ${N} rows x 3 classes: forward (mean), dLogits`, async () => {
