@@ -516,3 +516,41 @@ Deno.test("cli: a LoRA adapter trained on other labels than its base model's kee
   const config = JSON.parse(await Deno.readTextFile(`${dir}/merged/config.json`));
   assert.deepEqual(config.id2label, { 0: "mid", 1: "neg", 2: "pos" });
 });
+
+Deno.test("sentence pairs with a model whose type_vocab_size is 1: predict and train refuse in one line instead of reading past the token-type table", async () => {
+  const { writeTinyCheckpoint } = await import("./bert_fixture.ts");
+  const dir = await Deno.makeTempDir();
+  try {
+    await writeTinyCheckpoint(`${dir}/one`, { config: { type_vocab_size: 1 } });
+    await writeTinyCheckpoint(`${dir}/two`);
+    await Deno.writeTextFile(
+      `${dir}/pairs.csv`,
+      "text,text_pair,label\nok lar,meet you later,ham\nwin a prize,call now,spam\nhello world,i call you,ham\nfree txts,claim now,spam\n",
+    );
+    const pairs = ["--data", `${dir}/pairs.csv`, "--text-pair-column", "text_pair"];
+    await assertCliError(
+      "predict",
+      ["--model", `${dir}/one`, ...pairs, "--out", `${dir}/p.jsonl`],
+      /type_vocab_size 1: it has no token type 1/,
+    );
+    await assertCliError(
+      "train",
+      ["--model", `${dir}/one`, ...pairs, "--mode", "head", "--max-steps", "1", "--tune", "off"],
+      /type_vocab_size 1: it has no token type 1/,
+    );
+    // The same pairs on a model with two token types predict as before; single texts on the
+    // one-type model too.
+    const ok = await runTask("predict", [
+      "--model",
+      `${dir}/two`,
+      ...pairs,
+      "--out",
+      `${dir}/q.jsonl`,
+    ]);
+    assert.equal(ok.code, 0, ok.stderr);
+    const single = await runTask("predict", ["--model", `${dir}/one`, "hello world"]);
+    assert.equal(single.code, 0, single.stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

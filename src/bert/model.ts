@@ -1,5 +1,6 @@
 // BertForSequenceClassification built from the engine's ops, parameters under transformers' names.
 import { Tensor } from "../tensor.ts";
+import { UserError } from "../errors.ts";
 import type { BertConfig } from "./config.ts";
 import { linearPaths, paramShapes } from "./params.ts";
 import type { Batch } from "../data/batches.ts";
@@ -94,6 +95,14 @@ export class BertForSequenceClassification {
   forward(batch: Batch, opts: ForwardOptions): Tensor {
     const c = this.config;
     const B = batch.size, T = batch.seqLen;
+    if (batch.maxTypeId >= c.typeVocabSize) {
+      // The lookup would read past the token-type table (transformers raises an IndexError).
+      throw new UserError(
+        `the model's config.json has type_vocab_size ${c.typeVocabSize}: it has no token type ` +
+          `${batch.maxTypeId}, which the second text of a sentence pair takes; give single texts, ` +
+          `or a model with type_vocab_size ≥ ${batch.maxTypeId + 1}`,
+      );
+    }
     let stream = 0;
     // `rowStride` T: the rows are the [CLS] rows b·T of a (B·T, ·) tensor (see dropout()).
     const drop = (x: Tensor, prob: number, rowStride = 1) =>

@@ -18,6 +18,8 @@ export interface Batch {
   mask: Tensor; // (B, T) f32, 1 for tokens, 0 for padding
   clsRows: Tensor; // (B) u32: row b·T of the hidden states
   labels: Tensor | null; // (B) u32
+  /** The largest token type id in the batch (1 with a sentence pair), checked by the model. */
+  maxTypeId: number;
 }
 
 /** Uploads a batch whose tensors live until the step ends (endStep releases them). */
@@ -29,6 +31,7 @@ export function makeBatch(
   const B = encodings.length, T = encodings[0].inputIds.length;
   const ids = new Uint32Array(B * T), mask = new Float32Array(B * T), pos = new Uint32Array(B * T);
   const types = new Uint32Array(B * T);
+  let maxTypeId = 0;
   encodings.forEach((e, b) => {
     if (e.inputIds.length !== T) {
       throw new Error(`batch: sequence ${b} has length ${e.inputIds.length}, not ${T}`);
@@ -41,6 +44,7 @@ export function makeBatch(
       mask[b * T + t] = e.attentionMask[t];
       pos[b * T + t] = t;
       types[b * T + t] = e.tokenTypeIds?.[t] ?? 0;
+      maxTypeId = Math.max(maxTypeId, types[b * T + t]);
     });
   });
   const u32 = (data: ArrayLike<number>, shape: number[]) =>
@@ -54,5 +58,6 @@ export function makeBatch(
     mask: temporary(Tensor.from(mask, [B, T])),
     clsRows: u32(Array.from({ length: B }, (_, b) => b * T), [B]),
     labels: labels ? u32(labels, [B]) : null,
+    maxTypeId,
   };
 }
