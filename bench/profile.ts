@@ -7,16 +7,10 @@
 import { parseFlags, run } from "../src/cli/common.ts";
 import { UserError } from "../src/errors.ts";
 import { initGpu } from "../src/gpu/kernel.ts";
-import { presetConfig } from "../src/bert/config.ts";
-import { randomWeights } from "../src/bert/params.ts";
-import { BertForSequenceClassification, setLastLayerRows } from "../src/bert/model.ts";
-import { makeBatch } from "../src/data/batches.ts";
-import { backward, endStep } from "../src/autograd/tape.ts";
-import { crossEntropy } from "../src/ops/cross_entropy.ts";
-import { AdamW } from "../src/optim/adamw.ts";
-import { type Mode, trainableTensors } from "../src/train/trainer.ts";
+import { setLastLayerRows } from "../src/bert/model.ts";
+import type { Mode } from "../src/train/trainer.ts";
+import { syntheticTraining } from "./dispatches.ts";
 
-const VOCAB = 30522;
 const MAX_QUERIES = 4096;
 
 /** Milliseconds of GPU time per `shader:entry` (summed over its dispatches) in one step. */
@@ -46,25 +40,7 @@ async function profileRows(
   if (!device.features.has("timestamp-query")) {
     throw new UserError("bench/profile.ts: this adapter has no timestamp-query feature");
   }
-  const config = presetConfig(model, VOCAB);
-  const bert = new BertForSequenceClassification(config, randomWeights(config, 42));
-  const params = trainableTensors(bert, {
-    mode,
-    lora: { r: 8, alpha: 16, dropout: 0, targets: "all-linear" },
-    seed: 42,
-  });
-  const opt = new AdamW(params, { lr: 5e-5 });
-  const enc = Array.from({ length: B }, (_, i) => {
-    const ids = Array.from({ length: T }, (_, t) => (t === 0 ? 101 : 1000 + (i * 31 + t) % 999));
-    return { inputIds: ids, attentionMask: ids.map((_, t) => (t < 8 + i % (T - 8) ? 1 : 0)) };
-  });
-  const step = (s: number) => {
-    const batch = makeBatch(enc, enc.map((_, i) => i % 2), config.vocabSize);
-    backward(crossEntropy(bert.forward(batch, { train: true, dropoutSeed: s }), batch.labels!));
-    opt.step();
-    opt.zeroGrad();
-    endStep();
-  };
+  const { step, release } = syntheticTraining(model, mode, B, T);
   const sync = async () => {
     rt.flush();
     await device.queue.onSubmittedWorkDone();
@@ -128,8 +104,7 @@ async function profileRows(
     byKernel.set(n, [e[0] + ms, e[1] + 1]);
   });
   staging.unmap();
-  opt.release();
-  bert.release();
+  release();
   return {
     totalMs,
     wallMs,
