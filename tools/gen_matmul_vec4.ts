@@ -4,14 +4,15 @@
 // tests/matmul_vec4_test.ts checks the committed shader equals this output.
 /**
  * Register tiles: tm×tn outputs per thread, wx×wy threads per workgroup (wx along columns); large
- * for big matrices, small for attention's 32×32 blocks. `tall` is the large tile lavapipe runs
- * (src/ops/variants.ts matmulTile "register-tall"): a workgroup is one row of 8 threads, lavapipe's
- * SIMD width, whose lanes read the same op(A) rows (one cached stream) and neighbouring op(B)
- * columns, and a 128×128 product is four workgroups rather than one for two cores. On lavapipe
- * (Mesa 22.3, 2 shared cores) it ran a bert-tiny full step's matmuls 1.4× faster; on SwiftShader
- * it ran no faster and compiled 2.3× slower, so other adapters keep the 16×16 tile. Its price on
- * lavapipe is compile time: about 4× the 16×16 tile's per pipeline variant on a cold Mesa shader
- * cache (~/.cache/mesa_shader_cache keeps it after the first run).
+ * for big matrices, small for attention's 32×32 blocks. `tall` is a large tile the tuner times on
+ * lavapipe (src/ops/variants.ts matmulTile "register-tall"): a workgroup is one row of 8 threads,
+ * lavapipe's SIMD width, whose lanes read the same op(A) rows (one cached stream) and neighbouring
+ * op(B) columns, and a 128×128 product is four workgroups rather than one for two cores. On
+ * lavapipe (Mesa 22.3, 2 shared cores, under load) it ran a bert-tiny full step's matmuls 1.4×
+ * faster, on a quiet machine about as fast as the 16×16 tile except at 512×128×512 (1.3×); on
+ * SwiftShader it ran no faster and compiled 2.3× slower, so other adapters keep the 16×16 tile.
+ * Its price on lavapipe is compile time: about 4× the 16×16 tile's per pipeline variant on a cold
+ * Mesa shader cache (~/.cache/mesa_shader_cache keeps it after the first run).
  */
 export const TILES = {
   large: { tm: 16, tn: 16, wx: 8, wy: 8 },

@@ -61,14 +61,16 @@ let matmulTileLayout: MatmulTile | null = null;
  * from storage (matmul_vec4.wgsl when the shape allows vec4, else matmul.wgsl), which CPU
  * rasterisers run best; "register-tall" is the same with the vec4 path's large tile 32×16 per
  * thread in a workgroup of one 8-lane row (tools/gen_matmul_vec4.ts says why), which lavapipe runs
- * faster: a bert-tiny full step's matmuls 1.4× (SwiftShader: no faster, compiles 2.3× slower);
- * "workgroup" stages 32×16 panels of A and B in var<workgroup> memory behind barriers
- * (matmul_shared.wgsl), the classic shape for a GPU's on-chip memory. Untuned, lavapipe takes
- * "register-tall" and every other adapter "register" (src/ops/tune.ts times the tall tile on
- * lavapipe only).
+ * faster at some shapes (SwiftShader: no faster, compiles 2.3× slower); "workgroup" stages 32×16
+ * panels of A and B in var<workgroup> memory behind barriers (matmul_shared.wgsl), the classic
+ * shape for a GPU's on-chip memory. Untuned, every adapter takes "register": the tall tile is a
+ * candidate the tuner times on lavapipe only (src/ops/tune.ts), because each of its pipeline
+ * variants takes lavapipe 3-4× longer to compile cold (about 10 s against 3 s for a bias or
+ * accumulate variant) and, on a quiet machine, it ran about as fast as the 16×16 tile at most of
+ * BERT's shapes.
  */
 export function matmulTile(): MatmulTile {
-  return matmulTileLayout ?? (isLavapipe() ? "register-tall" : "register");
+  return matmulTileLayout ?? "register";
 }
 
 export function setMatmulTile(layout: MatmulTile | null): void {
