@@ -254,9 +254,13 @@ class Runtime {
     if (++this.pending >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
   }
 
-  /** A window from offset 0 of a buffer that fits one binding is bound as the whole buffer. */
+  /**
+   * A window that spans its whole buffer is bound as the buffer. Any other window, an arena slot
+   * at offset 0 included, is bound as its own range: two writable bindings of one dispatch on
+   * different slots of a slab then do not overlap, which WebGPU requires (Chromium checks it).
+   */
   private whole(w: BindingWindow): boolean {
-    return w.offset === 0 && w.buffer.size <= this.windowBytes;
+    return w.offset === 0 && w.size === w.buffer.size && w.buffer.size <= this.windowBytes;
   }
 
   private bindingKey(b: Binding | null): string | number {

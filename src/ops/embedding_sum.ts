@@ -65,40 +65,29 @@ export function embeddingSum(
   );
   return record(out, tables, (dOut) => {
     // Straight into the (zeroed) gradients; a table that wants none gets scratch of its own
-    // (WebGPU refuses one buffer on two writable bindings of a dispatch whose ranges overlap).
+    // (WebGPU refuses one buffer on two writable bindings of a dispatch whose ranges overlap;
+    // gradients in one optimizer slab are bound as their own ranges, see Runtime.whole).
     const grads = tables.map((t) => t.requiresGrad ? zeroedGrad(t).buffer : null);
-    const wanted = [0, 1, 2].filter((i) => grads[i]);
-    // An optimizer's arena keeps gradients in one slab, and the runtime binds the range at a
-    // slab's offset 0 as the whole slab, which overlaps the other tables' ranges: Chromium's
-    // WebGPU rejects that dispatch (Deno's does not check). Such tables take a dispatch each.
-    const slab = (b: GPUBuffer) => {
-      const r = rt.resolve(b);
-      return r instanceof GPUBuffer ? r : r.buffer;
-    };
-    const shared = new Set(wanted.map((i) => slab(grads[i]!))).size < wanted.length;
-    for (const group of shared ? wanted.map((i) => [i]) : [wanted]) {
-      const want = [0, 1, 2].map((i) => group.includes(i));
-      rt.dispatch(
-        {
-          shader: "embedding_sum.wgsl",
-          entry: vec4 ? "embedding_sum_backward4" : "embedding_sum_backward",
-          constants: {
-            WANT_WORD: want[0] ? 1 : 0,
-            WANT_POSITION: want[1] ? 1 : 0,
-            WANT_TYPE: want[2] ? 1 : 0,
-          },
+    rt.dispatch(
+      {
+        shader: "embedding_sum.wgsl",
+        entry: vec4 ? "embedding_sum_backward4" : "embedding_sum_backward",
+        constants: {
+          WANT_WORD: grads[0] ? 1 : 0,
+          WANT_POSITION: grads[1] ? 1 : 0,
+          WANT_TYPE: grads[2] ? 1 : 0,
         },
-        [
-          dOut.buffer,
-          ids.buffer,
-          positions.buffer,
-          typeIds.buffer,
-          ...grads.map((g, i) => want[i] ? g! : temporary(Tensor.empty([4])).buffer),
-        ],
-        ints,
-        [],
-        [Math.ceil(c / 64)],
-      );
-    }
+      },
+      [
+        dOut.buffer,
+        ids.buffer,
+        positions.buffer,
+        typeIds.buffer,
+        ...grads.map((g) => g ?? temporary(Tensor.empty([4])).buffer),
+      ],
+      ints,
+      [],
+      [Math.ceil(c / 64)],
+    );
   }, [ids, positions, typeIds]);
 }
