@@ -126,8 +126,8 @@ const ENTRIES = new Map<Tile, string>([
  * most threads idle.
  */
 export function vec4Tile(M: number, N: number, tall = false): Tile {
-  const { tm, tn, wx, wy } = tall ? TILES.tall : TILES.large;
-  return M < wy * tm || N < wx * tn ? TILES.small : tall ? TILES.tall : TILES.large;
+  const large = tall ? TILES.tall : TILES.large;
+  return M < large.wy * large.tm || N < large.wx * large.tn ? TILES.small : large;
 }
 
 /** The vec4 fast path reads K, and M (transposed A) or N (untransposed B), four at a time. */
