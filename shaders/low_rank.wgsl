@@ -175,3 +175,166 @@ fn low_rank_cols4(
   put8(p + 2u, j0, vec4<f32>(c0.z, c1.z, c2.z, c3.z), vec4<f32>(c4.z, c5.z, c6.z, c7.z));
   put8(p + 3u, j0, vec4<f32>(c0.w, c1.w, c2.w, c3.w), vec4<f32>(c4.w, c5.w, c6.w, c7.w));
 }
+
+// The register-tiled kernels: 8 rows per invocation, so each Y vec4 (the same for every lane) is
+// loaded once per 8 rows instead of once per row (rows4) or per 4 (cols4). lavapipe runs every
+// storage load as a per-lane scalar loop (~100 cycles a vec4 for 8 lanes) while its FMAs are
+// 8-wide SIMD, so these kernels cost their loads: rows4 loads 1 + 8 vec4s per 32 FMAs of a row,
+// rows4x8 8 + 8 per 256.
+// WG (the workgroup size) is small on a CPU rasteriser, whose threads each take whole workgroups:
+// fewer, fatter invocations still spread over its cores.
+override WG: u32 = 64;
+
+/** The row-wise step of X row · Y: columns j0..j0 + 3 (or + 4..7) from 4 loaded Y vec4s. */
+fn rowStep(xv: vec4<f32>, y0: vec4<f32>, y1: vec4<f32>, y2: vec4<f32>, y3: vec4<f32>) -> vec4<f32> {
+  // Y_COLS: yi = Y(k..k + 3, j0 + i); else yi = Y(k + i, j0..j0 + 3).
+  if (Y_COLS) { return vec4<f32>(dot(xv, y0), dot(xv, y1), dot(xv, y2), dot(xv, y3)); }
+  return xv.x * y0 + xv.y * y1 + xv.z * y2 + xv.w * y3;
+}
+
+// As low_rank_rows4, for rows 8·g.x .. + 7 (rows past P read row P - 1 and are never stored).
+@compute @workgroup_size(WG)
+fn low_rank_rows4x8(
+  @builtin(global_invocation_id) g: vec3<u32>,
+  @builtin(workgroup_id) wg: vec3<u32>,
+) {
+  let p = g.x * 8u;
+  let j0 = wg.y * 8u;
+  if (p >= u.P) { return; }
+  let k4n = loopEnd[0] / 4u;
+  let last = u.P - 1u;
+  let b0 = p * k4n;
+  let b1 = min(p + 1u, last) * k4n;
+  let b2 = min(p + 2u, last) * k4n;
+  let b3 = min(p + 3u, last) * k4n;
+  let b4 = min(p + 4u, last) * k4n;
+  let b5 = min(p + 5u, last) * k4n;
+  let b6 = min(p + 6u, last) * k4n;
+  let b7 = min(p + 7u, last) * k4n;
+  var lo0 = vec4<f32>();
+  var hi0 = vec4<f32>();
+  var lo1 = vec4<f32>();
+  var hi1 = vec4<f32>();
+  var lo2 = vec4<f32>();
+  var hi2 = vec4<f32>();
+  var lo3 = vec4<f32>();
+  var hi3 = vec4<f32>();
+  var lo4 = vec4<f32>();
+  var hi4 = vec4<f32>();
+  var lo5 = vec4<f32>();
+  var hi5 = vec4<f32>();
+  var lo6 = vec4<f32>();
+  var hi6 = vec4<f32>();
+  var lo7 = vec4<f32>();
+  var hi7 = vec4<f32>();
+  for (var k4 = 0u; k4 < k4n; k4++) {
+    var l0: vec4<f32>; var l1: vec4<f32>; var l2: vec4<f32>; var l3: vec4<f32>;
+    var h0: vec4<f32>; var h1: vec4<f32>; var h2: vec4<f32>; var h3: vec4<f32>;
+    if (Y_COLS) {
+      l0 = yCol4(k4, j0); l1 = yCol4(k4, j0 + 1u); l2 = yCol4(k4, j0 + 2u); l3 = yCol4(k4, j0 + 3u);
+      h0 = yCol4(k4, j0 + 4u); h1 = yCol4(k4, j0 + 5u);
+      h2 = yCol4(k4, j0 + 6u); h3 = yCol4(k4, j0 + 7u);
+    } else {
+      let k = k4 * 4u;
+      l0 = yRow4(k, j0); l1 = yRow4(k + 1u, j0); l2 = yRow4(k + 2u, j0); l3 = yRow4(k + 3u, j0);
+      h0 = yRow4(k, j0 + 4u); h1 = yRow4(k + 1u, j0 + 4u);
+      h2 = yRow4(k + 2u, j0 + 4u); h3 = yRow4(k + 3u, j0 + 4u);
+    }
+    let v0 = x4[b0 + k4];
+    let v1 = x4[b1 + k4];
+    let v2 = x4[b2 + k4];
+    let v3 = x4[b3 + k4];
+    let v4 = x4[b4 + k4];
+    let v5 = x4[b5 + k4];
+    let v6 = x4[b6 + k4];
+    let v7 = x4[b7 + k4];
+    lo0 += rowStep(v0, l0, l1, l2, l3);
+    hi0 += rowStep(v0, h0, h1, h2, h3);
+    lo1 += rowStep(v1, l0, l1, l2, l3);
+    hi1 += rowStep(v1, h0, h1, h2, h3);
+    lo2 += rowStep(v2, l0, l1, l2, l3);
+    hi2 += rowStep(v2, h0, h1, h2, h3);
+    lo3 += rowStep(v3, l0, l1, l2, l3);
+    hi3 += rowStep(v3, h0, h1, h2, h3);
+    lo4 += rowStep(v4, l0, l1, l2, l3);
+    hi4 += rowStep(v4, h0, h1, h2, h3);
+    lo5 += rowStep(v5, l0, l1, l2, l3);
+    hi5 += rowStep(v5, h0, h1, h2, h3);
+    lo6 += rowStep(v6, l0, l1, l2, l3);
+    hi6 += rowStep(v6, h0, h1, h2, h3);
+    lo7 += rowStep(v7, l0, l1, l2, l3);
+    hi7 += rowStep(v7, h0, h1, h2, h3);
+  }
+  put8(p, j0, lo0, hi0);
+  put8(p + 1u, j0, lo1, hi1);
+  put8(p + 2u, j0, lo2, hi2);
+  put8(p + 3u, j0, lo3, hi3);
+  put8(p + 4u, j0, lo4, hi4);
+  put8(p + 5u, j0, lo5, hi5);
+  put8(p + 6u, j0, lo6, hi6);
+  put8(p + 7u, j0, lo7, hi7);
+}
+
+// As low_rank_cols4 for rows 8·g.x .. + 7, two X vec4s per k (the second, past P, clamped to
+// the last and never stored): 4 vec4 loads per 64 FMAs against cols4's 3 per 32.
+@compute @workgroup_size(WG)
+fn low_rank_cols8(
+  @builtin(global_invocation_id) g: vec3<u32>,
+  @builtin(workgroup_id) wg: vec3<u32>,
+) {
+  let p4n = u.P / 4u;
+  let pa = g.x * 2u;
+  let j0 = wg.y * 8u;
+  if (pa >= p4n) { return; }
+  let pb = min(pa + 1u, p4n - 1u);
+  var c0 = vec4<f32>();
+  var c1 = vec4<f32>();
+  var c2 = vec4<f32>();
+  var c3 = vec4<f32>();
+  var c4 = vec4<f32>();
+  var c5 = vec4<f32>();
+  var c6 = vec4<f32>();
+  var c7 = vec4<f32>();
+  var d0 = vec4<f32>();
+  var d1 = vec4<f32>();
+  var d2 = vec4<f32>();
+  var d3 = vec4<f32>();
+  var d4 = vec4<f32>();
+  var d5 = vec4<f32>();
+  var d6 = vec4<f32>();
+  var d7 = vec4<f32>();
+  let kEnd = loopEnd[0];
+  for (var k = 0u; k < kEnd; k++) {
+    let xa = x4[k * p4n + pa];
+    let xb = x4[k * p4n + pb];
+    let lo = yRow4(k, j0);
+    let hi = yRow4(k, j0 + 4u);
+    c0 += xa * lo.x;
+    c1 += xa * lo.y;
+    c2 += xa * lo.z;
+    c3 += xa * lo.w;
+    c4 += xa * hi.x;
+    c5 += xa * hi.y;
+    c6 += xa * hi.z;
+    c7 += xa * hi.w;
+    d0 += xb * lo.x;
+    d1 += xb * lo.y;
+    d2 += xb * lo.z;
+    d3 += xb * lo.w;
+    d4 += xb * hi.x;
+    d5 += xb * hi.y;
+    d6 += xb * hi.z;
+    d7 += xb * hi.w;
+  }
+  let p = pa * 4u;
+  put8(p, j0, vec4<f32>(c0.x, c1.x, c2.x, c3.x), vec4<f32>(c4.x, c5.x, c6.x, c7.x));
+  put8(p + 1u, j0, vec4<f32>(c0.y, c1.y, c2.y, c3.y), vec4<f32>(c4.y, c5.y, c6.y, c7.y));
+  put8(p + 2u, j0, vec4<f32>(c0.z, c1.z, c2.z, c3.z), vec4<f32>(c4.z, c5.z, c6.z, c7.z));
+  put8(p + 3u, j0, vec4<f32>(c0.w, c1.w, c2.w, c3.w), vec4<f32>(c4.w, c5.w, c6.w, c7.w));
+  if (pb == pa) { return; }
+  let q = pb * 4u;
+  put8(q, j0, vec4<f32>(d0.x, d1.x, d2.x, d3.x), vec4<f32>(d4.x, d5.x, d6.x, d7.x));
+  put8(q + 1u, j0, vec4<f32>(d0.y, d1.y, d2.y, d3.y), vec4<f32>(d4.y, d5.y, d6.y, d7.y));
+  put8(q + 2u, j0, vec4<f32>(d0.z, d1.z, d2.z, d3.z), vec4<f32>(d4.z, d5.z, d6.z, d7.z));
+  put8(q + 3u, j0, vec4<f32>(d0.w, d1.w, d2.w, d3.w), vec4<f32>(d4.w, d5.w, d6.w, d7.w));
+}

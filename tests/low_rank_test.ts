@@ -7,7 +7,13 @@ import { checkOp, randomVec, rng } from "./helpers.ts";
 import * as R from "./reference/ops_ref.ts";
 import { gpu, initGpu } from "../src/gpu/kernel.ts";
 import { Tensor } from "../src/tensor.ts";
-import { lowRankMatmul, MAX_RANK, setLowRankKernel } from "../src/ops/low_rank.ts";
+import {
+  lowRankMatmul,
+  type LowRankTile,
+  MAX_RANK,
+  setLowRankKernel,
+  setLowRankTile,
+} from "../src/ops/low_rank.ts";
 import { loraLinear } from "../src/ops/linear.ts";
 import { setTransposedALayout } from "../src/ops/variants.ts";
 import { backward, endStep } from "../src/autograd/tape.ts";
@@ -19,12 +25,26 @@ const opCase = caseRegistry(LOW_RANK_CASES);
 
 const rand = rng(17);
 
-/** C = alpha · op(A) · op(B) [+ C0] for all four transpositions, written or accumulated. */
+/**
+ * C = alpha · op(A) · op(B) [+ C0] for all four transpositions, written or accumulated, on both
+ * tiles (one row per lane, and the register tiles of 8 rows, whose last tile is partial here).
+ */
 async function checkLowRank([M, K, N]: number[], alpha: number): Promise<void> {
+  for (const tile of ["single", "tiled"] as LowRankTile[]) {
+    setLowRankTile(tile);
+    try {
+      await checkLayouts([M, K, N], alpha, tile);
+    } finally {
+      setLowRankTile(null);
+    }
+  }
+}
+
+async function checkLayouts([M, K, N]: number[], alpha: number, tile: string): Promise<void> {
   for (const transA of [false, true]) {
     for (const transB of [false, true]) {
       for (const accumulate of [false, true]) {
-        const what = `transA ${transA}, transB ${transB}, accumulate ${accumulate}`;
+        const what = `${tile}, transA ${transA}, transB ${transB}, accumulate ${accumulate}`;
         await checkOp({
           inputs: [
             { data: randomVec(M * K, rand), shape: transA ? [K, M] : [M, K] },
@@ -73,9 +93,17 @@ for (
   );
 }
 
-opCase("lowRankMatmul: the cases above ran each of its three kernels", async () => {
+const ENTRIES = [
+  "low_rank_forward",
+  "low_rank_rows4",
+  "low_rank_cols4",
+  "low_rank_rows4x8",
+  "low_rank_cols8",
+];
+
+opCase("lowRankMatmul: the cases above ran each of its kernels", async () => {
   await initGpu();
-  for (const entry of ["low_rank_forward", "low_rank_rows4", "low_rank_cols4"]) {
+  for (const entry of ENTRIES) {
     assert.ok(gpu().dispatchesByKernel.get(`low_rank.wgsl:${entry}`), `${entry} never ran`);
   }
 });
@@ -102,8 +130,7 @@ opCase(
     await initGpu();
     const rt = gpu();
     const count = () =>
-      ["low_rank_forward", "low_rank_rows4", "low_rank_cols4"]
-        .reduce((s, e) => s + (rt.dispatchesByKernel.get(`low_rank.wgsl:${e}`) ?? 0), 0);
+      ENTRIES.reduce((s, e) => s + (rt.dispatchesByKernel.get(`low_rank.wgsl:${e}`) ?? 0), 0);
     const before = count();
     setLowRankKernel(false);
     try {

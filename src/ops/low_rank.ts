@@ -7,6 +7,7 @@ import { Tensor } from "../tensor.ts";
 import { gpu } from "../gpu/kernel.ts";
 import { accumulateGrad } from "../autograd/tape.ts";
 import { type MatmulArgs, matmulRaw } from "./matmul.ts";
+import { isCpuAdapter } from "./variants.ts";
 
 /** The widest rank side the kernel takes (eight 8-column blocks); wider runs the matmul. */
 export const MAX_RANK = 64;
@@ -16,6 +17,26 @@ let kernelOn = true;
 /** false routes every product to matmulRaw (timing one against the other); null restores it. */
 export function setLowRankKernel(on: boolean | null): void {
   kernelOn = on ?? true;
+}
+
+/**
+ * "single": one row of C per invocation (four with cols4), workgroups of 64; "tiled": register
+ * tiles of 8 rows (rows4x8, cols8), so every lane reuses each loaded Y vec4 over them, in
+ * workgroups of 8 on a CPU rasteriser (its threads take whole workgroups; a tile of fewer, fatter
+ * invocations must still spread over its cores).
+ */
+export type LowRankTile = "single" | "tiled";
+
+let tileChoice: LowRankTile | null = null;
+
+/** The register-tiled kernels on CPU rasterisers (load-bound there), one row per lane elsewhere. */
+export function lowRankTile(): LowRankTile {
+  return tileChoice ?? (isCpuAdapter() ? "tiled" : "single");
+}
+
+/** Forces a tile (null: back to the adapter's default). */
+export function setLowRankTile(tile: LowRankTile | null): void {
+  tileChoice = tile;
 }
 
 export type LowRankArgs = Pick<MatmulArgs, "a" | "b" | "transA" | "transB" | "alpha" | "into">;
@@ -49,7 +70,15 @@ export function lowRankMatmul(args: LowRankArgs): Tensor {
   // P for column-major X; r for a row-major Y.
   const rows4 = !xCols && K % 4 === 0 && (yCols || r % 4 === 0);
   const cols4 = xCols && !yCols && P % 4 === 0 && r % 4 === 0;
-  const entry = rows4 ? "low_rank_rows4" : cols4 ? "low_rank_cols4" : "low_rank_forward";
+  const tiled = lowRankTile() === "tiled" && (rows4 || cols4);
+  const entry = rows4
+    ? (tiled ? "low_rank_rows4x8" : "low_rank_rows4")
+    : cols4
+    ? (tiled ? "low_rank_cols8" : "low_rank_cols4")
+    : "low_rank_forward";
+  // Rows of C per invocation.
+  const perLane = !tiled ? (cols4 ? 4 : 1) : 8;
+  const wg = tiled && isCpuAdapter() ? 8 : 64;
   const x = N <= MAX_RANK ? a : b, y = N <= MAX_RANK ? b : a;
   gpu().dispatch(
     {
@@ -60,12 +89,13 @@ export function lowRankMatmul(args: LowRankArgs): Tensor {
         Y_COLS: yCols ? 1 : 0,
         C_COLS: cCols ? 1 : 0,
         ACCUMULATE: into ? 1 : 0,
+        ...(tiled ? { WG: wg } : {}),
       },
     },
     [x.buffer, y.buffer, out.buffer, loopEnd(K)],
     [P, K, r],
     [alpha],
-    [Math.ceil((cols4 ? P / 4 : P) / 64), Math.ceil(r / 8), 1],
+    [Math.ceil(P / perLane / wg), Math.ceil(r / 8), 1],
   );
   return out;
 }

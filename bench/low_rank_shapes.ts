@@ -1,0 +1,114 @@
+// The four LoRA low-rank products of one LoRA Linear (xa = x·Aᵀ, dXa = dY·B, dB = dYᵀ·xa,
+// dA = dXaᵀ·x) at a model's shapes, each timed alone as GPU milliseconds per dispatch (the
+// median of `reps` timestamped dispatches, best of `rounds`), for every kernel
+// variant in turn, interleaved: `deno run -A bench/low_rank_shapes.ts [--rows 512] [--rank 8]
+// [--widths 128x128,128x512,512x128] [--reps 20] [--rounds 3]`.
+import { intFlag, parseFlags, run } from "../src/cli/common.ts";
+import { gpu, initGpu } from "../src/gpu/kernel.ts";
+import { Tensor } from "../src/tensor.ts";
+import { endStep } from "../src/autograd/tape.ts";
+import { lowRankMatmul, type LowRankTile, setLowRankTile } from "../src/ops/low_rank.ts";
+
+/** Median GPU milliseconds of one dispatch of `fn` (each in its own timestamped pass). */
+async function timeIt(fn: () => void, reps: number): Promise<number> {
+  const rt = gpu();
+  const device = rt.device;
+  fn(); // pipelines compiled, buffers pooled
+  rt.flush();
+  await device.queue.onSubmittedWorkDone();
+  endStep();
+  const querySet = device.createQuerySet({ type: "timestamp", count: 2 * reps });
+  // deno-lint-ignore no-explicit-any
+  const r = rt as any;
+  const dispatch = r.dispatch.bind(rt);
+  let i = 0;
+  r.dispatch = (...args: unknown[]) => {
+    r.pass?.end();
+    r.encoder ??= device.createCommandEncoder();
+    r.pass = r.encoder.beginComputePass({
+      timestampWrites: {
+        querySet,
+        beginningOfPassWriteIndex: 2 * i,
+        endOfPassWriteIndex: 2 * i + 1,
+      },
+    });
+    i++;
+    dispatch(...args);
+    r.pass.end();
+    r.pass = null;
+  };
+  for (let n = 0; n < reps; n++) fn();
+  rt.flush();
+  delete r.dispatch;
+  const bytes = 16 * reps;
+  const resolved = device.createBuffer({
+    size: bytes,
+    usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+  });
+  const staging = device.createBuffer({
+    size: bytes,
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
+  const ce = device.createCommandEncoder();
+  ce.resolveQuerySet(querySet, 0, 2 * reps, resolved, 0);
+  ce.copyBufferToBuffer(resolved, 0, staging, 0, bytes);
+  device.queue.submit([ce.finish()]);
+  await staging.mapAsync(GPUMapMode.READ);
+  const ts = new BigUint64Array(staging.getMappedRange());
+  const ms = Array.from({ length: reps }, (_, n) => Number(ts[2 * n + 1] - ts[2 * n]) / 1e6);
+  staging.unmap();
+  [resolved, staging].forEach((b) => b.destroy());
+  querySet.destroy();
+  endStep();
+  return ms.sort((a, b) => a - b)[Math.floor(reps / 2)];
+}
+
+if (import.meta.main) {
+  run(async () => {
+    const { values: v } = parseFlags("bench/low_rank_shapes.ts", {
+      rows: { type: "string" },
+      rank: { type: "string" },
+      widths: { type: "string", default: "128x128,128x512,512x128" },
+      reps: { type: "string" },
+      rounds: { type: "string" },
+      tiles: { type: "string", default: "single,tiled" },
+    });
+    await initGpu();
+    const R = intFlag("rows", v.rows as string | undefined, 512);
+    const r = intFlag("rank", v.rank as string | undefined, 8);
+    const reps = intFlag("reps", v.reps as string | undefined, 20);
+    const rounds = intFlag("rounds", v.rounds as string | undefined, 3);
+    const tiles = (v.tiles as string).split(",") as LowRankTile[];
+    const rand = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 0.5);
+    const best = new Map<string, number>();
+    for (let round = 0; round < rounds; round++) {
+      for (const wh of (v.widths as string).split(",")) {
+        const [inF, outF] = wh.split("x").map(Number);
+        const x = Tensor.from(rand(R * inF), [R, inF]);
+        const dY = Tensor.from(rand(R * outF), [R, outF]);
+        const A = Tensor.from(rand(r * inF), [r, inF]);
+        const B = Tensor.from(rand(outF * r), [outF, r]);
+        const xa = Tensor.from(rand(R * r), [R, r]);
+        const gA = Tensor.from(rand(r * inF), [r, inF]);
+        const gB = Tensor.from(rand(outF * r), [outF, r]);
+        const products: [string, () => void][] = [
+          ["xa", () => lowRankMatmul({ a: x, b: A, transB: true }).release()],
+          ["dXa", () => lowRankMatmul({ a: dY, b: B, alpha: 2 }).release()],
+          ["dB", () => void lowRankMatmul({ a: dY, b: xa, transA: true, into: gB })],
+          ["dA", () => void lowRankMatmul({ a: xa, b: x, transA: true, into: gA })],
+        ];
+        for (const [name, fn] of products) {
+          for (const tile of tiles) {
+            setLowRankTile(tile);
+            const ms = await timeIt(fn, reps);
+            const key = `${wh} ${name.padEnd(3)} ${tile}`;
+            best.set(key, Math.min(best.get(key) ?? Infinity, ms));
+          }
+        }
+        setLowRankTile(null);
+        [x, dY, A, B, xa, gA, gB].forEach((t) => t.release());
+      }
+    }
+    for (const [k, ms] of best) console.log(`${k.padEnd(28)} ${ms.toFixed(3)} ms`);
+  });
+}
