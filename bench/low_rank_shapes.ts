@@ -2,12 +2,50 @@
 // dA = dXaᵀ·x) at a model's shapes, each timed alone as GPU milliseconds per dispatch (the
 // median of `reps` timestamped dispatches, best of `rounds`), for every kernel
 // variant in turn, interleaved: `deno run -A bench/low_rank_shapes.ts [--rows 512] [--rank 8]
-// [--widths 128x128,128x512,512x128] [--reps 20] [--rounds 3]`.
+// [--widths 128x128,128x512,512x128] [--reps 20] [--rounds 3] [--clock gpu|cpu]` (cpu: the
+// process's CPU time per dispatch, which on a CPU rasteriser is steadier under load).
 import { intFlag, parseFlags, run } from "../src/cli/common.ts";
 import { gpu, initGpu } from "../src/gpu/kernel.ts";
 import { Tensor } from "../src/tensor.ts";
 import { endStep } from "../src/autograd/tape.ts";
 import { lowRankMatmul, type LowRankTile, setLowRankTile } from "../src/ops/low_rank.ts";
+
+/**
+ * CPU milliseconds of one dispatch of `fn`: all of this process's threads' time on a CPU
+ * (/proc/self/task/N/schedstat, Linux) over `reps` runs, less the same with nothing dispatched.
+ * On a CPU rasteriser that is the kernel's work, and unlike wall or timestamp time it barely moves
+ * when other processes load the machine.
+ */
+async function cpuTime(fn: () => void, reps: number): Promise<number> {
+  const rt = gpu();
+  const cpuNs = () => {
+    let ns = 0;
+    for (const t of Deno.readDirSync("/proc/self/task")) {
+      try {
+        ns += Number(Deno.readTextFileSync(`/proc/self/task/${t.name}/schedstat`).split(" ")[0]);
+      } catch { /* a thread that ended meanwhile */ }
+    }
+    return ns;
+  };
+  const wait = async () => {
+    rt.flush();
+    await rt.device.queue.onSubmittedWorkDone();
+  };
+  fn();
+  await wait();
+  endStep();
+  const i0 = cpuNs();
+  for (let i = 0; i < reps; i++) await wait();
+  const idle = cpuNs() - i0;
+  const t0 = cpuNs();
+  for (let i = 0; i < reps; i++) {
+    fn();
+    await wait();
+  }
+  const ns = cpuNs() - t0 - idle;
+  endStep();
+  return ns / 1e6 / reps;
+}
 
 /** Median GPU milliseconds of one dispatch of `fn` (each in its own timestamped pass). */
 async function timeIt(fn: () => void, reps: number): Promise<number> {
@@ -72,6 +110,7 @@ if (import.meta.main) {
       reps: { type: "string" },
       rounds: { type: "string" },
       tiles: { type: "string", default: "single,tiled" },
+      clock: { type: "string", default: "gpu" },
     });
     await initGpu();
     const R = intFlag("rows", v.rows as string | undefined, 512);
@@ -100,7 +139,7 @@ if (import.meta.main) {
         for (const [name, fn] of products) {
           for (const tile of tiles) {
             setLowRankTile(tile);
-            const ms = await timeIt(fn, reps);
+            const ms = v.clock === "cpu" ? await cpuTime(fn, reps) : await timeIt(fn, reps);
             const key = `${wh} ${name.padEnd(3)} ${tile}`;
             best.set(key, Math.min(best.get(key) ?? Infinity, ms));
           }

@@ -69,7 +69,8 @@ async function checkLayouts([M, K, N]: number[], alpha: number, tile: string): P
 
 // Odd shapes (the word-at-a-time kernel), a rank that leaves a partial block of 8 columns, and
 // ranks of two blocks; multiples of 4 take the vec4 kernels; a rank of 1; ranks of 5 blocks and
-// of MAX_RANK itself (all eight blocks). The long side is over MAX_RANK, so the rank on the left
+// of MAX_RANK itself (all eight blocks); 516 rows, where the widest tile (16 rows a lane) runs with
+// a partial last workgroup. The long side is over MAX_RANK, so the rank on the left
 // is where the kernel looks for it (C written transposed).
 for (
   const [P, K, r] of [
@@ -81,6 +82,7 @@ for (
     [68, 40, 20],
     [76, 12, 36],
     [71, 9, MAX_RANK],
+    [516, 12, 8],
   ]
 ) {
   opCase(
@@ -99,6 +101,7 @@ const ENTRIES = [
   "low_rank_cols4",
   "low_rank_rows4x8",
   "low_rank_cols8",
+  "low_rank_cols16",
 ];
 
 opCase("lowRankMatmul: the cases above ran each of its kernels", async () => {
