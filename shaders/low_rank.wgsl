@@ -204,8 +204,11 @@ fn low_rank_rows4x8(
   @builtin(global_invocation_id) g: vec3<u32>,
   @builtin(workgroup_id) wg: vec3<u32>,
 ) {
-  let p = g.x * 8u;
-  let j0 = wg.y * 8u;
+  rowsTile8(g.x * 8u, wg.y * 8u);
+}
+
+/** Rows p .. p + 7 of C, columns j0 .. j0 + 7 (low_rank_rows4x8, and low_rank_dy's dXa). */
+fn rowsTile8(p: u32, j0: u32) {
   if (p >= u.P) { return; }
   let k4n = loopEnd[0] / 4u;
   let last = u.P - 1u;
@@ -460,3 +463,151 @@ fn low_rank_cols16(
   put8(p3 + 2u, j0, vec4<f32>(c30.z, c31.z, c32.z, c33.z), vec4<f32>(c34.z, c35.z, c36.z, c37.z));
   put8(p3 + 3u, j0, vec4<f32>(c30.w, c31.w, c32.w, c33.w), vec4<f32>(c34.w, c35.w, c36.w, c37.w));
 }
+
+// dXa = alpha·dY·B and dB (+)= alpha·dYᵀ·xa, LoRA's two backward products that read dY, in one
+// dispatch (a dispatch costs lavapipe ~0.1 ms however small): its first workgroups run
+// low_rank_rows4x8 over dY (P, K) row-major with Y = B (K, r) and C = dXa (P, r) (X_COLS, Y_COLS,
+// C_COLS and ACCUMULATE false), the rest low_rank_cols16 over dY read as (P, K) column-major with
+// Y = xa (P, r) and C = dB (K, r). loopEnd holds [K, P].
+@group(0) @binding(5) var<storage, read> xa4: array<vec4<f32>>; // xa (P, r)
+@group(0) @binding(6) var<storage, read_write> dB: array<f32>; // dB (K, r)
+/** dB += result (the gradient LoRA's B already holds). */
+override ACCUMULATE_DB: bool = false;
+
+/** xa(k, j .. j + 3) as one vec4 (r a multiple of 4), clamped to row k. */
+fn xaRow4(k: u32, j: u32) -> vec4<f32> {
+  let r4 = u.r / 4u;
+  return xa4[k * r4 + min(j / 4u, r4 - 1u)];
+}
+
+fn putDB(p: u32, j: u32, v: f32) {
+  if (p >= u.K || j >= u.r) { return; }
+  let i = p * u.r + j;
+  if (ACCUMULATE_DB) { dB[i] = dB[i] + u.alpha * v; } else { dB[i] = u.alpha * v; }
+}
+
+fn putDB8(p: u32, j0: u32, lo: vec4<f32>, hi: vec4<f32>) {
+  putDB(p, j0, lo.x);
+  putDB(p, j0 + 1u, lo.y);
+  putDB(p, j0 + 2u, lo.z);
+  putDB(p, j0 + 3u, lo.w);
+  putDB(p, j0 + 4u, hi.x);
+  putDB(p, j0 + 5u, hi.y);
+  putDB(p, j0 + 6u, hi.z);
+  putDB(p, j0 + 7u, hi.w);
+}
+
+@compute @workgroup_size(WG)
+fn low_rank_dy(
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(local_invocation_id) l: vec3<u32>,
+) {
+  let rowGroups = (u.P + 8u * WG - 1u) / (8u * WG);
+  let j0 = wg.y * 8u;
+  if (wg.x < rowGroups) {
+    rowsTile8((wg.x * WG + l.x) * 8u, j0);
+    return;
+  }
+  let p4n = u.K / 4u;
+  let q0 = (wg.x - rowGroups) * WG * 4u + l.x;
+  if (q0 >= p4n) { return; }
+  let q1 = min(q0 + 1u * WG, p4n - 1u);
+  let q2 = min(q0 + 2u * WG, p4n - 1u);
+  let q3 = min(q0 + 3u * WG, p4n - 1u);
+  var c00 = vec4<f32>();
+  var c01 = vec4<f32>();
+  var c02 = vec4<f32>();
+  var c03 = vec4<f32>();
+  var c04 = vec4<f32>();
+  var c05 = vec4<f32>();
+  var c06 = vec4<f32>();
+  var c07 = vec4<f32>();
+  var c10 = vec4<f32>();
+  var c11 = vec4<f32>();
+  var c12 = vec4<f32>();
+  var c13 = vec4<f32>();
+  var c14 = vec4<f32>();
+  var c15 = vec4<f32>();
+  var c16 = vec4<f32>();
+  var c17 = vec4<f32>();
+  var c20 = vec4<f32>();
+  var c21 = vec4<f32>();
+  var c22 = vec4<f32>();
+  var c23 = vec4<f32>();
+  var c24 = vec4<f32>();
+  var c25 = vec4<f32>();
+  var c26 = vec4<f32>();
+  var c27 = vec4<f32>();
+  var c30 = vec4<f32>();
+  var c31 = vec4<f32>();
+  var c32 = vec4<f32>();
+  var c33 = vec4<f32>();
+  var c34 = vec4<f32>();
+  var c35 = vec4<f32>();
+  var c36 = vec4<f32>();
+  var c37 = vec4<f32>();
+  let kEnd = loopEnd[1];
+  for (var k = 0u; k < kEnd; k++) {
+    let row = k * p4n;
+    let lo = xaRow4(k, j0);
+    let hi = xaRow4(k, j0 + 4u);
+    let v0 = x4[row + q0];
+    let v1 = x4[row + q1];
+    let v2 = x4[row + q2];
+    let v3 = x4[row + q3];
+    c00 += v0 * lo.x;
+    c01 += v0 * lo.y;
+    c02 += v0 * lo.z;
+    c03 += v0 * lo.w;
+    c04 += v0 * hi.x;
+    c05 += v0 * hi.y;
+    c06 += v0 * hi.z;
+    c07 += v0 * hi.w;
+    c10 += v1 * lo.x;
+    c11 += v1 * lo.y;
+    c12 += v1 * lo.z;
+    c13 += v1 * lo.w;
+    c14 += v1 * hi.x;
+    c15 += v1 * hi.y;
+    c16 += v1 * hi.z;
+    c17 += v1 * hi.w;
+    c20 += v2 * lo.x;
+    c21 += v2 * lo.y;
+    c22 += v2 * lo.z;
+    c23 += v2 * lo.w;
+    c24 += v2 * hi.x;
+    c25 += v2 * hi.y;
+    c26 += v2 * hi.z;
+    c27 += v2 * hi.w;
+    c30 += v3 * lo.x;
+    c31 += v3 * lo.y;
+    c32 += v3 * lo.z;
+    c33 += v3 * lo.w;
+    c34 += v3 * hi.x;
+    c35 += v3 * hi.y;
+    c36 += v3 * hi.z;
+    c37 += v3 * hi.w;
+  }
+  let p0 = q0 * 4u;
+  putDB8(p0, j0, vec4<f32>(c00.x, c01.x, c02.x, c03.x), vec4<f32>(c04.x, c05.x, c06.x, c07.x));
+  putDB8(p0 + 1u, j0, vec4<f32>(c00.y, c01.y, c02.y, c03.y), vec4<f32>(c04.y, c05.y, c06.y, c07.y));
+  putDB8(p0 + 2u, j0, vec4<f32>(c00.z, c01.z, c02.z, c03.z), vec4<f32>(c04.z, c05.z, c06.z, c07.z));
+  putDB8(p0 + 3u, j0, vec4<f32>(c00.w, c01.w, c02.w, c03.w), vec4<f32>(c04.w, c05.w, c06.w, c07.w));
+  if (q0 + 1u * WG >= p4n) { return; }
+  let p1 = q1 * 4u;
+  putDB8(p1, j0, vec4<f32>(c10.x, c11.x, c12.x, c13.x), vec4<f32>(c14.x, c15.x, c16.x, c17.x));
+  putDB8(p1 + 1u, j0, vec4<f32>(c10.y, c11.y, c12.y, c13.y), vec4<f32>(c14.y, c15.y, c16.y, c17.y));
+  putDB8(p1 + 2u, j0, vec4<f32>(c10.z, c11.z, c12.z, c13.z), vec4<f32>(c14.z, c15.z, c16.z, c17.z));
+  putDB8(p1 + 3u, j0, vec4<f32>(c10.w, c11.w, c12.w, c13.w), vec4<f32>(c14.w, c15.w, c16.w, c17.w));
+  if (q0 + 2u * WG >= p4n) { return; }
+  let p2 = q2 * 4u;
+  putDB8(p2, j0, vec4<f32>(c20.x, c21.x, c22.x, c23.x), vec4<f32>(c24.x, c25.x, c26.x, c27.x));
+  putDB8(p2 + 1u, j0, vec4<f32>(c20.y, c21.y, c22.y, c23.y), vec4<f32>(c24.y, c25.y, c26.y, c27.y));
+  putDB8(p2 + 2u, j0, vec4<f32>(c20.z, c21.z, c22.z, c23.z), vec4<f32>(c24.z, c25.z, c26.z, c27.z));
+  putDB8(p2 + 3u, j0, vec4<f32>(c20.w, c21.w, c22.w, c23.w), vec4<f32>(c24.w, c25.w, c26.w, c27.w));
+  if (q0 + 3u * WG >= p4n) { return; }
+  let p3 = q3 * 4u;
+  putDB8(p3, j0, vec4<f32>(c30.x, c31.x, c32.x, c33.x), vec4<f32>(c34.x, c35.x, c36.x, c37.x));
+  putDB8(p3 + 1u, j0, vec4<f32>(c30.y, c31.y, c32.y, c33.y), vec4<f32>(c34.y, c35.y, c36.y, c37.y));
+  putDB8(p3 + 2u, j0, vec4<f32>(c30.z, c31.z, c32.z, c33.z), vec4<f32>(c34.z, c35.z, c36.z, c37.z));
+  putDB8(p3 + 3u, j0, vec4<f32>(c30.w, c31.w, c32.w, c33.w), vec4<f32>(c34.w, c35.w, c36.w, c37.w));}

@@ -3,14 +3,16 @@
 // into a gradient, against the float64 matmul reference. The kernels have no backward of their
 // own: loraLinear's gradient checks (tests/ops_test.ts) run them, with finite differences.
 import assert from "node:assert/strict";
-import { checkOp, randomVec, rng } from "./helpers.ts";
+import { assertClose, checkOp, f32, randomVec, rng } from "./helpers.ts";
 import * as R from "./reference/ops_ref.ts";
 import { gpu, initGpu } from "../src/gpu/kernel.ts";
 import { Tensor } from "../src/tensor.ts";
 import {
+  loraDyProducts,
   lowRankMatmul,
   type LowRankTile,
   MAX_RANK,
+  setLowRankDyFused,
   setLowRankKernel,
   setLowRankTile,
 } from "../src/ops/low_rank.ts";
@@ -95,6 +97,72 @@ for (
   );
 }
 
+/**
+ * loraDyProducts: dXa = s·dY·B and B.grad (+)= s·dYᵀ·xa against float64 products of the same f32
+ * inputs, on both tiles (the fused low_rank_dy dispatch and the two separate products), with B's
+ * gradient absent (written) or present (accumulated).
+ */
+async function checkDy([rows, out, r]: number[]): Promise<void> {
+  await initGpu();
+  const s = 1.75;
+  const [dY, B, xa, g0] = [rows * out, out * r, rows * r, out * r].map((n) =>
+    f32(randomVec(n, rand))
+  );
+  const dXaRef = new Float64Array(rows * r);
+  const dBRef = new Float64Array(out * r);
+  for (let p = 0; p < rows; p++) {
+    for (let k = 0; k < out; k++) {
+      for (let j = 0; j < r; j++) {
+        dXaRef[p * r + j] += s * dY[p * out + k] * B[k * r + j];
+        dBRef[k * r + j] += s * dY[p * out + k] * xa[p * r + j];
+      }
+    }
+  }
+  for (const tile of ["single", "tiled"] as LowRankTile[]) {
+    for (const accumulate of [false, true]) {
+      setLowRankTile(tile);
+      try {
+        const what = `${rows}x${out} rank ${r}, ${tile}, accumulate ${accumulate}`;
+        const t = (v: Float64Array, shape: number[]) => Tensor.from(Float32Array.from(v), shape);
+        const [tdY, txa] = [t(dY, [rows, out]), t(xa, [rows, r])];
+        const tB = Tensor.from(Float32Array.from(B), [out, r], { requiresGrad: true });
+        if (accumulate) tB.grad = t(g0, [out, r]);
+        const dXa = loraDyProducts(tdY, tB, txa, s);
+        assertClose(await dXa.read(), dXaRef, 1e-5, `${what}: dXa`);
+        const want = accumulate ? dBRef.map((v, i) => v + g0[i]) : dBRef;
+        assertClose(await tB.grad!.read(), want, 1e-5, `${what}: dB`);
+        [tdY, txa, dXa, tB.grad!, tB].forEach((v) => v.release());
+      } finally {
+        setLowRankTile(null);
+      }
+    }
+  }
+}
+
+// Row counts that leave partial tiles of 8 (and one row), dB tiles of 16 rows with a partial last
+// workgroup (out 132, 516), ranks of one to eight blocks of columns.
+for (const [rows, out, r] of [[67, 36, 8], [9, 132, 12], [1, 4, 4], [33, 516, 20], [20, 40, 64]]) {
+  opCase(
+    `loraDyProducts ${rows}x${out}, rank ${r}: dXa and dB (one dispatch when tiled)`,
+    () => checkDy([rows, out, r]),
+  );
+}
+
+opCase("loraDyProducts unfused (A/B timing) and on an odd width run the two products", async () => {
+  await initGpu();
+  const rt = gpu();
+  const fusedRuns = () => rt.dispatchesByKernel.get("low_rank.wgsl:low_rank_dy") ?? 0;
+  const before = fusedRuns();
+  setLowRankDyFused(false);
+  try {
+    await checkDy([12, 8, 4]);
+  } finally {
+    setLowRankDyFused(null);
+  }
+  await checkDy([12, 10, 4]);
+  assert.equal(fusedRuns(), before);
+});
+
 const ENTRIES = [
   "low_rank_forward",
   "low_rank_rows4",
@@ -102,6 +170,7 @@ const ENTRIES = [
   "low_rank_rows4x8",
   "low_rank_cols8",
   "low_rank_cols16",
+  "low_rank_dy",
 ];
 
 opCase("lowRankMatmul: the cases above ran each of its kernels", async () => {

@@ -6,7 +6,7 @@ import { accumulateGrad, record, temporary } from "../autograd/tape.ts";
 import { accumulateMatmul, matmulRaw } from "./matmul.ts";
 import { biasGrad, biasGradTransposed } from "./bias_add.ts";
 import { transposedALayout } from "./variants.ts";
-import { accumulateLowRank, lowRankMatmul } from "./low_rank.ts";
+import { accumulateLowRank, loraDyProducts, lowRankMatmul } from "./low_rank.ts";
 
 /** dYᵀ already written by the kernel that made dY (see offerTransposedGrad). */
 const transposedGrads = new WeakMap<Tensor, Tensor>();
@@ -91,11 +91,14 @@ export function loraLinear(
   });
   const inputs = [x, weight, loraA, loraB, ...(bias ? [bias] : []), ...(fused ? [] : [loraInput])];
   return record(y, inputs, (dY) => {
-    if (loraB.requiresGrad) {
+    const needDXa = loraInput.requiresGrad || loraA.requiresGrad;
+    // dB = s·dYᵀ·xa and dXa = s·dY·B (R, r), in one dispatch where the kernels allow.
+    let dXa: Tensor | null = null;
+    if (loraB.requiresGrad && needDXa) dXa = loraDyProducts(dY, loraB, xa, scale);
+    else if (loraB.requiresGrad) {
       accumulateLowRank(loraB, { a: dY, b: xa, transA: true, alpha: scale });
-    }
-    if (loraInput.requiresGrad || loraA.requiresGrad) {
-      const dXa = lowRankMatmul({ a: dY, b: loraB, alpha: scale }); // (R, r)
+    } else if (needDXa) dXa = lowRankMatmul({ a: dY, b: loraB, alpha: scale });
+    if (dXa) {
       if (loraA.requiresGrad) {
         accumulateLowRank(loraA, { a: dXa, b: loraInput, transA: true });
       }

@@ -101,25 +101,83 @@ export function lowRankMatmul(args: LowRankArgs): Tensor {
   return out;
 }
 
-/** K as the kernel's loop reads it, a storage word per runtime and K (low_rank.wgsl says why). */
-const loopEnds = new WeakMap<object, Map<number, GPUBuffer>>();
+/**
+ * The loop ends as the kernel reads them, a storage buffer per runtime and values (low_rank.wgsl
+ * says why): [K], or low_rank_dy's [K, P].
+ */
+const loopEnds = new WeakMap<object, Map<string, GPUBuffer>>();
 
-function loopEnd(K: number): GPUBuffer {
+function loopEnd(...ends: number[]): GPUBuffer {
   const rt = gpu();
-  let byK = loopEnds.get(rt);
-  if (!byK) loopEnds.set(rt, byK = new Map());
-  let buf = byK.get(K);
+  let byEnds = loopEnds.get(rt);
+  if (!byEnds) loopEnds.set(rt, byEnds = new Map());
+  const key = ends.join(",");
+  let buf = byEnds.get(key);
   if (!buf) {
     buf = rt.device.createBuffer({
       size: 16,
       usage: GPUBufferUsage.STORAGE,
       mappedAtCreation: true,
     });
-    new Uint32Array(buf.getMappedRange()).set([K]);
+    new Uint32Array(buf.getMappedRange()).set(ends);
     buf.unmap();
-    byK.set(K, buf);
+    byEnds.set(key, buf);
   }
   return buf;
+}
+
+let dyFused = true;
+
+/** false runs loraDyProducts as its two products (timing one against the other); null restores. */
+export function setLowRankDyFused(on: boolean | null): void {
+  dyFused = on ?? true;
+}
+
+/**
+ * LoRA's two backward products that read dY (R, out), B (out, r) and xa (R, r): returns
+ * dXa = alpha·dY·B (R, r) and accumulates alpha·dYᵀ·xa into B's gradient. With the register tiles
+ * (lowRankTile "tiled"), out and r multiples of 4 and r ≤ MAX_RANK, both in one dispatch
+ * (low_rank_dy); otherwise as lowRankMatmul and accumulateLowRank would. Throws on mismatched
+ * shapes.
+ */
+export function loraDyProducts(dY: Tensor, B: Tensor, xa: Tensor, alpha: number): Tensor {
+  const [R, out] = dY.shape, r = B.shape[1];
+  if (
+    dY.shape.length !== 2 || B.shape.length !== 2 || xa.shape.length !== 2 ||
+    B.shape[0] !== out || xa.shape[0] !== R || xa.shape[1] !== r
+  ) {
+    throw new Error(`loraDyProducts: dY [${dY.shape}], B [${B.shape}], xa [${xa.shape}]`);
+  }
+  if (
+    !kernelOn || !dyFused || lowRankTile() !== "tiled" || out % 4 !== 0 || r % 4 !== 0 ||
+    r > MAX_RANK || R === 0
+  ) {
+    accumulateLowRank(B, { a: dY, b: xa, transA: true, alpha });
+    return lowRankMatmul({ a: dY, b: B, alpha });
+  }
+  const dXa = Tensor.empty([R, r]);
+  const dB = B.grad ?? Tensor.empty([out, r]);
+  const wg = isCpuAdapter() ? 8 : 64;
+  gpu().dispatch(
+    {
+      shader: "low_rank.wgsl",
+      entry: "low_rank_dy",
+      constants: {
+        X_COLS: 0,
+        Y_COLS: 0,
+        C_COLS: 0,
+        ACCUMULATE: 0,
+        ACCUMULATE_DB: B.grad ? 1 : 0,
+        WG: wg,
+      },
+    },
+    [dY.buffer, B.buffer, dXa.buffer, loopEnd(out, R), xa.buffer, dB.buffer],
+    [R, out, r],
+    [alpha],
+    [Math.ceil(R / 8 / wg) + Math.ceil(out / 16 / wg), Math.ceil(r / 8), 1],
+  );
+  if (!B.grad) accumulateGrad(B, dB);
+  return dXa;
 }
 
 /** t's gradient += the product (in the kernel when t has one already), as accumulateMatmul. */
