@@ -1,5 +1,6 @@
 // The four LoRA low-rank products of one LoRA Linear (xa = x·Aᵀ, dXa = dY·B, dB = dYᵀ·xa,
-// dA = dXaᵀ·x) at a model's shapes, each timed alone as GPU milliseconds per dispatch (the
+// dA = dXaᵀ·x), and dXa with dB as loraDyProducts runs them (one dispatch when tiled), at a
+// model's shapes, each timed alone as GPU milliseconds per dispatch (the
 // median of `reps` timestamped dispatches, best of `rounds`), for every kernel
 // variant in turn, interleaved: `deno run -A bench/low_rank_shapes.ts [--rows 512] [--rank 8]
 // [--widths 128x128,128x512,512x128] [--reps 20] [--rounds 3] [--clock gpu|cpu]` (cpu: the
@@ -8,7 +9,12 @@ import { intFlag, parseFlags, run } from "../src/cli/common.ts";
 import { gpu, initGpu } from "../src/gpu/kernel.ts";
 import { Tensor } from "../src/tensor.ts";
 import { endStep } from "../src/autograd/tape.ts";
-import { lowRankMatmul, type LowRankTile, setLowRankTile } from "../src/ops/low_rank.ts";
+import {
+  loraDyProducts,
+  lowRankMatmul,
+  type LowRankTile,
+  setLowRankTile,
+} from "../src/ops/low_rank.ts";
 
 /**
  * CPU milliseconds of one dispatch of `fn`: all of this process's threads' time on a CPU
@@ -47,7 +53,10 @@ async function cpuTime(fn: () => void, reps: number): Promise<number> {
   return ns / 1e6 / reps;
 }
 
-/** Median GPU milliseconds of one dispatch of `fn` (each in its own timestamped pass). */
+/**
+ * Median GPU milliseconds of one call of `fn`: the sum over its dispatches (each in its own
+ * timestamped pass, up to 4 a call).
+ */
 async function timeIt(fn: () => void, reps: number): Promise<number> {
   const rt = gpu();
   const device = rt.device;
@@ -55,7 +64,7 @@ async function timeIt(fn: () => void, reps: number): Promise<number> {
   rt.flush();
   await device.queue.onSubmittedWorkDone();
   endStep();
-  const querySet = device.createQuerySet({ type: "timestamp", count: 2 * reps });
+  const querySet = device.createQuerySet({ type: "timestamp", count: 8 * reps });
   // deno-lint-ignore no-explicit-any
   const r = rt as any;
   const dispatch = r.dispatch.bind(rt);
@@ -75,10 +84,15 @@ async function timeIt(fn: () => void, reps: number): Promise<number> {
     r.pass.end();
     r.pass = null;
   };
-  for (let n = 0; n < reps; n++) fn();
+  const ends: number[] = [];
+  for (let n = 0; n < reps; n++) {
+    fn();
+    ends.push(i);
+    if (i > 4 * (n + 1)) throw new Error("low_rank_shapes: over 4 dispatches a call");
+  }
   rt.flush();
   delete r.dispatch;
-  const bytes = 16 * reps;
+  const bytes = 16 * i;
   const resolved = device.createBuffer({
     size: bytes,
     usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
@@ -88,12 +102,16 @@ async function timeIt(fn: () => void, reps: number): Promise<number> {
     usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
   });
   const ce = device.createCommandEncoder();
-  ce.resolveQuerySet(querySet, 0, 2 * reps, resolved, 0);
+  ce.resolveQuerySet(querySet, 0, 2 * i, resolved, 0);
   ce.copyBufferToBuffer(resolved, 0, staging, 0, bytes);
   device.queue.submit([ce.finish()]);
   await staging.mapAsync(GPUMapMode.READ);
   const ts = new BigUint64Array(staging.getMappedRange());
-  const ms = Array.from({ length: reps }, (_, n) => Number(ts[2 * n + 1] - ts[2 * n]) / 1e6);
+  const ms = ends.map((end, n) => {
+    let sum = 0;
+    for (let d = n ? ends[n - 1] : 0; d < end; d++) sum += Number(ts[2 * d + 1] - ts[2 * d]) / 1e6;
+    return sum;
+  });
   staging.unmap();
   [resolved, staging].forEach((b) => b.destroy());
   querySet.destroy();
@@ -126,7 +144,7 @@ if (import.meta.main) {
         const x = Tensor.from(rand(R * inF), [R, inF]);
         const dY = Tensor.from(rand(R * outF), [R, outF]);
         const A = Tensor.from(rand(r * inF), [r, inF]);
-        const B = Tensor.from(rand(outF * r), [outF, r]);
+        const B = Tensor.from(rand(outF * r), [outF, r], { requiresGrad: true });
         const xa = Tensor.from(rand(R * r), [R, r]);
         const gA = Tensor.from(rand(r * inF), [r, inF]);
         const gB = Tensor.from(rand(outF * r), [outF, r]);
@@ -135,6 +153,7 @@ if (import.meta.main) {
           ["dXa", () => lowRankMatmul({ a: dY, b: B, alpha: 2 }).release()],
           ["dB", () => void lowRankMatmul({ a: dY, b: xa, transA: true, into: gB })],
           ["dA", () => void lowRankMatmul({ a: xa, b: x, transA: true, into: gA })],
+          ["dXa+dB", () => loraDyProducts(dY, B, xa, 2).release()],
         ];
         for (const [name, fn] of products) {
           for (const tile of tiles) {
@@ -145,7 +164,7 @@ if (import.meta.main) {
           }
         }
         setLowRankTile(null);
-        [x, dY, A, B, xa, gA, gB].forEach((t) => t.release());
+        [x, dY, A, B, B.grad, xa, gA, gB].forEach((t) => t?.release());
       }
     }
     for (const [k, ms] of best) console.log(`${k.padEnd(28)} ${ms.toFixed(3)} ms`);
