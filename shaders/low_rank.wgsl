@@ -5,7 +5,8 @@
 //   X (P, K) at p·K + k, or with X_COLS (K, P) at k·P + p (neighbouring lanes, neighbouring words);
 //   Y (K, r) at k·r + j, or with Y_COLS (r, K) at j·K + k;
 //   C (P, r) at p·r + j, or with C_COLS (r, P) at j·P + p.
-// Each invocation owns one row p of C (four with low_rank_cols4) and 8 of its r columns, chosen by
+// Each invocation owns one row p of C (four with low_rank_cols4; 8 or 16 with the register-tiled
+// kernels below, and low_rank_dy runs two of them side by side) and 8 of its r columns, chosen by
 // workgroup_id.y, in registers named one by one: lavapipe keeps a private array in registers only
 // when every index is a constant (tools/gen_matmul_vec4.ts). Y's address depends on k and the
 // workgroup alone, so all lanes load the same Y(k, j0..j0+7), which needs no per-lane gather on a

@@ -1,7 +1,8 @@
 // lowRankMatmul: C (M, N) = alpha · op(A) · op(B) [+ into] when N or M is a LoRA rank (≤ MAX_RANK),
-// on shaders/low_rank.wgsl: one invocation per row of the long side holding all its rank-side
-// columns, which reads op(A) or op(B) in either layout, so LoRA's Aᵀ·B products (dB = s·dYᵀ·xa,
-// dA = dXaᵀ·x) need no transpose pass. Raw kernels (no autograd) for loraLinear's record and
+// on shaders/low_rank.wgsl: one invocation per row of the long side (or a register tile of 8 or 16
+// rows, lowRankTile) holding all its rank-side columns, which reads op(A) or op(B) in either
+// layout, so LoRA's Aᵀ·B products (dB = s·dYᵀ·xa, dA = dXaᵀ·x) need no transpose pass; and
+// loraDyProducts, dXa and dB in one dispatch. Raw kernels (no autograd) for loraLinear's record and
 // backward; any other shape runs matmulRaw.
 import { Tensor } from "../tensor.ts";
 import { gpu } from "../gpu/kernel.ts";
