@@ -22,9 +22,9 @@ export function setLowRankKernel(on: boolean | null): void {
 
 /**
  * "single": one row of C per invocation (four with cols4), workgroups of 64; "tiled": register
- * tiles of 8 rows (rows4x8, cols8), so every lane reuses each loaded Y vec4 over them, in
- * workgroups of 8 on a CPU rasteriser (its threads take whole workgroups; a tile of fewer, fatter
- * invocations must still spread over its cores).
+ * tiles of 8 or 16 rows (rows4x8, cols8, cols16), so every lane reuses each loaded Y vec4 over
+ * them, in workgroups of 8 on a CPU rasteriser (its threads take whole workgroups; a tile of fewer,
+ * fatter invocations must still spread over its cores), and loraDyProducts in one dispatch.
  */
 export type LowRankTile = "single" | "tiled";
 
