@@ -160,8 +160,9 @@ export class Tensor {
 /**
  * Reads many f32 tensors back, in order, with their copies in flight together: one wait for the
  * GPU per window instead of one per tensor. Each wait costs at least a map-polling interval
- * (about 13 ms under Deno's WebGPU on lavapipe, measured), so saving a model of 40 tensors one
- * read at a time spent half a second waiting, a resume state (weights and both AdamW moments) 2 s.
+ * (about 13 ms a read under Deno's WebGPU on lavapipe, measured): read one at a time, the 41
+ * tensors of the 2-layer test model took ~0.5 s to save, and an evaluation in a full-mode run
+ * (model, best copy, resume state with both AdamW moments) ~2 s; read together, ~0.1 s.
  * A window holds at most `windowBytes` of readback buffers (64 MiB), so reading a large model
  * does not hold a second copy of all of it on the GPU at once.
  */
