@@ -156,3 +156,28 @@ export class Tensor {
     this.grad = null;
   }
 }
+
+/**
+ * Reads many f32 tensors back, in order, with their copies in flight together: one wait for the
+ * GPU per window instead of one per tensor. Each wait costs at least a map-polling interval
+ * (about 13 ms a read under Deno's WebGPU on lavapipe, measured): read one at a time, the 41
+ * tensors of the 2-layer test model took ~0.5 s to save, and an evaluation in a full-mode run
+ * (model, best copy, resume state with both AdamW moments) ~2 s; read together, ~0.1 s.
+ * A window holds at most `windowBytes` of readback buffers (64 MiB), so reading a large model
+ * does not hold a second copy of all of it on the GPU at once.
+ */
+export async function readTensors(
+  tensors: readonly Tensor[],
+  windowBytes = 64 << 20,
+): Promise<Float32Array[]> {
+  const out: Float32Array[] = [];
+  for (let i = 0; i < tensors.length;) {
+    let bytes = tensors[i].bytes, j = i + 1;
+    while (j < tensors.length && bytes + tensors[j].bytes <= windowBytes) {
+      bytes += tensors[j++].bytes;
+    }
+    out.push(...await Promise.all(tensors.slice(i, j).map((t) => t.read())));
+    i = j;
+  }
+  return out;
+}

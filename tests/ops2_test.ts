@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { assertClose, checkOp, f32, randomVec, rng } from "./helpers.ts";
 import * as R from "./reference/ops_ref.ts";
 import { initGpu } from "../src/gpu/kernel.ts";
-import { Tensor } from "../src/tensor.ts";
+import { readTensors, Tensor } from "../src/tensor.ts";
 import { embedding } from "../src/ops/embedding.ts";
 import { embeddingSum } from "../src/ops/embedding_sum.ts";
 import { crossEntropy } from "../src/ops/cross_entropy.ts";
@@ -566,5 +566,22 @@ opCase(
     assert.deepEqual(disposed.dX, kept.dX);
     assert.deepEqual(disposed.dW2, kept.dW2);
     w1.release();
+  },
+);
+
+opCase(
+  "readTensors: tensors read together in windows smaller than their total come back whole, in order",
+  async () => {
+    await initGpu();
+    // 40, 80, 120 (over the window on its own), 0 and 12 bytes against a 100-byte window: the
+    // windows are [40], [80], [120], [0, 12].
+    const data = [10, 20, 30, 0, 3].map((n) => Float32Array.from(vec(n)));
+    const ts = data.map((d) => Tensor.from(d, [d.length]));
+    const got = await readTensors(ts, 100);
+    assert.equal(got.length, data.length);
+    got.forEach((g, i) => assert.deepEqual(g, data[i], `tensor ${i}`));
+    assert.deepEqual(await readTensors(ts), got, "the default window (all at once)");
+    assert.deepEqual(await readTensors([]), []);
+    ts.forEach((t) => t.release());
   },
 );

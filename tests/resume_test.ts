@@ -63,12 +63,29 @@ async function interruptedThenResumed(dir: string, mode: string, out: string, sa
   return resumed.stdout;
 }
 
+/** A fixture folder and its uninterrupted run in `whole/`, made once per mode. */
+const wholeRuns = new Map<string, Promise<{ dir: string; stdout: string }>>();
+function uninterrupted(mode: string): Promise<{ dir: string; stdout: string }> {
+  // Every full-mode test compares against the same run (same fixture, same arguments), so it is
+  // trained once for all of them.
+  if (!wholeRuns.has(mode)) {
+    wholeRuns.set(
+      mode,
+      (async () => {
+        const dir = await fixture();
+        const whole = await runTask("train", args(dir, mode, `${dir}/whole`));
+        assert.equal(whole.code, 0, whole.stderr);
+        return { dir, stdout: whole.stdout };
+      })(),
+    );
+  }
+  return wholeRuns.get(mode)!;
+}
+
 for (const mode of ["full", "lora", "head"]) {
   Deno.test(`resume ${mode}: stopped after a save mid-epoch and at an epoch's end, resumed, the final weights equal the uninterrupted run's bytes`, async () => {
-    const dir = await fixture();
-    const whole = await runTask("train", args(dir, mode, `${dir}/whole`));
-    assert.equal(whole.code, 0, whole.stderr);
-    assert.match(whole.stdout, /step 3 \(epoch 0\.75\)/);
+    const { dir, stdout } = await uninterrupted(mode);
+    assert.match(stdout, /step 3 \(epoch 0\.75\)/);
     const want = await Deno.readFile(`${dir}/whole/${weightsFile(mode)}`);
 
     // Save 1 is step 3 (mid-epoch 1); save 4 is step 8 (the end of epoch 2).
@@ -91,8 +108,8 @@ for (const mode of ["full", "lora", "head"]) {
 }
 
 Deno.test("resume: the saved AdamW moments are used (zeroing them changes the result); other options are refused by name", async () => {
-  const dir = await fixture();
-  const out = `${dir}/cut`;
+  const { dir } = await uninterrupted("full");
+  const out = `${dir}/moments`;
   const first = await runTask("train", args(dir, "full", out), {
     WEBGPU_BERT_EXIT_AFTER_SAVE: "2",
   });
@@ -109,8 +126,6 @@ Deno.test("resume: the saved AdamW moments are used (zeroing them changes the re
     refused.stderr,
     /^error: .*checkpoint-4: cannot resume, this run differs in lr \(saved 0\.02, now 0\.01\)\n$/,
   );
-  const whole = await runTask("train", args(dir, "full", `${dir}/whole`));
-  assert.equal(whole.code, 0, whole.stderr);
   const opt = await readSafetensors(`${out}/checkpoint-4/optimizer.safetensors`);
   assert.ok(opt.size > 0 && [...opt.keys()].every((k) => /\.exp_avg(_sq)?$/.test(k)));
   for (const t of opt.values()) t.data.fill(0);
@@ -162,7 +177,7 @@ Deno.test("checkpoint folders: a half-written (killed) save is never picked; a f
 });
 
 Deno.test("resume after SIGKILL during the second save: the final weights equal the uninterrupted run's bytes", async () => {
-  const dir = await fixture();
+  const { dir } = await uninterrupted("full");
   const out = `${dir}/killed`;
   // The process itself (not `deno task`, whose child would outlive the kill).
   const child = new Deno.Command(Deno.execPath(), {
@@ -187,8 +202,6 @@ Deno.test("resume after SIGKILL during the second save: the final weights equal 
   const resumed = await runTask("train", [...args(dir, "full", out), "--resume", out]);
   assert.equal(resumed.code, 0, resumed.stderr);
   assert.match(resumed.stdout, /resumed from .*checkpoint-(3|4): step (3|4) of 12/);
-  const whole = await runTask("train", args(dir, "full", `${dir}/whole`));
-  assert.equal(whole.code, 0, whole.stderr);
   assert.deepEqual(
     await Deno.readFile(`${out}/model.safetensors`),
     await Deno.readFile(`${dir}/whole/model.safetensors`),

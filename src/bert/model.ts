@@ -1,5 +1,5 @@
 // BertForSequenceClassification built from the engine's ops, parameters under transformers' names.
-import { Tensor } from "../tensor.ts";
+import { readTensors, Tensor } from "../tensor.ts";
 import { UserError } from "../errors.ts";
 import type { BertConfig } from "./config.ts";
 import { linearPaths, paramShapes } from "./params.ts";
@@ -209,11 +209,10 @@ export class BertForSequenceClassification {
 
   /** Weights on the CPU under transformers' names, for saving. */
   async readWeights(): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
-    const out = new Map<string, { shape: number[]; data: Float32Array }>();
-    for (const [name, t] of this.params) {
-      out.set(name, { shape: [...t.shape], data: await t.read() });
-    }
-    return out;
+    const data = await readTensors([...this.params.values()]);
+    return new Map(
+      [...this.params].map(([name, t], i) => [name, { shape: [...t.shape], data: data[i] }]),
+    );
   }
 
   release(): void {

@@ -4,6 +4,7 @@
 import { type NamedTensor, serializeSafetensors } from "./safetensors_bytes.ts";
 import { ALL_LINEAR_TARGETS, type LoraSpec } from "../nn/lora.ts";
 import type { BertForSequenceClassification } from "../bert/model.ts";
+import { readTensors, type Tensor } from "../tensor.ts";
 
 /** Every PEFT key starts with it (PeftModel wraps the transformers model as base_model.model). */
 export const PREFIX = "base_model.model.";
@@ -24,21 +25,15 @@ export async function adapterFiles(
   model: BertForSequenceClassification,
   o: AdapterSave,
 ): Promise<Map<string, Uint8Array>> {
-  const tensors = new Map<string, NamedTensor>();
+  const named = new Map<string, Tensor>();
   for (const [path, l] of model.lora) {
-    tensors.set(`${PREFIX}${path}.lora_A.weight`, {
-      shape: [...l.A.shape],
-      data: await l.A.read(),
-    });
-    tensors.set(`${PREFIX}${path}.lora_B.weight`, {
-      shape: [...l.B.shape],
-      data: await l.B.read(),
-    });
+    named.set(`${PREFIX}${path}.lora_A.weight`, l.A).set(`${PREFIX}${path}.lora_B.weight`, l.B);
   }
-  for (const k of ["classifier.weight", "classifier.bias"]) {
-    const t = model.p(k);
-    tensors.set(`${PREFIX}${k}`, { shape: [...t.shape], data: await t.read() });
-  }
+  for (const k of ["classifier.weight", "classifier.bias"]) named.set(`${PREFIX}${k}`, model.p(k));
+  const data = await readTensors([...named.values()]);
+  const tensors = new Map<string, NamedTensor>(
+    [...named].map(([k, t], i) => [k, { shape: [...t.shape], data: data[i] }]),
+  );
   // The label names travel in the file's metadata (PEFT ignores it): a head trained on other labels
   // than the base model's would otherwise print the base's names, or not fit its classifier.
   const c = model.config;

@@ -4,7 +4,7 @@
 // and position in it, optimizer step count, schedule, seeds, early-stopping counter, results so far).
 // Where they are kept is a ResumeStore's business: src/train/checkpointing.ts keeps them in
 // checkpoint-<step>/ folders (Deno); a browser may keep them anywhere.
-import type { Tensor } from "../tensor.ts";
+import { readTensors, type Tensor } from "../tensor.ts";
 import { gpu } from "../gpu/kernel.ts";
 import { UserError } from "../errors.ts";
 import {
@@ -60,9 +60,8 @@ export interface ResumeStore {
 }
 
 async function tensorsOf(named: Map<string, Tensor>): Promise<Map<string, NamedTensor>> {
-  const out = new Map<string, NamedTensor>();
-  for (const [k, t] of named) out.set(k, { shape: [...t.shape], data: await t.read() });
-  return out;
+  const data = await readTensors([...named.values()]);
+  return new Map([...named].map(([k, t], i) => [k, { shape: [...t.shape], data: data[i] }]));
 }
 
 /** The three files of a resume state (read back from the GPU). */

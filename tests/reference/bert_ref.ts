@@ -11,7 +11,10 @@ export interface RefConfig {
 }
 
 export type Weights = Map<string, Float64Array>;
-type Matrix = Float64Array[]; // rows
+// Rows as plain number arrays inside: the same float64 arithmetic as typed arrays, without a
+// typed array's allocation per row (thousands a forward, most of its time); the logits are
+// returned as Float64Array rows.
+type Matrix = number[][]; // rows
 
 function linear(
   x: Matrix,
@@ -22,8 +25,8 @@ function linear(
 ): Matrix {
   const inF = x[0].length;
   return x.map((row) => {
-    const y = new Float64Array(outF);
-    const xa = new Float64Array(lora?.r ?? 0);
+    const y: number[] = new Array(outF);
+    const xa: number[] = new Array(lora?.r ?? 0).fill(0);
     if (lora) {
       for (let q = 0; q < lora.r; q++) {
         for (let k = 0; k < inF; k++) xa[q] += row[k] * lora.A[q * inF + k];
@@ -68,7 +71,7 @@ export function bertForwardRef(
   ids: number[][],
   mask: number[][],
   lora?: RefLora,
-): Matrix {
+): Float64Array[] {
   const g = (k: string) => {
     const v = w.get(k);
     if (!v) throw new Error(`reference: missing ${k}`);
@@ -85,13 +88,14 @@ export function bertForwardRef(
       a && { A: a.A, B: a.B, r: a.r ?? lora!.r, scale: a.scale ?? lora!.scale },
     );
   };
-  const out: Matrix = [];
+  const out: Float64Array[] = [];
   for (let b = 0; b < ids.length; b++) {
     const T = ids[b].length;
     // Row `id` of an embedding table, plus s·Σ_q A[q, id]·B[i, q] when it carries LoRA.
     const emb = (name: string, id: number) => {
       const table = g(`bert.embeddings.${name}.weight`);
-      const row = Float64Array.from({ length: H }, (_, i) => table[id * H + i]);
+      const row: number[] = new Array(H);
+      for (let i = 0; i < H; i++) row[i] = table[id * H + i];
       const l = lora?.embeddings?.get(`bert.embeddings.${name}`);
       if (l) {
         const num = l.A.length / l.r;
@@ -120,17 +124,22 @@ export function bertForwardRef(
       const q = lin(`${p}.attention.self.query`, h, H);
       const k = lin(`${p}.attention.self.key`, h, H);
       const v = lin(`${p}.attention.self.value`, h, H);
-      const ctx: Matrix = Array.from({ length: T }, () => new Float64Array(H));
+      const ctx: Matrix = Array.from({ length: T }, () => new Array(H).fill(0));
       for (let hd = 0; hd < c.heads; hd++) {
         for (let i = 0; i < T; i++) {
-          const z = Array.from({ length: T }, (_, j) => {
+          const z: number[] = new Array(T);
+          for (let j = 0; j < T; j++) {
             let s = 0;
             for (let d = 0; d < D; d++) s += q[i][hd * D + d] * k[j][hd * D + d];
-            return s / Math.sqrt(D) + (1 - mask[b][j]) * F32_MIN;
-          });
+            z[j] = s / Math.sqrt(D) + (1 - mask[b][j]) * F32_MIN;
+          }
           const mx = Math.max(...z);
-          const e = z.map((x) => Math.exp(x - mx));
-          const sum = e.reduce((s, x) => s + x, 0);
+          const e: number[] = new Array(T);
+          let sum = 0;
+          for (let j = 0; j < T; j++) {
+            e[j] = Math.exp(z[j] - mx);
+            sum += e[j];
+          }
           for (let j = 0; j < T; j++) {
             for (let d = 0; d < D; d++) ctx[i][hd * D + d] += e[j] / sum * v[j][hd * D + d];
           }
@@ -155,12 +164,12 @@ export function bertForwardRef(
       );
     }
     const pooled = lin("bert.pooler.dense", [h[0]], H).map((r) => r.map(Math.tanh));
-    out.push(lin("classifier", pooled, g("classifier.bias").length)[0]);
+    out.push(Float64Array.from(lin("classifier", pooled, g("classifier.bias").length)[0]));
   }
   return out;
 }
 
-export function crossEntropyRef(logits: Matrix, labels: number[]): number {
+export function crossEntropyRef(logits: Float64Array[], labels: number[]): number {
   let total = 0;
   logits.forEach((row, i) => {
     const mx = Math.max(...row);
