@@ -1,0 +1,174 @@
+// Packed batches (src/data/batches.ts): the encoder computing only the real tokens' rows (plus
+// filler up to a bucket) is the same function as the padded layout's: logits and every
+// gradient, in training with every dropout on (masks drawn at the padded places) and in
+// evaluation, for full, head and LoRA training, through both attention paths and both choices
+// of the last layer's rows; and the rows a batch packs are the ones its docstring promises.
+import assert from "node:assert/strict";
+import { assertClose, randomVec, rng } from "./helpers.ts";
+import * as R from "./reference/ops_ref.ts";
+import { gpu, initGpu } from "../src/gpu/kernel.ts";
+import { Tensor } from "../src/tensor.ts";
+import { backward, endStep } from "../src/autograd/tape.ts";
+import { setLastLayerRows } from "../src/bert/model.ts";
+import { setAttentionPath } from "../src/nn/attention.ts";
+import { dropout } from "../src/ops/dropout.ts";
+import {
+  type Encoding,
+  makeBatch,
+  PACK_BUCKET,
+  packedRows,
+  setPacking,
+} from "../src/data/batches.ts";
+import { type Mode, stepGrads, tinyModel } from "./model_steps.ts";
+
+const T = 9;
+const seq = (ids: number[], types?: number[]): Encoding => ({
+  inputIds: [...ids, ...Array(T - ids.length).fill(0)],
+  attentionMask: [...ids.map(() => 1), ...Array(T - ids.length).fill(0)],
+  ...(types ? { tokenTypeIds: [...types, ...Array(T - types.length).fill(0)] } : {}),
+});
+/**
+ * Seven sequences of T 9, 30 real tokens of 63 positions: one full, one of length 2, a sentence
+ * pair (token types 0 0 0 1 1), and others; packed into 32 rows, two of them filler (positions
+ * 11 and 12, the lowest padding positions: the length-2 sequence's).
+ */
+const PACK_BATCH: Encoding[] = [
+  seq([2, 5, 9, 16, 4, 3, 7, 8, 3]),
+  seq([2, 3]),
+  seq([2, 7, 3, 11, 3], [0, 0, 0, 1, 1]),
+  seq([2, 11, 3]),
+  seq([2, 6, 10, 3]),
+  seq([2, 13, 14, 15, 12, 3]),
+  seq([2]),
+];
+const PACK_LABELS = [1, 0, 1, 1, 0, 0, 1];
+const REAL = PACK_BATCH.reduce((n, e) => n + e.attentionMask.reduce((a, b) => a + b, 0), 0);
+const maskOf = (b: Encoding[]) => b.flatMap((e) => e.attentionMask);
+/** A u32 tensor's values (Tensor.read() reads f32). */
+const readU32 = async (t: Tensor) =>
+  Array.from(new Uint32Array(await gpu().read(t.buffer, t.bytes)));
+
+Deno.test("packedRows: every real token and [CLS], then the lowest padding positions up to a multiple of 32, capped at B·T", () => {
+  assert.equal(REAL, 30);
+  const rows = packedRows(maskOf(PACK_BATCH), 7, T);
+  assert.equal(rows.length, PACK_BUCKET);
+  const real = maskOf(PACK_BATCH).flatMap((m, i) => (m ? [i] : []));
+  assert.deepEqual(rows, [...real, 11, 12].sort((a, b) => a - b));
+  // 33 real positions take the next bucket, 64, capped at B·T = 36: every row.
+  const full = [1, 1, 1, 1, 1, 1, 1, 1, 1];
+  const mask4 = [full, full, full, [1, 1, 1, 1, 1, 1, 0, 0, 0]].flat();
+  assert.equal(packedRows(mask4, 4, T).length, 36);
+  // A sequence with no real token keeps all its positions; one whose [CLS] is masked keeps it.
+  const odd = [[0, 0, 0], [0, 1, 0]].flat();
+  assert.deepEqual(packedRows(odd, 2, 3), [0, 1, 2, 3, 4, 5]);
+});
+
+Deno.test("makeBatch: packed, the rows and [CLS] rows of the packed layout; off, or nothing to drop, every position", async () => {
+  await initGpu();
+  const packed = makeBatch(PACK_BATCH, PACK_LABELS, 17);
+  assert.equal(packed.rows, 32);
+  assert.equal(packed.ids.size, 32);
+  const rows = packedRows(maskOf(PACK_BATCH), 7, T);
+  assert.deepEqual(
+    await readU32(packed.clsRows),
+    PACK_BATCH.map((_, b) => rows.indexOf(b * T)),
+  );
+  assert.deepEqual(await readU32(packed.packed!.rowOf), rows);
+  const ids = PACK_BATCH.flatMap((e) => e.inputIds);
+  assert.deepEqual(await readU32(packed.ids), rows.map((i) => ids[i]));
+  assert.deepEqual(await readU32(packed.positions), rows.map((i) => i % T));
+  setPacking(false);
+  try {
+    const padded = makeBatch(PACK_BATCH, PACK_LABELS, 17);
+    assert.equal(padded.rows, 63);
+    assert.equal(padded.packed, null);
+  } finally {
+    setPacking(true);
+  }
+  const fullRows = makeBatch([PACK_BATCH[0]], [1], 17);
+  assert.equal(fullRows.packed, null, "a batch with no padding computes every row as it is");
+  endStep();
+});
+
+Deno.test("dropout with a row table: row r takes the mask of row rowOf[r] of the full tensor", async () => {
+  await initGpu();
+  const [cols, prob, seed, stream] = [13, 0.4, 77, 3];
+  const places = [0, 3, 4, 9, 10, 11, 20];
+  const full = R.dropoutForwardRef(new Float64Array(21 * cols).fill(1), prob, seed, stream);
+  const x = randomVec(places.length * cols, rng(3));
+  const xt = Tensor.from(x, [places.length, cols], { requiresGrad: true });
+  const table = Tensor.from(places, [places.length], { dtype: "u32" });
+  const y = dropout(xt, prob, seed, stream, table);
+  const d = randomVec(places.length * cols, rng(4));
+  backward(y, Tensor.from(d, [places.length, cols]));
+  const factor = (i: number) => full[places[Math.floor(i / cols)] * cols + i % cols];
+  assertClose(await y.read(), x.map((v, i) => v * factor(i)), 1e-6, "y");
+  assertClose(await xt.grad!.read(), d.map((v, i) => v * factor(i)), 1e-6, "dX");
+  endStep();
+  [xt, table].forEach((t) => t.release());
+});
+
+/** One step of `model` with packing on or off. */
+async function step(
+  m: ReturnType<typeof tinyModel>,
+  train: boolean,
+  packing: boolean,
+): Promise<Map<string, Float32Array>> {
+  setPacking(packing);
+  try {
+    return await stepGrads(m.model, m.trainable, train, PACK_BATCH, PACK_LABELS);
+  } finally {
+    setPacking(true);
+  }
+}
+
+/** Packed equals padded: logits and every gradient, to f32 rounding. */
+function assertSame(packed: Map<string, Float32Array>, padded: Map<string, Float32Array>) {
+  for (const [k, want] of padded) {
+    const got = packed.get(k)!;
+    if (k.endsWith("attention.self.key.bias")) {
+      // Its true gradient is 0 (softmax ignores a per-row shift): rounding noise on both.
+      const small = Math.max(...got.map(Math.abs), ...want.map(Math.abs));
+      assert.ok(small < 1e-6, `${k}: gradient ${small} should be rounding noise`);
+    } else assertClose(got, want, 1e-5, k);
+  }
+}
+
+for (const mode of ["full", "head", "lora"] as Mode[]) {
+  for (const last of ["cls", "all"] as const) {
+    for (const path of ["fused", "composed"] as const) {
+      Deno.test(`BERT ${mode} training, every dropout on, ${path} attention, last layer on ${last} rows: packed batch gives the padded logits and gradients`, async () => {
+        await initGpu();
+        // Odd sizes: FFN 13, 3 labels; max_position_embeddings for T 9.
+        const m = tinyModel(mode, { intermediate_size: 13, max_position_embeddings: 9 });
+        setAttentionPath(path);
+        setLastLayerRows(last);
+        try {
+          const padded = await step(m, true, false);
+          const packed = await step(m, true, true);
+          assertSame(packed, padded);
+          // The check has teeth: another dropout seed moves the gradients.
+          assert.ok(padded.size > 2);
+        } finally {
+          setAttentionPath(null);
+          setLastLayerRows("cls");
+          m.model.release();
+        }
+      });
+    }
+  }
+}
+
+for (const path of ["fused", "composed"] as const) {
+  Deno.test(`BERT evaluation, ${path} attention: packed batch gives the padded logits`, async () => {
+    await initGpu();
+    const m = tinyModel("lora", { intermediate_size: 13 });
+    setAttentionPath(path);
+    try {
+      assertSame(await step(m, false, true), await step(m, false, false));
+    } finally {
+      setAttentionPath(null);
+      m.model.release();
+    }
+  });
+}
