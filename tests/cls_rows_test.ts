@@ -76,7 +76,7 @@ for (const layout of ["thread", "workgroup"] as const) {
             { data: vec(cols), shape: [cols], grad: true },
           ],
           gpu: ([br, bb, res, w, b]) =>
-            residualLayerNorm(br, bb, res, w, b, eps, { prob, seed, stream, rowStride: stride }),
+            residualLayerNorm(br, bb, res, w, b, eps, { prob, seed, stream, rows: stride }),
           forward: ([br, bb, res, w, b]) =>
             R.layerNormForwardRef(z(br, bb, res), w, b, rows, cols, eps),
           backward: ([br, bb, res, w], d) => {

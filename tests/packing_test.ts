@@ -4,7 +4,7 @@
 // evaluation, for full, head and LoRA training, through both attention paths and both choices
 // of the last layer's rows; and the rows a batch packs are the ones its docstring promises.
 import assert from "node:assert/strict";
-import { assertClose, randomVec, rng } from "./helpers.ts";
+import { assertClose, checkOp, randomVec, rng } from "./helpers.ts";
 import * as R from "./reference/ops_ref.ts";
 import { gpu, initGpu } from "../src/gpu/kernel.ts";
 import { Tensor } from "../src/tensor.ts";
@@ -12,6 +12,8 @@ import { backward, endStep } from "../src/autograd/tape.ts";
 import { setLastLayerRows } from "../src/bert/model.ts";
 import { setAttentionPath } from "../src/nn/attention.ts";
 import { dropout } from "../src/ops/dropout.ts";
+import { residualLayerNorm } from "../src/ops/residual_layer_norm.ts";
+import { setRowReductionLayout } from "../src/ops/variants.ts";
 import {
   type Encoding,
   makeBatch,
@@ -21,6 +23,8 @@ import {
 } from "../src/data/batches.ts";
 import { type Mode, stepGrads, tinyModel } from "./model_steps.ts";
 
+const rand = rng(29);
+const vec = (n: number, scale = 1) => randomVec(n, rand, scale);
 const T = 9;
 const seq = (ids: number[], types?: number[]): Encoding => ({
   inputIds: [...ids, ...Array(T - ids.length).fill(0)],
@@ -107,6 +111,52 @@ Deno.test("dropout with a row table: row r takes the mask of row rowOf[r] of the
   endStep();
   [xt, table].forEach((t) => t.release());
 });
+
+for (const layout of ["thread", "workgroup"] as const) {
+  for (const cols of [67, 68]) {
+    Deno.test(`residualLayerNorm 5x${cols} with a row table, dropout 0.3, row per ${layout}: the masks of rows 1, 2, 6, 7, 11 of a 12x${cols} tensor; forward, dBranch, dResidual, dWeight, dBias`, async () => {
+      setRowReductionLayout(layout);
+      await initGpu();
+      const places = [1, 2, 6, 7, 11];
+      const table = Tensor.from(places, [places.length], { dtype: "u32" });
+      try {
+        const [rows, prob, seed, stream, eps] = [places.length, 0.3, 9, 4, 1e-12];
+        const n = rows * cols;
+        const full = R.dropoutForwardRef(new Float64Array(12 * cols).fill(1), prob, seed, stream);
+        const mask = Float64Array.from(
+          { length: n },
+          (_, i) => full[places[Math.floor(i / cols)] * cols + i % cols],
+        );
+        const z = (br: Float64Array, res: Float64Array) => br.map((v, i) => v * mask[i] + res[i]);
+        await checkOp({
+          inputs: [
+            { data: vec(n, 3), shape: [rows, cols], grad: true },
+            { data: vec(n, 2), shape: [rows, cols], grad: true },
+            { data: vec(cols).map((v) => 1 + 0.5 * v), shape: [cols], grad: true },
+            { data: vec(cols), shape: [cols], grad: true },
+          ],
+          gpu: ([br, res, w, b]) =>
+            residualLayerNorm(br, null, res, w, b, eps, { prob, seed, stream, rows: table }),
+          forward: ([br, res, w, b]) => R.layerNormForwardRef(z(br, res), w, b, rows, cols, eps),
+          backward: ([br, res, w], d) => {
+            const [dz, dW, dB] = R.layerNormBackwardRef(z(br, res), w, d, rows, cols, eps);
+            return [dz.map((v, i) => v * mask[i]), dz, dW, dB];
+          },
+        });
+        const x = Tensor.from(new Float32Array(n), [rows, cols]);
+        const c = Tensor.from(new Float32Array(cols), [cols]);
+        assert.throws(
+          () => residualLayerNorm(x, c, x, c, c, eps, { prob, seed, stream, rows: table }),
+          /a row table must be .* with no branch bias/,
+        );
+        [x, c].forEach((t) => t.release());
+      } finally {
+        setRowReductionLayout(null);
+        table.release();
+      }
+    });
+  }
+}
 
 /** One step of `model` with packing on or off. */
 async function step(

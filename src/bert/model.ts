@@ -114,22 +114,21 @@ export class BertForSequenceClassification {
       this.linear(path, x, (x, p) => drop(x, p, rows));
     /** A dropout folded into a fused kernel (attention, residualLayerNorm), taking the next
      * stream as `drop` would, so the mask is the one dropout() would draw. */
-    const dropSpec = (prob: number, rowStride = 1) =>
-      opts.train && prob > 0
-        ? { prob, seed: opts.dropoutSeed ?? 0, stream: stream++, rowStride }
-        : null;
+    const dropSpec = (prob: number, rows: RowPlaces = 1) =>
+      opts.train && prob > 0 ? { prob, seed: opts.dropoutSeed ?? 0, stream: stream++, rows } : null;
     // A sublayer's output: dense (its bias left out), dropout, residual and LayerNorm, the last
     // three with the bias in one kernel; the dropout takes the stream dropout() would have.
     const output = (path: string, x: Tensor, residual: Tensor, norm: string, rows: RowPlaces) => {
       const [w, b] = [this.p(`${norm}.weight`), this.p(`${norm}.bias`)];
       if (typeof rows !== "number" && opts.train && c.hiddenDropoutProb > 0) {
-        // Packed rows' dropout needs their row table, a binding residualLayerNorm's forward has
-        // no room for (it uses WebGPU's default 8): the dropout op draws it, the bias in the dense.
-        const branch = drop(lin(`${path}.dense`, x, rows), c.hiddenDropoutProb, rows);
-        return residualLayerNorm(branch, null, residual, w, b, c.layerNormEps);
+        // Packed rows' dropout reads their row table where the kernel would read the dense's
+        // bias (WebGPU's 8 storage bindings): the dense adds its bias itself.
+        const branch = lin(`${path}.dense`, x, rows);
+        const folded = dropSpec(c.hiddenDropoutProb, rows)!;
+        return residualLayerNorm(branch, null, residual, w, b, c.layerNormEps, folded);
       }
       const branch = this.linear(`${path}.dense`, x, (x, p) => drop(x, p, rows), false);
-      const folded = dropSpec(c.hiddenDropoutProb, typeof rows === "number" ? rows : 1);
+      const folded = dropSpec(c.hiddenDropoutProb, rows) ?? undefined;
       return residualLayerNorm(
         branch,
         this.p(`${path}.dense.bias`),
@@ -137,7 +136,7 @@ export class BertForSequenceClassification {
         w,
         b,
         c.layerNormEps,
-        folded ?? undefined,
+        folded,
         true, // nothing but this LayerNorm reads the dense output
       );
     };
