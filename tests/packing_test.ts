@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { assertClose, checkOp, randomVec, rng } from "./helpers.ts";
 import * as R from "./reference/ops_ref.ts";
 import { gpu, initGpu } from "../src/gpu/kernel.ts";
+import { BufferPool } from "../src/gpu/buffer_pool.ts";
 import { Tensor } from "../src/tensor.ts";
 import { backward, endStep } from "../src/autograd/tape.ts";
 import { setLastLayerRows } from "../src/bert/model.ts";
@@ -222,3 +223,65 @@ for (const path of ["fused", "composed"] as const) {
     }
   });
 }
+
+Deno.test("BufferPool: a request takes a free buffer of its size, else the smallest of up to twice its size, else a new one, retiring the largest free one of over half its size", async () => {
+  const pool = new BufferPool((await initGpu()).device);
+  const [a, b] = [pool.acquire(1024), pool.acquire(1600)];
+  [a, b].forEach((x) => pool.release(x));
+  assert.equal(pool.acquire(1024), a, "its own size first");
+  assert.equal(pool.acquire(800), b, "then up to twice its size");
+  pool.release(a);
+  pool.release(b);
+  assert.equal(pool.acquire(700), a, "the smallest that fits");
+  const c = pool.acquire(400);
+  assert.ok(c !== b && c.size === 400, "more than twice its size: a new buffer");
+  assert.equal(pool.allocatedBytes, 1024 + 1600 + 400);
+  pool.release(c);
+  const d = pool.acquire(1800); // b (1600, free) is retired for it; c (400) is not
+  assert.ok(d !== b && d.size === 1808);
+  assert.equal(pool.allocatedBytes, 1024 + 400 + 1808);
+  pool.destroyRetired();
+  const e = pool.acquire(1600);
+  assert.ok(e !== b, "a retired buffer is never handed out again");
+  [a, d, e].forEach((x) => pool.release(x));
+  pool.trim();
+});
+
+Deno.test("packed batches of four sizes in turn (SMS-like: 288 to 448 of 512 rows, growing) take about the pool memory of padded ones, not one step's worth per size", async () => {
+  const rt = await initGpu();
+  const L = 32;
+  const m = tinyModel("lora", { max_position_embeddings: L });
+  const seqOf = (len: number): Encoding => ({
+    inputIds: Array.from({ length: L }, (_, t) => (t === 0 ? 2 : t < len ? 5 + t % 11 : 0)),
+    attentionMask: Array.from({ length: L }, (_, t) => (t < len ? 1 : 0)),
+  });
+  // 16 sequences of T 32 with 280, 340, 400 and 440 real tokens: 288 to 448 rows.
+  const batches = [280, 340, 400, 440].map((real) =>
+    Array.from({ length: 16 }, (_, b) => seqOf(Math.floor(real / 16) + (b < real % 16 ? 1 : 0)))
+  );
+  const labels = Array.from({ length: 16 }, (_, i) => i % 2);
+  const grown = async (packing: boolean) => {
+    await rt.device.queue.onSubmittedWorkDone();
+    rt.pool.trim();
+    rt.pool.resetPeak();
+    const base = rt.pool.allocatedBytes;
+    setPacking(packing);
+    try {
+      for (let round = 0; round < 2; round++) {
+        for (const batch of batches) await stepGrads(m.model, m.trainable, true, batch, labels);
+      }
+    } finally {
+      setPacking(true);
+    }
+    return rt.pool.peakBytes - base;
+  };
+  try {
+    const rows = batches.map((b) => packedRows(maskOf(b), 16, L).length);
+    assert.deepEqual(rows, [288, 352, 416, 448]);
+    const padded = await grown(false), packed = await grown(true);
+    // An exact-size pool held 2.2× padded's here (1.7× with reuse of larger buffers alone).
+    assert.ok(packed <= 1.1 * padded, `packed ${packed} bytes against padded ${padded}`);
+  } finally {
+    m.model.release();
+  }
+});
