@@ -11,7 +11,7 @@ import { BufferPool } from "../src/gpu/buffer_pool.ts";
 import { Tensor } from "../src/tensor.ts";
 import { backward, endStep } from "../src/autograd/tape.ts";
 import { setLastLayerRows } from "../src/bert/model.ts";
-import { setAttentionPath } from "../src/nn/attention.ts";
+import { selfAttention, setAttentionPath } from "../src/nn/attention.ts";
 import { dropout } from "../src/ops/dropout.ts";
 import { residualLayerNorm } from "../src/ops/residual_layer_norm.ts";
 import { setRowReductionLayout } from "../src/ops/variants.ts";
@@ -20,6 +20,7 @@ import {
   makeBatch,
   PACK_BUCKET,
   packedRows,
+  packedTables,
   setPacking,
 } from "../src/data/batches.ts";
 import { type Mode, stepGrads, tinyModel } from "./model_steps.ts";
@@ -156,6 +157,105 @@ for (const layout of ["thread", "workgroup"] as const) {
         table.release();
       }
     });
+  }
+}
+
+// Attention on packed rows against the float64 reference of padded attention, odd shapes as in
+// ops_test.ts (B 3, T 7, 3 heads of 8 for the fused kernel, 5 for the composed path), with
+// sequences of 7, 5 and 3 tokens: 15 rows computed, the 15th a filler (padding position 12,
+// computed but masked); positions not computed are zero rows of the padded Q, K, V and dO, and
+// must get no output or gradient. Tensors start as NaN (checkOp's poison): a kernel reading a
+// row or scratch entry it never wrote fails.
+const ATT = { batch: 3, seqLen: 7, heads: 3 };
+const ATT_MASK = [7, 5, 3].flatMap((n) => Array.from({ length: 7 }, (_, t) => (t < n ? 1 : 0)));
+const ATT_ROWS = [...ATT_MASK.flatMap((m, i) => (m ? [i] : [])), 12].sort((a, b) => a - b);
+for (
+  const [path, D] of [["fused", 8], ["composed", 5]] as const
+) {
+  for (const drop of [null, { prob: 0.4, seed: 11, stream: 4 }]) {
+    for (const clsOnly of [false, true]) {
+      Deno.test(`selfAttention (${path}) on packed rows${clsOnly ? ", [CLS] queries alone" : ""} (B 3, T 7, 3 heads of ${D}, 15 of 21 rows, ${drop ? `dropout p ${drop.prob}` : "no dropout"}): forward, dQ, dK, dV`, async () => {
+        await initGpu();
+        const { batch: B, seqLen: T, heads } = ATT, H = heads * D, N = ATT_ROWS.length;
+        const shape = { ...ATT, clsOnly };
+        const tables = packedTables(ATT_MASK, ATT_ROWS, B, T);
+        const u32 = (a: ArrayLike<number>) => Tensor.from(a, [a.length], { dtype: "u32" });
+        const packed = {
+          keys: u32(tables.keys),
+          padded: u32(tables.padded),
+          rowOf: u32(ATT_ROWS),
+        };
+        const f = drop
+          ? R.dropoutForwardRef(
+            new Float64Array(B * heads * T * T).fill(1),
+            drop.prob,
+            drop.seed,
+            drop.stream,
+          )
+          : undefined;
+        const m = Float64Array.from(ATT_MASK);
+        const Qrows = clsOnly ? B : N;
+        const qPlace = (r: number) => (clsOnly ? r * T : ATT_ROWS[r]);
+        /** Rows placed at their positions of a zero (B·T, H). */
+        const spread = (x: Float64Array, place: (r: number) => number) => {
+          const out = new Float64Array(B * T * H);
+          for (let r = 0; r < x.length / H; r++) {
+            out.set(x.subarray(r * H, (r + 1) * H), place(r) * H);
+          }
+          return out;
+        };
+        const take = (x: Float64Array, rows: number, place: (r: number) => number) =>
+          Float64Array.from(
+            { length: rows * H },
+            (_, i) => x[place(Math.floor(i / H)) * H + i % H],
+          );
+        const kPlace = (r: number) => ATT_ROWS[r];
+        setAttentionPath(path);
+        try {
+          await checkOp({
+            inputs: [
+              { data: vec(Qrows * H, 2), shape: [Qrows, H], grad: true },
+              { data: vec(N * H, 2), shape: [N, H], grad: true },
+              { data: vec(N * H), shape: [N, H], grad: true },
+              { data: m, shape: [B, T] },
+            ],
+            gpu: ([q, k, v, mask]) => selfAttention(q, k, v, mask, shape, drop, packed),
+            forward: ([q, k, v]) =>
+              take(
+                R.attentionForwardRef(
+                  spread(q, qPlace),
+                  spread(k, kPlace),
+                  spread(v, kPlace),
+                  m,
+                  B,
+                  T,
+                  heads,
+                  f,
+                ),
+                Qrows,
+                qPlace,
+              ),
+            backward: ([q, k, v], d) => {
+              const [dQ, dK, dV] = R.attentionBackwardRef(
+                spread(q, qPlace),
+                spread(k, kPlace),
+                spread(v, kPlace),
+                m,
+                B,
+                T,
+                heads,
+                spread(d, qPlace),
+                f,
+              );
+              return [take(dQ, Qrows, qPlace), take(dK, N, kPlace), take(dV, N, kPlace), null];
+            },
+          });
+        } finally {
+          setAttentionPath(null);
+          Object.values(packed).forEach((t) => t.release());
+        }
+      });
+    }
   }
 }
 

@@ -114,20 +114,32 @@ export function makeBatch(
   if (!packing || rowOf.length === B * T) {
     return batch(B * T, (a) => a, Array.from({ length: B }, (_, b) => b * T), null);
   }
-  // slot[i]: the packed row of position i, or none.
+  const t = packedTables(mask, rowOf, B, T);
+  return batch(rowOf.length, (a) => Uint32Array.from(rowOf, (i) => a[i]), t.cls, {
+    keys: u32(t.keys, [B * T]),
+    padded: u32(t.padded, [B * T]),
+    rowOf: u32(rowOf, [rowOf.length]),
+  });
+}
+
+/**
+ * The tables of the packed layout that computes positions `rowOf` (ascending) of a (B, T) batch
+ * with attention mask `mask`, on the CPU (see PackedRows): `keys` attention.wgsl's key table,
+ * `padded` each position's packed row (0 for one not computed), `cls` the packed row of each
+ * sequence's position b·T.
+ */
+export function packedTables(
+  mask: ArrayLike<number>,
+  rowOf: number[],
+  B: number,
+  T: number,
+): { keys: Uint32Array; padded: Uint32Array; cls: number[] } {
   const NONE = 0x7fffffff, MASKED = 0x80000000;
   const slot = new Uint32Array(B * T).fill(NONE);
   rowOf.forEach((i, r) => (slot[i] = r));
-  const keys = slot.map((r, i) => r === NONE || mask[i] === 0 ? (r | MASKED) >>> 0 : r);
-  const padded = slot.map((r) => (r === NONE ? 0 : r));
-  return batch(
-    rowOf.length,
-    (a) => Uint32Array.from(rowOf, (i) => a[i]),
-    Array.from({ length: B }, (_, b) => slot[b * T]),
-    {
-      keys: u32(keys, [B * T]),
-      padded: u32(padded, [B * T]),
-      rowOf: u32(rowOf, [rowOf.length]),
-    },
-  );
+  return {
+    keys: slot.map((r, i) => r === NONE || mask[i] === 0 ? (r | MASKED) >>> 0 : r),
+    padded: slot.map((r) => (r === NONE ? 0 : r)),
+    cls: Array.from({ length: B }, (_, b) => slot[b * T]),
+  };
 }

@@ -84,7 +84,7 @@ function checkShapes(
  * `drop` is given. Q (B·T, hidden), or (B, hidden) with shape.clsOnly; K, V (B·T, hidden), mask
  * (B, T) of 1/0; returns the merged context, Q's shape. Saves Q, K, V and each row's softmax max
  * and 1/Σ; backward recomputes P.
- * `keyTable` (packed rows, Batch.keys: (B·T) u32, each position's row or none, and its mask):
+ * `keyTable` (packed rows, Batch.packed.keys: (B·T) u32, each position's row or none, and its mask):
  * K, V, and Q unless clsOnly, hold only the computed rows (R, hidden), in the table's order; the
  * result is the padded layout's at those rows, and the table stands in for the mask.
  */
