@@ -25,7 +25,7 @@ const REUSE_SLACK = 2;
 
 export class BufferPool {
   private free = new Map<number, GPUBuffer[]>();
-  /** Free buffers given up for larger ones, destroyed once the work recorded so far is submitted. */
+  /** Free buffers given up for larger ones, destroyed once the GPU finishes work that used them. */
   private retired: GPUBuffer[] = [];
   /** Buffers handed out and not yet released. */
   live = 0;
@@ -91,12 +91,17 @@ export class BufferPool {
   }
 
   /**
-   * Destroys the retired buffers: call after submitting the work recorded so far (WebGPU keeps a
-   * destroyed buffer alive for submitted work, not for work still being recorded).
+   * Destroys the retired buffers once the GPU has finished the work submitted so far: call after
+   * submitting the work recorded so far, which may still read them.
    */
   destroyRetired(): void {
-    for (const b of this.retired) b.destroy();
+    if (this.retired.length === 0) return;
+    const done = this.retired;
     this.retired = [];
+    this.device.queue.onSubmittedWorkDone().then(
+      () => done.forEach((b) => b.destroy()),
+      () => {}, // a lost device frees its buffers itself
+    );
   }
 
   release(buffer: GPUBuffer): void {
