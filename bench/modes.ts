@@ -1,4 +1,5 @@
 // deno task bench:modes [--model DIR|PRESET] [--steps N] [--json FILE] [--peer] [--browser-tune]
+// [--packing on|off] (off: every batch on all B·T rows, no packing; src/data/batches.ts)
 // Times full, head and lora training steps (after a warm-up step) and an evaluation batch on one
 // adapter, extrapolates to an epoch of the SMS task (4,459 training messages at batch 16 → 279
 // steps; 1,115 validation messages), and with --peer runs TensorFlow.js WebGPU's full step and
@@ -15,7 +16,7 @@ import { gpu, initGpu } from "../src/gpu/kernel.ts";
 import { getAdapterName } from "../src/gpu/device.ts";
 import { loadCheckpoint } from "../src/bert/checkpoint.ts";
 import { BertForSequenceClassification } from "../src/bert/model.ts";
-import { type Encoding, makeBatch } from "../src/data/batches.ts";
+import { type Encoding, makeBatch, setPacking } from "../src/data/batches.ts";
 import { backward, endStep, noGrad } from "../src/autograd/tape.ts";
 import { crossEntropy } from "../src/ops/cross_entropy.ts";
 import { AdamW } from "../src/optim/adamw.ts";
@@ -98,6 +99,7 @@ await run(async () => {
     "from-json": { type: "string" },
     tune: { type: "string", default: "quick" },
     "browser-tune": { type: "boolean", default: false },
+    packing: { type: "string", default: "on" },
   });
   if (v["from-json"]) {
     // Re-renders the results file from a saved run, without timing anything.
@@ -109,12 +111,18 @@ await run(async () => {
   const steps = intFlag("steps", v.steps, 3),
     B = intFlag("batch-size", v["batch-size"], 16),
     T = intFlag("max-length", v["max-length"], 32);
+  if (!["on", "off"].includes(v.packing)) {
+    throw new UserError(`--packing must be on or off, got "${v.packing}"`);
+  }
+  setPacking(v.packing === "on");
   const ck = await loadCheckpoint(v.model, { seed: 42, tokenizerDir: v.tokenizer, warn: () => {} });
   const rt = await initGpu();
   timeQueueCalls(rt.device.queue);
   const adapter = getAdapterName();
   console.log(
-    `adapter: ${adapter}; model ${v.model}; batch ${B} × ${T}; ${steps} timed steps per mode`,
+    `adapter: ${adapter}; model ${v.model}; batch ${B} × ${T}${
+      v.packing === "on" ? ", packed" : ", padded (--packing off)"
+    }; ${steps} timed steps per mode`,
   );
   // Kernel shapes chosen for this adapter (src/ops/variants.ts): by adapter kind, not timed.
   if (!["off", "quick", "full"].includes(v.tune)) {
@@ -238,6 +246,7 @@ await run(async () => {
     steps,
     batch: B,
     seq_len: T,
+    packing: v.packing === "on",
     command: `deno task bench:modes ${Deno.args.join(" ")}`,
     date: new Date().toISOString().slice(0, 10),
     weight_bytes: 4 * totalParams,
@@ -428,6 +437,8 @@ type Result = {
   steps: number;
   batch: number;
   seq_len: number;
+  /** Whether batches were packed (absent in results from before packing: padded). */
+  packing?: boolean;
   command?: string;
   date?: string;
   weight_bytes?: number;
@@ -458,7 +469,9 @@ async function writeResults(file: string, r: Result) {
     "",
     `\`${r.command ?? `deno task bench:modes ${Deno.args.join(" ")}`}\` on ${
       r.date ?? new Date().toISOString().slice(0, 10)
-    }: model ${r.model}, batch ${r.batch} × ${r.seq_len} tokens, ${r.steps} timed steps after one warm-up step per mode; epoch = 279 steps, eval = 1,115 messages (extrapolated from one batch of ${r.batch}). Host ms: time the CPU spends recording a step's GPU work (encoding dispatches, bind groups, autograd), without the time inside queue.submit/writeBuffer.`,
+    }: model ${r.model}, batch ${r.batch} × ${r.seq_len} tokens (${
+      r.packing ? "packed" : "padded"
+    }), ${r.steps} timed steps after one warm-up step per mode; epoch = 279 steps, eval = 1,115 messages (extrapolated from one batch of ${r.batch}). Host ms: time the CPU spends recording a step's GPU work (encoding dispatches, bind groups, autograd), without the time inside queue.submit/writeBuffer.`,
     "",
     "| mode | step ms | epoch s | eval s | tokens/s | trainable params | peak memory | step / full | memory / full | dispatches / step | host ms / step |",
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",

@@ -1,13 +1,15 @@
 // GPU time per kernel in one training step, from timestamp queries around each dispatch (each
 // dispatch gets its own compute pass, which adds a little time per dispatch): where a step's GPU
 // time goes. `deno run -A bench/profile.ts [--model bert-tiny] [--mode full|head|lora]
-// [--last-layer cls|all|both [--rounds N]]`: `both` alternates the last encoder layer on the
-// [CLS] rows alone (the default) and on all rows (setLastLayerRows) N times, an A/B in one run.
+// [--last-layer cls|all|both] [--packing on|off|both] [--rounds N]`: `both` alternates the last
+// encoder layer on the [CLS] rows alone (the default) and on all rows (setLastLayerRows), or
+// packed batches (the default) and padded ones (setPacking), N times: an A/B in one run.
 // Needs the adapter's "timestamp-query" feature (lavapipe and most GPUs have it).
 import { parseFlags, run } from "../src/cli/common.ts";
 import { UserError } from "../src/errors.ts";
 import { initGpu } from "../src/gpu/kernel.ts";
 import { setLastLayerRows } from "../src/bert/model.ts";
+import { setPacking } from "../src/data/batches.ts";
 import type { Mode } from "../src/train/trainer.ts";
 import { syntheticTraining } from "./dispatches.ts";
 
@@ -20,12 +22,15 @@ export async function profileStep(
   B = 16,
   T = 32,
   lastLayer: "cls" | "all" = "cls",
+  packing = true,
 ): Promise<{ totalMs: number; wallMs: number; byKernel: [string, number, number][] }> {
   setLastLayerRows(lastLayer);
+  setPacking(packing);
   try {
     return await profileRows(model, mode, B, T);
   } finally {
     setLastLayerRows("cls");
+    setPacking(true);
   }
 }
 
@@ -113,46 +118,52 @@ async function profileRows(
   };
 }
 
-/** Last layer on the [CLS] rows vs all rows, alternated `rounds` times: medians, then kernels. */
-async function compareRows(model: string, mode: Mode, rounds: number): Promise<void> {
+interface Variant {
+  label: string;
+  lastLayer: "cls" | "all";
+  packing: boolean;
+}
+
+/** Two variants alternated `rounds` times: medians, then kernels. */
+async function compare(model: string, mode: Mode, rounds: number, variants: Variant[]) {
   if (!(Number.isInteger(rounds) && rounds >= 1)) {
     throw new UserError(`bench/profile.ts: --rounds must be a positive integer, got ${rounds}`);
   }
-  const runs: Record<"cls" | "all", Awaited<ReturnType<typeof profileStep>>[]> = {
-    cls: [],
-    all: [],
-  };
+  const runs = variants.map(() => [] as Awaited<ReturnType<typeof profileStep>>[]);
   for (let i = 0; i < rounds; i++) {
-    for (const rows of ["cls", "all"] as const) {
-      runs[rows].push(await profileStep(model, mode, 16, 32, rows));
+    for (const [j, v] of variants.entries()) {
+      runs[j].push(await profileStep(model, mode, 16, 32, v.lastLayer, v.packing));
     }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  for (const rows of ["cls", "all"] as const) {
-    const wall = runs[rows].map((r) => r.wallMs), gpu = runs[rows].map((r) => r.totalMs);
+  for (const [j, v] of variants.entries()) {
+    const wall = runs[j].map((r) => r.wallMs), gpu = runs[j].map((r) => r.totalMs);
     console.log(
-      `${model} ${mode}, last layer on ${rows === "cls" ? "[CLS] rows" : "all rows"}: median ` +
+      `${model} ${mode}, ${v.label}: median ` +
         `${median(wall).toFixed(1)} ms per step (wall, unprofiled), ${median(gpu).toFixed(1)} ms ` +
         `of GPU time (profiled); per round ${wall.map((w) => w.toFixed(1)).join(", ")} wall, ` +
         `${gpu.map((g) => g.toFixed(1)).join(", ")} GPU`,
     );
   }
   // Per kernel, the median round of each (ms, dispatches).
-  const perKernel = (rows: "cls" | "all") => {
+  const perKernel = (j: number) => {
     const m = new Map<string, [number[], number]>();
-    for (const r of runs[rows]) {
+    for (const r of runs[j]) {
       for (const [k, ms, n] of r.byKernel) m.set(k, [[...(m.get(k)?.[0] ?? []), ms], n]);
     }
     return new Map([...m].map(([k, [ms, n]]) => [k, [median(ms), n] as const]));
   };
-  const cls = perKernel("cls"), all = perKernel("all");
-  const names = [...new Set([...all.keys(), ...cls.keys()])]
-    .sort((a, b) => (all.get(b)?.[0] ?? 0) - (all.get(a)?.[0] ?? 0));
-  console.log("   [CLS] rows         all rows  kernel (median ms, dispatches)");
+  const [a, b] = [perKernel(0), perKernel(1)];
+  const names = [...new Set([...b.keys(), ...a.keys()])]
+    .sort((x, y) => (b.get(y)?.[0] ?? 0) - (b.get(x)?.[0] ?? 0));
+  console.log(
+    `${variants[0].label.padStart(15)}  ${variants[1].label.padStart(15)}  kernel (median ms, ` +
+      `dispatches)`,
+  );
   for (const k of names) {
     const f = (e?: readonly [number, number]) =>
       e ? `${e[0].toFixed(2).padStart(9)} ${String(e[1]).padStart(4)}×` : " ".repeat(15);
-    console.log(`${f(cls.get(k))}  ${f(all.get(k))}  ${k}`);
+    console.log(`${f(a.get(k))}  ${f(b.get(k))}  ${k}`);
   }
 }
 
@@ -162,19 +173,41 @@ if (import.meta.main) {
       model: { type: "string", default: "bert-tiny" },
       mode: { type: "string", default: "full" },
       "last-layer": { type: "string", default: "cls" },
+      packing: { type: "string", default: "on" },
       rounds: { type: "string", default: "3" },
     });
-    const rows = v["last-layer"] as string;
+    const rows = v["last-layer"] as string, packing = v.packing as string;
     if (!["cls", "all", "both"].includes(rows)) {
       throw new UserError(`bench/profile.ts: --last-layer must be cls, all or both, got ${rows}`);
     }
-    if (rows === "both") return await compareRows(v.model as string, v.mode as Mode, +v.rounds!);
+    if (!["on", "off", "both"].includes(packing)) {
+      throw new UserError(`bench/profile.ts: --packing must be on, off or both, got ${packing}`);
+    }
+    if (rows === "both" && packing === "both") {
+      throw new UserError(
+        "bench/profile.ts: compare one thing at a time (--last-layer or --packing)",
+      );
+    }
+    const packed = packing !== "off";
+    if (rows === "both") {
+      return await compare(v.model as string, v.mode as Mode, +v.rounds!, [
+        { label: "last layer on [CLS] rows", lastLayer: "cls", packing: packed },
+        { label: "last layer on all rows", lastLayer: "all", packing: packed },
+      ]);
+    }
+    if (packing === "both") {
+      return await compare(v.model as string, v.mode as Mode, +v.rounds!, [
+        { label: "packed", lastLayer: rows as "cls" | "all", packing: true },
+        { label: "padded", lastLayer: rows as "cls" | "all", packing: false },
+      ]);
+    }
     const { totalMs, wallMs, byKernel } = await profileStep(
       v.model as string,
       v.mode as Mode,
       16,
       32,
       rows as "cls" | "all",
+      packed,
     );
     console.log(
       `${v.model} ${v.mode}: ${wallMs.toFixed(1)} ms per step (wall, unprofiled); ` +

@@ -2,16 +2,19 @@
 // when uniform(hash(i, key)) ≥ prob, and scaled by 1/(1 - prob). Backward regenerates the same
 // mask from (seed, stream, i) instead of storing it. The mask itself is dropout_mask.wgsl's; with
 // rowStride > 1, x (n / cols, cols) holds every rowStride-th row of the tensor the mask is drawn
-// over, and each element takes its mask bit from its place there (dropout_row_index).
+// over, and each element takes its mask bit from its place there (dropout_row_index); with
+// table 1, row r is row rowOf[r] there instead (a batch's packed rows).
 
-struct Params { n: u32, seed: u32, stream: u32, cols: u32, rowStride: u32, prob: f32 }
+struct Params { n: u32, seed: u32, stream: u32, cols: u32, rowStride: u32, table: u32, prob: f32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;       // forward: x; backward: dOut
 @group(0) @binding(2) var<storage, read_write> y: array<f32>; // forward: y; backward: dX
+@group(0) @binding(3) var<storage, read> rowOf: array<u32>;   // (rows) with table 1
 
 fn keep(i: u32) -> bool {
-  let at = dropout_row_index(i, p.cols, p.rowStride);
+  var at = dropout_row_index(i, p.cols, p.rowStride);
+  if (p.table == 1u) { at = rowOf[i / p.cols] * p.cols + i % p.cols; }
   return dropout_keep(at, dropout_key(p.seed, p.stream), p.prob);
 }
 

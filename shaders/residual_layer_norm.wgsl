@@ -7,8 +7,13 @@
 // 1/(1 - prob), so the fused op drops exactly what dropout() would. z and per-row (mean, rstd) are saved for the backward; stats
 // packs them as (mean, rstd) pairs to stay within 8 storage bindings.
 
-// rowStride: row r takes the dropout mask of row r·rowStride (dropout_row_index), as dropout.wgsl.
-struct Params { rows: u32, cols: u32, seed: u32, stream: u32, rowStride: u32, eps: f32, prob: f32 }
+// rowStride: row r takes the dropout mask of row r·rowStride (dropout_row_index), as dropout.wgsl;
+// table 1: of row rowOf[r] instead (a batch's packed rows), the table bound forward where the
+// branch bias would be (there is none then: the dense layer added it; WebGPU's default limit of 8
+// storage bindings leaves no other) and backward at binding 7.
+struct Params {
+  rows: u32, cols: u32, seed: u32, stream: u32, rowStride: u32, table: u32, eps: f32, prob: f32
+}
 
 override HAS_DROPOUT: bool = false;
 override HAS_BRANCH_BIAS: bool = false;
@@ -23,10 +28,14 @@ override WRITE_TRANSPOSED: bool = false;
 
 @group(0) @binding(0) var<uniform> p: Params;
 
+/** With p.table 1, the place of the row being computed (set by each entry point from its table). */
+var<private> row_place: u32;
+
 /** Element i of the dropout map (forward on values, backward on gradients: the same map). */
 fn drop(i: u32, v: f32) -> f32 {
   if (!HAS_DROPOUT) { return v; }
-  let at = dropout_row_index(i, p.cols, p.rowStride);
+  var at = dropout_row_index(i, p.cols, p.rowStride);
+  if (p.table == 1u) { at = row_place * p.cols + i % p.cols; }
   let keep = dropout_keep(at, dropout_key(p.seed, p.stream), p.prob);
   return select(0.0, v / (1.0 - p.prob), keep);
 }
@@ -38,7 +47,8 @@ fn drop4(i: u32, v: vec4<f32>) -> vec4<f32> {
 
 // ---- forward ----
 @group(0) @binding(1) var<storage, read> branch: array<f32>;     // (R, C)
-@group(0) @binding(2) var<storage, read> branchBias: array<f32>; // (C)
+// (C) f32 bits, or with p.table the rows' places (R)
+@group(0) @binding(2) var<storage, read> branchBias: array<u32>;
 @group(0) @binding(3) var<storage, read> residual: array<f32>;   // (R, C)
 @group(0) @binding(4) var<storage, read> weight: array<f32>;     // (C)
 @group(0) @binding(5) var<storage, read> bias: array<f32>;       // (C)
@@ -53,12 +63,13 @@ fn residual_layer_norm_forward(@builtin(workgroup_id) wg: vec3<u32>,
                                @builtin(local_invocation_index) lid: u32) {
   let r = row_of(wg, nwg);
   if (r >= p.rows) { return; }
+  if (p.table == 1u) { row_place = branchBias[r]; }
   let base = r * p.cols;
   let n = f32(p.cols);
   var s = 0.0;
   for (var c = lid; c < p.cols; c += WG) {
     var v = branch[base + c];
-    if (HAS_BRANCH_BIAS) { v += branchBias[c]; }
+    if (HAS_BRANCH_BIAS) { v += bitcast<f32>(branchBias[c]); }
     let zv = drop(base + c, v) + residual[base + c];
     z[base + c] = zv;
     s += zv;
@@ -77,7 +88,8 @@ fn residual_layer_norm_forward(@builtin(workgroup_id) wg: vec3<u32>,
 }
 
 @group(0) @binding(1) var<storage, read> branch4: array<vec4<f32>>;     // (R, C/4)
-@group(0) @binding(2) var<storage, read> branchBias4: array<vec4<f32>>; // (C/4)
+// (C/4) f32 bits, or with p.table the rows' places (R, as vec4s)
+@group(0) @binding(2) var<storage, read> branchBias4: array<vec4<u32>>;
 @group(0) @binding(3) var<storage, read> residual4: array<vec4<f32>>;   // (R, C/4)
 @group(0) @binding(4) var<storage, read> weight4: array<vec4<f32>>;     // (C/4)
 @group(0) @binding(5) var<storage, read> bias4: array<vec4<f32>>;       // (C/4)
@@ -90,6 +102,7 @@ fn residual_layer_norm_forward_rows4(@builtin(global_invocation_id) g: vec3<u32>
                                      @builtin(num_workgroups) nwg: vec3<u32>) {
   let r = g.x + g.y * nwg.x * 64u;
   if (r >= p.rows) { return; }
+  if (p.table == 1u) { row_place = branchBias4[r / 4u][r % 4u]; }
   let c4 = p.cols / 4u;
   let base = r * c4;
   let n = f32(p.cols);
@@ -99,7 +112,7 @@ fn residual_layer_norm_forward_rows4(@builtin(global_invocation_id) g: vec3<u32>
   var m2 = vec4<f32>();
   for (var c = 0u; c < c4; c++) {
     var v = branch4[base + c];
-    if (HAS_BRANCH_BIAS) { v += branchBias4[c]; }
+    if (HAS_BRANCH_BIAS) { v += bitcast<vec4<f32>>(branchBias4[c]); }
     let zv = drop4((base + c) * 4u, v) + residual4[base + c];
     z4[base + c] = zv;
     let d = zv - mean;
@@ -130,6 +143,7 @@ fn residual_layer_norm_forward_rows4(@builtin(global_invocation_id) g: vec3<u32>
 @group(0) @binding(4) var<storage, read> statsB: array<f32>;          // (R, 2)
 @group(0) @binding(5) var<storage, read_write> dResidual: array<f32>; // (R, C)
 @group(0) @binding(6) var<storage, read_write> dBranch: array<f32>;   // (R, C)
+@group(0) @binding(7) var<storage, read> rowOfB: array<u32>;          // (R) with p.table
 
 fn put_grads(i: u32, dz: f32) {
   if (HAS_RESIDUAL_GRAD) {
@@ -144,6 +158,7 @@ fn residual_layer_norm_backward(@builtin(workgroup_id) wg: vec3<u32>,
                                 @builtin(local_invocation_index) lid: u32) {
   let r = row_of(wg, nwg);
   if (r >= p.rows) { return; }
+  if (p.table == 1u) { row_place = rowOfB[r]; }
   let base = r * p.cols;
   let m = statsB[2u * r];
   let rs = statsB[2u * r + 1u];
@@ -172,6 +187,7 @@ fn residual_layer_norm_backward_rows4(@builtin(global_invocation_id) g: vec3<u32
                                       @builtin(num_workgroups) nwg: vec3<u32>) {
   let r = g.x + g.y * nwg.x * 64u;
   if (r >= p.rows) { return; }
+  if (p.table == 1u) { row_place = rowOfB[r]; }
   let c4 = p.cols / 4u;
   let base = r * c4;
   let m = statsB[2u * r];

@@ -9,18 +9,13 @@ import { assertClose, checkOp, randomVec, rng } from "./helpers.ts";
 import * as R from "./reference/ops_ref.ts";
 import { initGpu } from "../src/gpu/kernel.ts";
 import { Tensor } from "../src/tensor.ts";
-import { backward, endStep } from "../src/autograd/tape.ts";
 import { dropout } from "../src/ops/dropout.ts";
 import { residualLayerNorm } from "../src/ops/residual_layer_norm.ts";
 import { setRowReductionLayout } from "../src/ops/variants.ts";
 import { attention, type AttentionDropout } from "../src/ops/attention.ts";
 import { composedAttention, setAttentionPath } from "../src/nn/attention.ts";
 import { BertForSequenceClassification, setLastLayerRows } from "../src/bert/model.ts";
-import { HEAD_KEYS } from "../src/bert/params.ts";
-import { attachLora } from "../src/nn/lora.ts";
-import { makeBatch } from "../src/data/batches.ts";
-import { crossEntropy } from "../src/ops/cross_entropy.ts";
-import { BATCH, LABELS, randomWeights, tinyConfig } from "./bert_fixture.ts";
+import { stepGrads, tinyModel } from "./model_steps.ts";
 
 const rand = rng(23);
 const vec = (n: number, scale = 1) => randomVec(n, rand, scale);
@@ -81,7 +76,7 @@ for (const layout of ["thread", "workgroup"] as const) {
             { data: vec(cols), shape: [cols], grad: true },
           ],
           gpu: ([br, bb, res, w, b]) =>
-            residualLayerNorm(br, bb, res, w, b, eps, { prob, seed, stream, rowStride: stride }),
+            residualLayerNorm(br, bb, res, w, b, eps, { prob, seed, stream, rows: stride }),
           forward: ([br, bb, res, w, b]) =>
             R.layerNormForwardRef(z(br, bb, res), w, b, rows, cols, eps),
           backward: ([br, bb, res, w], d) => {
@@ -158,59 +153,16 @@ for (
   }
 }
 
-type Mode = "full" | "head" | "lora";
-
-/** A tiny model in `mode` and its trainable tensors by name; LoRA with nonzero B, lora_dropout. */
-function tinyModel(mode: Mode) {
-  // Every dropout of the pruned layer on: the attention output's and the FFN output's hidden
-  // dropout, the attention probabilities', the classifier's, and (LoRA) lora_dropout on the
-  // input of each dense layer that now runs on the [CLS] rows.
-  const c = tinyConfig({
-    hidden_dropout_prob: 0.3,
-    attention_probs_dropout_prob: 0.3,
-    classifier_dropout: 0.2,
-  });
-  const model = new BertForSequenceClassification(c, randomWeights(c, 13));
-  const trainable = new Map<string, Tensor>();
-  if (mode === "full") { for (const [k, t] of model.params) trainable.set(k, t); }
-  else for (const k of HEAD_KEYS) trainable.set(k, model.p(k));
-  if (mode === "lora") {
-    attachLora(model, { r: 2, alpha: 4, dropout: 0.3, targets: "all-linear" }, 5);
-    model.loraDropout = 0.3;
-    const r = rng(31);
-    for (const [path, l] of model.lora) {
-      // PEFT starts B at zero, where lora_dropout would change nothing forward: nonzero here.
-      l.B.release();
-      const B = Tensor.from(randomVec(l.B.size, r, 0.5), l.B.shape, { requiresGrad: true });
-      model.lora.set(path, { A: l.A, B });
-      trainable.set(`${path}.lora_A`, l.A).set(`${path}.lora_B`, B);
-    }
-  }
-  for (const t of trainable.values()) t.requiresGrad = true;
-  return { model, c, trainable };
-}
-
 /** Logits and every trainable tensor's gradient of one step, with the last layer on `rows`. */
 async function step(
   model: BertForSequenceClassification,
-  vocab: number,
   trainable: Map<string, Tensor>,
   train: boolean,
   rows: "cls" | "all",
 ): Promise<Map<string, Float32Array>> {
   setLastLayerRows(rows);
   try {
-    const batch = makeBatch(BATCH, LABELS, vocab);
-    const logits = model.forward(batch, { train, dropoutSeed: 21 });
-    backward(crossEntropy(logits, batch.labels!));
-    const out = new Map([["logits", await logits.read()]]);
-    for (const [k, t] of trainable) {
-      out.set(k, await t.grad!.read());
-      t.grad!.release();
-      t.grad = null;
-    }
-    endStep();
-    return out;
+    return await stepGrads(model, trainable, train);
   } finally {
     setLastLayerRows("cls");
   }
@@ -221,12 +173,12 @@ for (const mode of ["full", "head", "lora"] as const) {
     for (const path of ["fused", "composed"] as const) {
       Deno.test(`BERT ${mode} ${train ? "training, dropout on" : "evaluation"}, ${path} attention: last layer on the [CLS] rows gives the all-rows logits and gradients`, async () => {
         await initGpu();
-        const { model, c, trainable } = tinyModel(mode);
+        const { model, trainable } = tinyModel(mode);
         setAttentionPath(path);
         let pruned, all;
         try {
-          pruned = await step(model, c.vocabSize, trainable, train, "cls");
-          all = await step(model, c.vocabSize, trainable, train, "all");
+          pruned = await step(model, trainable, train, "cls");
+          all = await step(model, trainable, train, "all");
         } finally {
           setAttentionPath(null);
         }

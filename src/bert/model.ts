@@ -10,7 +10,7 @@ import { embeddingSum } from "../ops/embedding_sum.ts";
 import { layerNorm } from "../ops/layer_norm.ts";
 import { residualLayerNorm } from "../ops/residual_layer_norm.ts";
 import { dispose, tidy } from "../autograd/tape.ts";
-import { dropout } from "../ops/dropout.ts";
+import { dropout, type RowPlaces } from "../ops/dropout.ts";
 import { linear, loraLinear } from "../ops/linear.ts";
 import { gelu, tanh } from "../ops/activation.ts";
 import { selfAttention } from "../nn/attention.ts";
@@ -104,23 +104,31 @@ export class BertForSequenceClassification {
       );
     }
     let stream = 0;
-    // `rowStride` T: the rows are the [CLS] rows b·T of a (B·T, ·) tensor (see dropout()).
-    const drop = (x: Tensor, prob: number, rowStride = 1) =>
-      opts.train && prob > 0 ? dropout(x, prob, opts.dropoutSeed ?? 0, stream++, rowStride) : x;
-    const lin = (path: string, x: Tensor, rowStride = 1) =>
-      this.linear(path, x, (x, p) => drop(x, p, rowStride));
+    // Where the rows of a (rows, ·) tensor are in the padded (B·T, ·) layout the dropout masks are
+    // drawn over (see dropout()): the packed rows' table, or all rows in order; the last layer's
+    // [CLS] rows are at stride T (positions b·T) either way.
+    const all: RowPlaces = batch.packed?.rowOf ?? 1;
+    const drop = (x: Tensor, prob: number, rows: RowPlaces) =>
+      opts.train && prob > 0 ? dropout(x, prob, opts.dropoutSeed ?? 0, stream++, rows) : x;
+    const lin = (path: string, x: Tensor, rows: RowPlaces) =>
+      this.linear(path, x, (x, p) => drop(x, p, rows));
     /** A dropout folded into a fused kernel (attention, residualLayerNorm), taking the next
      * stream as `drop` would, so the mask is the one dropout() would draw. */
-    const dropSpec = (prob: number, rowStride = 1) =>
-      opts.train && prob > 0
-        ? { prob, seed: opts.dropoutSeed ?? 0, stream: stream++, rowStride }
-        : null;
+    const dropSpec = (prob: number, rows: RowPlaces = 1) =>
+      opts.train && prob > 0 ? { prob, seed: opts.dropoutSeed ?? 0, stream: stream++, rows } : null;
     // A sublayer's output: dense (its bias left out), dropout, residual and LayerNorm, the last
     // three with the bias in one kernel; the dropout takes the stream dropout() would have.
-    const output = (path: string, x: Tensor, residual: Tensor, norm: string, rowStride: number) => {
-      const branch = this.linear(`${path}.dense`, x, (x, p) => drop(x, p, rowStride), false);
-      const folded = dropSpec(c.hiddenDropoutProb, rowStride) ?? undefined;
+    const output = (path: string, x: Tensor, residual: Tensor, norm: string, rows: RowPlaces) => {
       const [w, b] = [this.p(`${norm}.weight`), this.p(`${norm}.bias`)];
+      if (typeof rows !== "number" && opts.train && c.hiddenDropoutProb > 0) {
+        // Packed rows' dropout reads their row table where the kernel would read the dense's
+        // bias (WebGPU's 8 storage bindings): the dense adds its bias itself.
+        const branch = lin(`${path}.dense`, x, rows);
+        const folded = dropSpec(c.hiddenDropoutProb, rows)!;
+        return residualLayerNorm(branch, null, residual, w, b, c.layerNormEps, folded);
+      }
+      const branch = this.linear(`${path}.dense`, x, (x, p) => drop(x, p, rows), false);
+      const folded = dropSpec(c.hiddenDropoutProb, rows) ?? undefined;
       return residualLayerNorm(
         branch,
         this.p(`${path}.dense.bias`),
@@ -166,6 +174,7 @@ export class BertForSequenceClassification {
             c.layerNormEps,
           ),
         c.hiddenDropoutProb,
+        all,
       )
     );
 
@@ -178,33 +187,34 @@ export class BertForSequenceClassification {
     for (let i = 0; i < c.numHiddenLayers; i++) {
       const l = `bert.encoder.layer.${i}`;
       const pruned = clsOnly && i === c.numHiddenLayers - 1;
-      const stride = pruned ? T : 1;
+      const rowsAt = pruned ? T : all;
       const input = h;
       h = tidy(() => {
         // The rows whose output is wanted: the queries' input and the attention's residual.
-        const rows = pruned ? embedding(h, batch.clsRows) : h; // (B·T, H), or (B, H) pruned
+        const rows = pruned ? embedding(h, batch.clsRows) : h; // (R, H), or (B, H) pruned
         const merged = tidy(() =>
           selfAttention(
-            lin(`${l}.attention.self.query`, rows, stride),
-            lin(`${l}.attention.self.key`, h),
-            lin(`${l}.attention.self.value`, h),
+            lin(`${l}.attention.self.query`, rows, rowsAt),
+            lin(`${l}.attention.self.key`, h, all),
+            lin(`${l}.attention.self.value`, h, all),
             batch.mask,
             { batch: B, seqLen: T, heads: c.numAttentionHeads, clsOnly: pruned },
             dropSpec(c.attentionProbsDropoutProb),
+            batch.packed,
           )
         );
         h = tidy(() =>
-          output(`${l}.attention.output`, merged, rows, `${l}.attention.output.LayerNorm`, stride)
+          output(`${l}.attention.output`, merged, rows, `${l}.attention.output.LayerNorm`, rowsAt)
         );
-        const inter = tidy(() => gelu(lin(`${l}.intermediate.dense`, h, stride)));
-        return output(`${l}.output`, inter, h, `${l}.output.LayerNorm`, stride);
+        const inter = tidy(() => gelu(lin(`${l}.intermediate.dense`, h, rowsAt)));
+        return output(`${l}.output`, inter, h, `${l}.output.LayerNorm`, rowsAt);
       });
       dispose(input); // nothing but this layer's backwards reads the layer's input
     }
     // The [CLS] row of each sequence, (B, H): all the last layer made when it made no other.
     const cls = clsOnly ? h : embedding(h, batch.clsRows);
-    const pooled = tanh(lin("bert.pooler.dense", cls));
-    return lin("classifier", drop(pooled, c.classifierDropout)); // (B, numLabels)
+    const pooled = tanh(lin("bert.pooler.dense", cls, 1));
+    return lin("classifier", drop(pooled, c.classifierDropout, 1), 1); // (B, numLabels)
   }
 
   /** Weights on the CPU under transformers' names, for saving. */

@@ -1,5 +1,8 @@
-// Reuses freed GPU buffers of the same size. Queue order makes reuse safe: a buffer released
-// while earlier work still reads it is only written by work submitted after that work.
+// Reuses freed GPU buffers of the same size, or, when none is free, of up to REUSE_SLACK times
+// the size; a request that must allocate retires a free buffer of between 1/REUSE_SLACK of its
+// size and its size, as the larger one will serve that one's requests. Queue order makes reuse
+// safe: a buffer released while earlier work still reads it is only written by work submitted
+// after that work.
 
 import { GpuError } from "../errors.ts";
 import { scoped } from "./faults.ts";
@@ -9,8 +12,21 @@ import { scoped } from "./faults.ts";
 const storageUsage = () =>
   GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
+/**
+ * A request takes a free buffer up to this many times its size when none of its own size is
+ * free. Packed batches (src/data/batches.ts) vary the rows of every activation from step to step
+ * (SMS at batch 16 × 32: nine sizes from 224 to 480 rows in an epoch); an exact-size pool would
+ * end up holding a step's activations at each of them (LoRA on bert-tiny: peak 49 MiB after 60
+ * steps against 24 padded). With the slack and retirement, it holds about one step's worth, at
+ * the largest rows seen. Kernels read the sizes they are given, never a binding's length, so a
+ * tensor in a larger buffer computes the same.
+ */
+const REUSE_SLACK = 2;
+
 export class BufferPool {
   private free = new Map<number, GPUBuffer[]>();
+  /** Free buffers given up for larger ones, destroyed once the GPU finishes work that used them. */
+  private retired: GPUBuffer[] = [];
   /** Buffers handed out and not yet released. */
   live = 0;
   /** Bytes of every buffer the pool created (handed out or waiting for reuse). */
@@ -26,9 +42,10 @@ export class BufferPool {
 
   acquire(bytes: number): GPUBuffer {
     const size = BufferPool.roundSize(bytes);
-    const list = this.free.get(size);
     this.live++;
-    if (list && list.length > 0) return list.pop()!;
+    const reused = this.free.get(size)?.pop() ?? this.larger(size);
+    if (reused) return reused;
+    this.retireSmaller(size);
     const limit = this.device.limits.maxBufferSize;
     if (size > limit) {
       throw new GpuError(
@@ -44,6 +61,47 @@ export class BufferPool {
     this.allocatedBytes += size;
     this.peakBytes = Math.max(this.peakBytes, this.allocatedBytes);
     return buffer;
+  }
+
+  /**
+   * The smallest free buffer of up to REUSE_SLACK times `size`, taken from the free lists; none
+   * past the binding limit for a size within it (a kernel binds a small tensor's buffer whole).
+   */
+  private larger(size: number): GPUBuffer | undefined {
+    let most = Math.floor(size * REUSE_SLACK);
+    const bindable = this.device.limits.maxStorageBufferBindingSize;
+    if (size <= bindable) most = Math.min(most, bindable);
+    let best = 0;
+    for (const [s, list] of this.free) {
+      if (s > size && s <= most && list.length > 0 && (best === 0 || s < best)) best = s;
+    }
+    return best ? this.free.get(best)!.pop() : undefined;
+  }
+
+  /** Retires the largest free buffer of at least size/REUSE_SLACK and below `size`, if any. */
+  private retireSmaller(size: number): void {
+    let best = 0;
+    for (const [s, list] of this.free) {
+      if (s < size && s * REUSE_SLACK >= size && list.length > 0 && s > best) best = s;
+    }
+    if (!best) return;
+    const b = this.free.get(best)!.pop()!;
+    this.allocatedBytes -= b.size;
+    this.retired.push(b);
+  }
+
+  /**
+   * Destroys the retired buffers once the GPU has finished the work submitted so far: call after
+   * submitting the work recorded so far, which may still read them.
+   */
+  destroyRetired(): void {
+    if (this.retired.length === 0) return;
+    const done = this.retired;
+    this.retired = [];
+    this.device.queue.onSubmittedWorkDone().then(
+      () => done.forEach((b) => b.destroy()),
+      () => {}, // a lost device frees its buffers itself
+    );
   }
 
   release(buffer: GPUBuffer): void {

@@ -290,6 +290,7 @@ class Runtime {
     this.device.queue.submit([this.encoder.finish()]);
     this.encoder = null;
     this.pending = 0;
+    this.pool.destroyRetired();
   }
 
   /**

@@ -11,6 +11,7 @@ import { maskedSoftmax } from "../ops/softmax.ts";
 import { transpose12 } from "../ops/transpose.ts";
 import { reshape } from "../ops/reshape.ts";
 import { dropout } from "../ops/dropout.ts";
+import { embedding } from "../ops/embedding.ts";
 import {
   attention,
   type AttentionDropout,
@@ -20,6 +21,16 @@ import {
 } from "../ops/attention.ts";
 
 export type { AttentionDropout, AttentionShape };
+
+/** A batch's packed rows (src/data/batches.ts, Batch.packed): the tables attention needs. */
+export interface PackedRows {
+  /** (B·T) u32: each position's packed row and mask bit (attention.wgsl's key table). */
+  keys: Tensor;
+  /** (B·T) u32: each position's packed row, 0 for one not computed (a gather to the padded layout). */
+  padded: Tensor;
+  /** (R) u32: each packed row's position b·T + t. */
+  rowOf: Tensor;
+}
 
 let forcedPath: "fused" | "composed" | null = null;
 
@@ -35,6 +46,10 @@ export function setAttentionPath(path: "fused" | "composed" | null): void {
  * Q (B·T, hidden; (B, hidden) with shape.clsOnly), K, V (B·T, hidden) → the merged context, Q's
  * shape: the fused kernel where it fits
  * (fusedAttentionFits), else the composed path; `drop` names the probabilities' dropout mask.
+ * With `packed`, Q (unless clsOnly), K, V and the result hold the batch's packed rows (R, hidden)
+ * alone: the fused kernel reads them through the key table; the composed path gathers them into
+ * the padded layout (a position not computed takes row 0: a masked key, whose weight is exactly
+ * 0, and a query whose output is dropped) and the result back out.
  */
 export function selfAttention(
   q: Tensor,
@@ -43,14 +58,24 @@ export function selfAttention(
   mask: Tensor, // (B, T) of 1/0
   shape: AttentionShape,
   drop: AttentionDropout | null = null,
+  packed: PackedRows | null = null,
 ): Tensor {
   const fused = forcedPath ? forcedPath === "fused" : fusedAttentionFits(
     shape.seqLen,
     q.shape[1] / shape.heads,
   );
-  return fused
-    ? attention(q, k, v, mask, shape, drop)
-    : composedAttention(q, k, v, mask, shape, drop);
+  if (fused) return attention(q, k, v, mask, shape, drop, packed?.keys ?? null);
+  if (!packed) return composedAttention(q, k, v, mask, shape, drop);
+  const spread = (x: Tensor) => embedding(x, packed.padded);
+  const out = composedAttention(
+    shape.clsOnly ? q : spread(q),
+    spread(k),
+    spread(v),
+    mask,
+    shape,
+    drop,
+  );
+  return shape.clsOnly ? out : embedding(out, packed.rowOf);
 }
 
 /**

@@ -42,20 +42,34 @@ export function fusedAttentionFits(seqLen: number, headDim: number): boolean {
   return seqLen <= MAX_FUSED_SEQ && headDim % 4 === 0 && headDim <= MAX_HEAD_DIM;
 }
 
-function checkShapes(q: Tensor, k: Tensor, v: Tensor, mask: Tensor, s: AttentionShape): number {
+function checkShapes(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  mask: Tensor,
+  s: AttentionShape,
+  table: Tensor | null,
+): number {
   const [rows, hidden] = q.shape;
   const D = hidden / s.heads;
-  const keys = s.batch * s.seqLen;
+  // Packed: K and V hold the computed rows alone, and so does Q unless it holds the [CLS] rows.
+  const keys = table ? k.shape[0] : s.batch * s.seqLen;
+  const wantQ = table && !s.clsOnly ? keys : s.batch * queryRows(s);
   const same = (t: Tensor) => t.shape.length === 2 && t.shape[0] === keys && t.shape[1] === hidden;
-  if (q.shape.length !== 2 || rows !== s.batch * queryRows(s) || !Number.isInteger(D)) {
+  if (q.shape.length !== 2 || rows !== wantQ || !Number.isInteger(D)) {
     throw new Error(
-      `attention: Q [${q.shape}] is not (batch ${s.batch} × ${queryRows(s)}, ${s.heads} heads × D)`,
+      `attention: Q [${q.shape}] is not (${wantQ} rows, ${s.heads} heads × D)`,
     );
+  }
+  if (table && (table.dtype !== "u32" || table.size !== s.batch * s.seqLen)) {
+    throw new Error(`attention: key table [${table.shape}] is not (B·T) u32`);
   }
   if (!same(k) || !same(v)) {
     throw new Error(`attention: Q [${q.shape}], K [${k.shape}] and V [${v.shape}] differ`);
   }
-  if (mask.size !== keys) throw new Error(`attention: mask [${mask.shape}] is not (B, T)`);
+  if (mask.size !== s.batch * s.seqLen) {
+    throw new Error(`attention: mask [${mask.shape}] is not (B, T)`);
+  }
   if (!fusedAttentionFits(s.seqLen, D)) {
     throw new Error(
       `attention: T ${s.seqLen} > ${MAX_FUSED_SEQ}, or D ${D} not a multiple of 4 up to ` +
@@ -70,6 +84,9 @@ function checkShapes(q: Tensor, k: Tensor, v: Tensor, mask: Tensor, s: Attention
  * `drop` is given. Q (B·T, hidden), or (B, hidden) with shape.clsOnly; K, V (B·T, hidden), mask
  * (B, T) of 1/0; returns the merged context, Q's shape. Saves Q, K, V and each row's softmax max
  * and 1/Σ; backward recomputes P.
+ * `keyTable` (packed rows, Batch.packed.keys: (B·T) u32, each position's row or none, and its mask):
+ * K, V, and Q unless clsOnly, hold only the computed rows (R, hidden), in the table's order; the
+ * result is the padded layout's at those rows, and the table stands in for the mask.
  */
 export function attention(
   q: Tensor,
@@ -78,14 +95,24 @@ export function attention(
   mask: Tensor,
   shape: AttentionShape,
   drop: AttentionDropout | null = null,
+  keyTable: Tensor | null = null,
 ): Tensor {
-  const D = checkShapes(q, k, v, mask, shape);
+  const D = checkShapes(q, k, v, mask, shape, keyTable);
   const { batch: B, seqLen: T, heads } = shape, Q = queryRows(shape);
   if (drop && !(drop.prob >= 0 && drop.prob < 1)) {
     throw new Error(`attention: dropout probability must be in [0, 1), got ${drop.prob}`);
   }
   const rt = gpu();
-  const ints = [B, T, heads, (drop?.seed ?? 0) >>> 0, (drop?.stream ?? 0) >>> 0, Q];
+  const ints = [
+    B,
+    T,
+    heads,
+    (drop?.seed ?? 0) >>> 0,
+    (drop?.stream ?? 0) >>> 0,
+    Q,
+    keyTable ? 1 : 0,
+  ];
+  const keys = keyTable ?? mask; // binding 4: the key table, or the mask read as bits
   const floats = [1 / Math.sqrt(D), drop?.prob ?? 0];
   // A workgroup per (batch, head), of a power of two lanes from 8 up, each taking `rows` query (or
   // key) rows: the forward kernel takes two, the backward kernels one (attention.wgsl says why).
@@ -99,7 +126,7 @@ export function attention(
   const stats = temporary(Tensor.empty([B, heads, Q, 3])); // freed by tidy() when unsaved
   rt.dispatch(
     kernel("attention_forward", Q, 2),
-    [q.buffer, k.buffer, v.buffer, mask.buffer, out.buffer, stats.buffer],
+    [q.buffer, k.buffer, v.buffer, keys.buffer, out.buffer, stats.buffer],
     ints,
     floats,
     launch,
@@ -109,7 +136,7 @@ export function attention(
     const dQ = Tensor.empty(q.shape), dK = Tensor.empty(k.shape), dV = Tensor.empty(v.shape);
     rt.dispatch(
       kernel("attention_backward_query", Q, 1),
-      [q, k, v, mask, stats, dOut, dQ, scratch].map((t) => t.buffer),
+      [q, k, v, keys, stats, dOut, dQ, scratch].map((t) => t.buffer),
       ints,
       floats,
       launch,
@@ -117,7 +144,7 @@ export function attention(
     if (k.requiresGrad || v.requiresGrad) { // e.g. LoRA on query alone: nothing for K, V
       rt.dispatch(
         kernel("attention_backward_key", T, 1),
-        [q, null, null, null, stats, scratch, dOut, dK, dV].map((t) => t?.buffer ?? null),
+        [q, null, null, keys, stats, scratch, dOut, dK, dV].map((t) => t?.buffer ?? null),
         ints,
         floats,
         launch,

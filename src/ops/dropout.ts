@@ -10,12 +10,14 @@ function dropoutRaw(
   seed: number,
   stream: number,
   rowStride: number,
+  rowTable: Tensor | null,
 ): Tensor {
   const y = Tensor.empty(x.shape);
-  gpu().dispatch(
+  const rt = gpu();
+  rt.dispatch(
     { shader: "dropout.wgsl", entry },
-    [x.buffer, y.buffer],
-    [x.size, seed >>> 0, stream >>> 0, x.shape.at(-1) ?? 1, rowStride],
+    [x.buffer, y.buffer, rowTable?.buffer ?? rt.dummy],
+    [x.size, seed >>> 0, stream >>> 0, x.shape.at(-1) ?? 1, rowStride, rowTable ? 1 : 0],
     [prob],
     grid1d(x.size, 256),
   );
@@ -23,24 +25,36 @@ function dropoutRaw(
 }
 
 /**
- * Identity when prob is 0 (evaluation, or a config without dropout). `rowStride` > 1: x (R, C)
- * holds rows 0, s, 2s, … of an (R·s, C) tensor (the [CLS] rows of a batch, s = T), and each element
- * is dropped as it would be at its place there, so computing only those rows changes nothing.
+ * Where the rows of x (R, C) are in the tensor the mask is drawn over: a stride s (row r is row
+ * r·s: the [CLS] rows b·T of a batch, s = T), or a u32 table (R) of each row's place (the packed
+ * rows of a batch, Batch.rowOf).
+ */
+export type RowPlaces = number | Tensor;
+
+/**
+ * Identity when prob is 0 (evaluation, or a config without dropout). With `rows` other than 1,
+ * x (R, C) holds some rows of a larger tensor (see RowPlaces), and each element is dropped as it
+ * would be at its place there, so computing only those rows changes nothing.
  */
 export function dropout(
   x: Tensor,
   prob: number,
   seed: number,
   stream: number,
-  rowStride = 1,
+  rows: RowPlaces = 1,
 ): Tensor {
   if (prob <= 0) return x;
   if (prob >= 1) throw new Error(`dropout: probability must be below 1, got ${prob}`);
+  const table = typeof rows === "number" ? null : rows;
+  const rowStride = typeof rows === "number" ? rows : 1;
   if (!(Number.isInteger(rowStride) && rowStride >= 1)) {
     throw new Error(`dropout: row stride must be a positive integer, got ${rowStride}`);
   }
-  const y = dropoutRaw("dropout_forward", x, prob, seed, stream, rowStride);
+  if (table && (table.dtype !== "u32" || table.size * (x.shape.at(-1) ?? 1) !== x.size)) {
+    throw new Error(`dropout: row table [${table.shape}] is not one u32 per row of [${x.shape}]`);
+  }
+  const y = dropoutRaw("dropout_forward", x, prob, seed, stream, rowStride, table);
   return record(y, [x], (dOut) => {
-    accumulateGrad(x, dropoutRaw("dropout_backward", dOut, prob, seed, stream, rowStride));
+    accumulateGrad(x, dropoutRaw("dropout_backward", dOut, prob, seed, stream, rowStride, table));
   }, []);
 }

@@ -7,14 +7,18 @@ import { gpu, grid1d } from "../gpu/kernel.ts";
 import { rowGrid, rowReductionLayout, transposedALayout } from "./variants.ts";
 import { offerTransposedGrad } from "./linear.ts";
 import { accumulateGrad, record, temporary } from "../autograd/tape.ts";
+import type { RowPlaces } from "./dropout.ts";
 
-/** The dropout on the branch: the mask dropout(branch, prob, seed, stream, rowStride) draws. */
+/** The dropout on the branch: the mask dropout(branch, prob, seed, stream, rows) draws. */
 export interface FoldedDropout {
   prob: number;
   seed: number;
   stream: number;
-  /** Row r is row r·rowStride of the tensor the mask is drawn over (see dropout()); default 1. */
-  rowStride?: number;
+  /**
+   * Where the rows are in the tensor the mask is drawn over (see dropout()); default 1. A row
+   * table takes the branch bias's binding: it needs branchBias null (the dense adds its bias).
+   */
+  rows?: RowPlaces;
 }
 
 /**
@@ -52,15 +56,29 @@ export function residualLayerNorm(
   if (!(prob >= 0 && prob < 1)) {
     throw new Error(`residualLayerNorm: dropout probability must be in [0, 1), got ${prob}`);
   }
-  const rowStride = dropout?.rowStride ?? 1;
+  const places = prob > 0 ? dropout?.rows ?? 1 : 1;
+  const table = typeof places === "number" ? null : places;
+  const rowStride = typeof places === "number" ? places : 1;
   if (!(Number.isInteger(rowStride) && rowStride >= 1)) {
     throw new Error(`residualLayerNorm: row stride must be a positive integer, got ${rowStride}`);
+  }
+  if (table && (table.dtype !== "u32" || table.size !== rows || branchBias)) {
+    throw new Error(
+      `residualLayerNorm: a row table must be (${rows}) u32 [${table.shape}], with no branch bias`,
+    );
   }
   const rt = gpu();
   const perThread = cols % 4 === 0 && rowReductionLayout() === "thread";
   const vec4 = cols % 4 === 0;
   const launch = perThread ? grid1d(rows, 64) : rowGrid(rows);
-  const ints = [rows, cols, (dropout?.seed ?? 0) >>> 0, (dropout?.stream ?? 0) >>> 0, rowStride];
+  const ints = [
+    rows,
+    cols,
+    (dropout?.seed ?? 0) >>> 0,
+    (dropout?.stream ?? 0) >>> 0,
+    rowStride,
+    table ? 1 : 0,
+  ];
   const floats = [eps, prob];
   const common = { HAS_DROPOUT: prob > 0 ? 1 : 0, HAS_BRANCH_BIAS: branchBias ? 1 : 0 };
   const kernel = (name: string, constants: Record<string, number>) => ({
@@ -75,7 +93,7 @@ export function residualLayerNorm(
     kernel("residual_layer_norm_forward", {}),
     [
       branch.buffer,
-      branchBias?.buffer ?? rt.dummy,
+      table?.buffer ?? branchBias?.buffer ?? rt.dummy,
       residual.buffer,
       weight.buffer,
       bias.buffer,
@@ -108,6 +126,8 @@ export function residualLayerNorm(
           stats.buffer,
           (into ?? dResidual)?.buffer ?? rt.dummy,
           dBranch?.buffer ?? rt.dummy,
+          // Not rt.dummy, which a writable binding above may already be.
+          table?.buffer ?? temporary(Tensor.empty([4], "u32")).buffer,
         ],
         ints,
         floats,
