@@ -339,8 +339,12 @@ Deno.test("BufferPool: a request takes a free buffer of its size, else the small
   pool.release(c);
   const d = pool.acquire(1800); // b (1600, free) is retired for it; c (400) is not
   assert.ok(d !== b && d.size === 1808);
+  // b stays counted until destroyed: its last use may still be running on the GPU.
+  assert.equal(pool.allocatedBytes, 1024 + 1600 + 400 + 1808);
+  const retired = pool.takeRetired();
+  assert.deepEqual(retired, [b]);
+  pool.destroyTaken(retired);
   assert.equal(pool.allocatedBytes, 1024 + 400 + 1808);
-  pool.destroyRetired();
   const e = pool.acquire(1600);
   assert.ok(e !== b, "a retired buffer is never handed out again");
   [a, d, e].forEach((x) => pool.release(x));
@@ -379,8 +383,9 @@ Deno.test("packed batches of four sizes in turn (SMS-like: 288 to 448 of 512 row
     const rows = batches.map((b) => packedRows(maskOf(b), 16, L).length);
     assert.deepEqual(rows, [288, 352, 416, 448]);
     const padded = await grown(false), packed = await grown(true);
-    // An exact-size pool held 2.2× padded's here (1.7× with reuse of larger buffers alone).
-    assert.ok(packed <= 1.1 * padded, `packed ${packed} bytes against padded ${padded}`);
+    // An exact-size pool held 2.2× padded's here, 1.7× with reuse of larger buffers alone; with
+    // retirement 1.22×, as a retired buffer counts until the next readback lets it be destroyed.
+    assert.ok(packed <= 1.4 * padded, `packed ${packed} bytes against padded ${padded}`);
   } finally {
     m.model.release();
   }

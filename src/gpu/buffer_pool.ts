@@ -85,23 +85,28 @@ export class BufferPool {
       if (s < size && s * REUSE_SLACK >= size && list.length > 0 && s > best) best = s;
     }
     if (!best) return;
-    const b = this.free.get(best)!.pop()!;
-    this.allocatedBytes -= b.size;
-    this.retired.push(b);
+    this.retired.push(this.free.get(best)!.pop()!); // counted in allocatedBytes until destroyed
   }
 
   /**
-   * Destroys the retired buffers once the GPU has finished the work submitted so far: call after
-   * submitting the work recorded so far, which may still read them.
+   * Hands over the retired buffers, for the caller to destroy once the GPU has finished every
+   * submitted use of them: every use was recorded before they were retired (they were free), so
+   * once the work submitted after this call completes (a readback of it resolves), none is in use.
+   * Not destroyed at each submit: waiting on the queue there (onSubmittedWorkDone) blocks the CPU
+   * until the GPU is idle under Deno, so recording the next work could no longer overlap it.
    */
-  destroyRetired(): void {
-    if (this.retired.length === 0) return;
+  takeRetired(): GPUBuffer[] {
     const done = this.retired;
     this.retired = [];
-    this.device.queue.onSubmittedWorkDone().then(
-      () => done.forEach((b) => b.destroy()),
-      () => {}, // a lost device frees its buffers itself
-    );
+    return done;
+  }
+
+  /** Destroys buffers handed over by takeRetired once their work is done. */
+  destroyTaken(buffers: GPUBuffer[]): void {
+    for (const b of buffers) {
+      this.allocatedBytes -= b.size;
+      b.destroy();
+    }
   }
 
   release(buffer: GPUBuffer): void {
@@ -121,7 +126,8 @@ export class BufferPool {
     buffer.destroy();
   }
 
-  /** Destroys every waiting buffer, e.g. between benchmark modes so peaks are per mode. */
+  /** Destroys every waiting and retired buffer (after the work using them is done), e.g. between
+   * benchmark modes so peaks are per mode. */
   trim(): void {
     for (const list of this.free.values()) {
       for (const b of list) {
@@ -130,6 +136,7 @@ export class BufferPool {
       }
     }
     this.free.clear();
+    this.destroyTaken(this.takeRetired());
   }
 
   resetPeak(): void {

@@ -290,7 +290,6 @@ class Runtime {
     this.device.queue.submit([this.encoder.finish()]);
     this.encoder = null;
     this.pending = 0;
-    this.pool.destroyRetired();
   }
 
   /**
@@ -311,9 +310,11 @@ class Runtime {
         }),
     );
     if (size > 0) this.copy(buf, staging, size, offset);
+    const retired = this.pool.takeRetired();
     this.flush();
     try {
       await staging.mapAsync(GPUMapMode.READ);
+      this.pool.destroyTaken(retired); // the copy ran after every use of them
     } catch (e) {
       await checkFaults();
       throw new GpuError(`reading ${bytes} bytes back from the GPU: ${(e as Error).message}`);
