@@ -5,6 +5,7 @@
 // variant in turn, interleaved: `deno run -A bench/low_rank_shapes.ts [--rows 512] [--rank 8]
 // [--widths 128x128,128x512,512x128] [--reps 20] [--rounds 3] [--clock gpu|cpu]` (cpu: the
 // process's CPU time per dispatch, which on a CPU rasteriser is steadier under load).
+import { passMilliseconds } from "./timestamps.ts";
 import { intFlag, parseFlags, run } from "../src/cli/common.ts";
 import { gpu, initGpu } from "../src/gpu/kernel.ts";
 import { Tensor } from "../src/tensor.ts";
@@ -92,28 +93,12 @@ async function timeIt(fn: () => void, reps: number): Promise<number> {
   }
   rt.flush();
   delete r.dispatch;
-  const bytes = 16 * i;
-  const resolved = device.createBuffer({
-    size: bytes,
-    usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
-  });
-  const staging = device.createBuffer({
-    size: bytes,
-    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-  });
-  const ce = device.createCommandEncoder();
-  ce.resolveQuerySet(querySet, 0, 2 * i, resolved, 0);
-  ce.copyBufferToBuffer(resolved, 0, staging, 0, bytes);
-  device.queue.submit([ce.finish()]);
-  await staging.mapAsync(GPUMapMode.READ);
-  const ts = new BigUint64Array(staging.getMappedRange());
+  const passMs = await passMilliseconds(device, querySet, i);
   const ms = ends.map((end, n) => {
     let sum = 0;
-    for (let d = n ? ends[n - 1] : 0; d < end; d++) sum += Number(ts[2 * d + 1] - ts[2 * d]) / 1e6;
+    for (let d = n ? ends[n - 1] : 0; d < end; d++) sum += passMs[d];
     return sum;
   });
-  staging.unmap();
-  [resolved, staging].forEach((b) => b.destroy());
   querySet.destroy();
   endStep();
   return ms.sort((a, b) => a - b)[Math.floor(reps / 2)];

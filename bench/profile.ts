@@ -5,6 +5,7 @@
 // encoder layer on the [CLS] rows alone (the default) and on all rows (setLastLayerRows), or
 // packed batches (the default) and padded ones (setPacking), N times: an A/B in one run.
 // Needs the adapter's "timestamp-query" feature (lavapipe and most GPUs have it).
+import { passMilliseconds } from "./timestamps.ts";
 import { parseFlags, run } from "../src/cli/common.ts";
 import { UserError } from "../src/errors.ts";
 import { initGpu } from "../src/gpu/kernel.ts";
@@ -85,30 +86,15 @@ async function profileRows(
   step(2);
   await sync();
   delete r.dispatch; // the prototype's method again
-  const bytes = names.length * 16;
-  const resolved = device.createBuffer({
-    size: bytes,
-    usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
-  });
-  const staging = device.createBuffer({
-    size: bytes,
-    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-  });
-  const ce = device.createCommandEncoder();
-  ce.resolveQuerySet(querySet, 0, names.length * 2, resolved, 0);
-  ce.copyBufferToBuffer(resolved, 0, staging, 0, bytes);
-  device.queue.submit([ce.finish()]);
-  await staging.mapAsync(GPUMapMode.READ);
-  const ts = new BigUint64Array(staging.getMappedRange());
+  const passMs = await passMilliseconds(device, querySet, names.length);
   const byKernel = new Map<string, [number, number]>();
   let totalMs = 0;
   names.forEach((n, i) => {
-    const ms = Number(ts[2 * i + 1] - ts[2 * i]) / 1e6;
+    const ms = passMs[i];
     totalMs += ms;
     const e = byKernel.get(n) ?? [0, 0];
     byKernel.set(n, [e[0] + ms, e[1] + 1]);
   });
-  staging.unmap();
   release();
   return {
     totalMs,
