@@ -384,9 +384,30 @@ Deno.test("packed batches of four sizes in turn (SMS-like: 288 to 448 of 512 row
     assert.deepEqual(rows, [288, 352, 416, 448]);
     const padded = await grown(false), packed = await grown(true);
     // An exact-size pool held 2.2× padded's here, 1.7× with reuse of larger buffers alone; with
-    // retirement 1.22×, as a retired buffer counts until the next readback lets it be destroyed.
+    // retirement 1.22×: a retired buffer counts until the submit after its retirement, while its
+    // larger replacement is already allocated.
     assert.ok(packed <= 1.4 * padded, `packed ${packed} bytes against padded ${padded}`);
   } finally {
     m.model.release();
   }
+});
+
+Deno.test("Runtime.unsubmittedUse: a buffer is in unsubmitted use from its recorded use to the next submit; the pool destroys a retired buffer at once when it is not", async () => {
+  const rt = await initGpu();
+  rt.flush();
+  const a = rt.pool.acquire(4096);
+  assert.ok(!rt.unsubmittedUse(a), "never used");
+  rt.clear(a);
+  assert.ok(rt.unsubmittedUse(a), "cleared in the open encoder");
+  rt.flush();
+  assert.ok(!rt.unsubmittedUse(a), "submitted");
+  rt.pool.release(a);
+  // A pool told that nothing unsubmitted uses its buffers retires straight into destruction.
+  const pool = new BufferPool(rt.device, () => false);
+  pool.release(pool.acquire(1600));
+  const b = pool.acquire(1800);
+  assert.equal(pool.allocatedBytes, 1808, "the 1600-byte buffer is gone at once");
+  assert.deepEqual(pool.takeRetired(), []);
+  pool.release(b);
+  pool.trim();
 });

@@ -33,7 +33,14 @@ export class BufferPool {
   allocatedBytes = 0;
   peakBytes = 0;
 
-  constructor(private device: GPUDevice) {}
+  /**
+   * `unsubmittedUse(b)`: whether work recorded but not yet submitted uses b (the runtime knows;
+   * by default assumed so), which decides when a retired buffer can be destroyed.
+   */
+  constructor(
+    private device: GPUDevice,
+    private unsubmittedUse: (b: GPUBuffer) => boolean = () => true,
+  ) {}
 
   /** Sizes round up to 16 bytes, the granularity of storage bindings. */
   static roundSize(bytes: number): number {
@@ -85,15 +92,14 @@ export class BufferPool {
       if (s < size && s * REUSE_SLACK >= size && list.length > 0 && s > best) best = s;
     }
     if (!best) return;
-    this.retired.push(this.free.get(best)!.pop()!); // counted in allocatedBytes until destroyed
+    const b = this.free.get(best)!.pop()!;
+    if (this.unsubmittedUse(b)) this.retired.push(b); // counted in allocatedBytes until destroyed
+    else this.destroyTaken([b]);
   }
 
   /**
-   * Hands over the retired buffers, for the caller to destroy once the GPU has finished every
-   * submitted use of them: every use was recorded before they were retired (they were free), so
-   * once the work submitted after this call completes (a readback of it resolves), none is in use.
-   * Not destroyed at each submit: waiting on the queue there (onSubmittedWorkDone) blocks the CPU
-   * until the GPU is idle under Deno, so recording the next work could no longer overlap it.
+   * Hands over the retired buffers, for the caller to destroy once the work that last used them
+   * has been submitted: every use was recorded before they were retired (they were free then).
    */
   takeRetired(): GPUBuffer[] {
     const done = this.retired;
@@ -101,7 +107,7 @@ export class BufferPool {
     return done;
   }
 
-  /** Destroys buffers handed over by takeRetired once their work is done. */
+  /** Destroys buffers handed over by takeRetired once their work is submitted. */
   destroyTaken(buffers: GPUBuffer[]): void {
     for (const b of buffers) {
       this.allocatedBytes -= b.size;

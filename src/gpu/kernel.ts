@@ -35,6 +35,11 @@ class Runtime {
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private pending = 0;
+  /** Buffers the pool retired before the last submit, destroyed at the next (see flush). */
+  private doomed: GPUBuffer[] = [];
+  /** Submits so far, and the count at each buffer's last recorded use (see unsubmittedUse). */
+  private submits = 0;
+  private lastUse = new WeakMap<GPUBuffer, number>();
   dispatchCount = 0;
   /** Dispatches per `shader:entry` since the runtime started (bench/dispatches.ts prints it). */
   readonly dispatchesByKernel: Map<string, number> = new Map();
@@ -50,7 +55,7 @@ class Runtime {
   constructor(readonly device: GPUDevice) {
     this.maxBindingBytes = device.limits.maxStorageBufferBindingSize;
     this.windowBytes = this.maxBindingBytes;
-    this.pool = new BufferPool(device);
+    this.pool = new BufferPool(device, (b) => this.unsubmittedUse(b));
     this.dummy = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE });
   }
 
@@ -79,6 +84,19 @@ class Runtime {
       this.pipelines.set(key, p);
     }
     return p;
+  }
+
+  private markUse(b: GPUBuffer): void {
+    this.lastUse.set(b, this.submits);
+  }
+
+  /**
+   * Whether work recorded and not yet submitted uses `b`: the pool destroys a buffer it retires
+   * at once when not (WebGPU lets submitted work keep a destroyed buffer alive), else after the
+   * next submit.
+   */
+  unsubmittedUse(b: GPUBuffer): boolean {
+    return this.encoder !== null && this.lastUse.get(b) === this.submits;
   }
 
   private id(b: GPUBuffer): number {
@@ -203,6 +221,7 @@ class Runtime {
   ): void {
     const [x, y = 1, z = 1] = workgroups;
     if (x === 0 || y === 0 || z === 0) return;
+    for (const b of buffers) if (b) this.markUse(b instanceof GPUBuffer ? b : b.buffer);
     buffers = buffers.map((b) => b && this.resolve(b));
     const pipeline = this.pipeline(k);
     const uni = this.uniform(ints, floats);
@@ -272,11 +291,14 @@ class Runtime {
   }
 
   copy(src: GPUBuffer, dst: GPUBuffer, bytes: number, srcOffset = 0, dstOffset = 0): void {
+    this.markUse(src);
+    this.markUse(dst);
     const [s, so] = this.place(src, srcOffset), [d, dO] = this.place(dst, dstOffset);
     this.commandEncoder().copyBufferToBuffer(s, so, d, dO, bytes);
   }
 
   clear(buf: GPUBuffer): void {
+    this.markUse(buf);
     const slot = this.slots.get(buf);
     if (slot) this.commandEncoder().clearBuffer(slot.buffer, slot.offset, slot.size);
     else this.commandEncoder().clearBuffer(buf);
@@ -290,6 +312,13 @@ class Runtime {
     this.device.queue.submit([this.encoder.finish()]);
     this.encoder = null;
     this.pending = 0;
+    this.submits++;
+    // A retired buffer's last use was recorded before it was retired, so it is in this submit or
+    // an earlier one. WebGPU lets a buffer be destroyed while submitted work still uses it; these
+    // wait one submit more all the same. Not onSubmittedWorkDone here: under Deno it blocks the
+    // CPU until the GPU is idle, so recording could no longer overlap the GPU's work.
+    this.pool.destroyTaken(this.doomed);
+    this.doomed = this.pool.takeRetired();
   }
 
   /**
@@ -310,11 +339,9 @@ class Runtime {
         }),
     );
     if (size > 0) this.copy(buf, staging, size, offset);
-    const retired = this.pool.takeRetired();
     this.flush();
     try {
       await staging.mapAsync(GPUMapMode.READ);
-      this.pool.destroyTaken(retired); // the copy ran after every use of them
     } catch (e) {
       await checkFaults();
       throw new GpuError(`reading ${bytes} bytes back from the GPU: ${(e as Error).message}`);
