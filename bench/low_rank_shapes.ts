@@ -5,7 +5,7 @@
 // variant in turn, interleaved: `deno run -A bench/low_rank_shapes.ts [--rows 512] [--rank 8]
 // [--widths 128x128,128x512,512x128] [--reps 20] [--rounds 3] [--clock gpu|cpu]` (cpu: the
 // process's CPU time per dispatch, which on a CPU rasteriser is steadier under load).
-import { passMilliseconds } from "./timestamps.ts";
+import { beginTimedPass, passMilliseconds } from "./timestamps.ts";
 import { intFlag, parseFlags, run } from "../src/cli/common.ts";
 import { gpu, initGpu } from "../src/gpu/kernel.ts";
 import { Tensor } from "../src/tensor.ts";
@@ -71,15 +71,7 @@ async function timeIt(fn: () => void, reps: number): Promise<number> {
   const dispatch = r.dispatch.bind(rt);
   let i = 0;
   r.dispatch = (...args: unknown[]) => {
-    r.pass?.end();
-    r.encoder ??= device.createCommandEncoder();
-    r.pass = r.encoder.beginComputePass({
-      timestampWrites: {
-        querySet,
-        beginningOfPassWriteIndex: 2 * i,
-        endOfPassWriteIndex: 2 * i + 1,
-      },
-    });
+    beginTimedPass(r, device, querySet, i);
     i++;
     dispatch(...args);
     r.pass.end();

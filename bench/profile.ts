@@ -5,7 +5,7 @@
 // encoder layer on the [CLS] rows alone (the default) and on all rows (setLastLayerRows), or
 // packed batches (the default) and padded ones (setPacking), N times: an A/B in one run.
 // Needs the adapter's "timestamp-query" feature (lavapipe and most GPUs have it).
-import { passMilliseconds } from "./timestamps.ts";
+import { beginTimedPass, passMilliseconds } from "./timestamps.ts";
 import { parseFlags, run } from "../src/cli/common.ts";
 import { UserError } from "../src/errors.ts";
 import { initGpu } from "../src/gpu/kernel.ts";
@@ -70,14 +70,7 @@ async function profileRows(
     if (names.length * 2 < MAX_QUERIES) {
       const i = names.length;
       names.push(`${k.shader}:${k.entry}`);
-      r.encoder ??= device.createCommandEncoder();
-      r.pass = r.encoder.beginComputePass({
-        timestampWrites: {
-          querySet,
-          beginningOfPassWriteIndex: 2 * i,
-          endOfPassWriteIndex: 2 * i + 1,
-        },
-      });
+      beginTimedPass(r, device, querySet, i);
     }
     dispatch(k, ...rest);
     r.pass?.end();

@@ -30,3 +30,21 @@ export async function passMilliseconds(
   [resolved, staging].forEach((b) => b.destroy());
   return ms;
 }
+
+/**
+ * Ends the runtime's open compute pass and opens one that writes timestamps 2i and 2i + 1 of
+ * `querySet` at its beginning and end, so the next dispatch runs, and is timed, alone. `r` is the
+ * runtime seen through `any`: its encoder and pass are private.
+ */
+// deno-lint-ignore no-explicit-any
+export function beginTimedPass(r: any, device: GPUDevice, querySet: GPUQuerySet, i: number): void {
+  r.pass?.end();
+  r.encoder ??= device.createCommandEncoder();
+  r.pass = r.encoder.beginComputePass({
+    timestampWrites: {
+      querySet,
+      beginningOfPassWriteIndex: 2 * i,
+      endOfPassWriteIndex: 2 * i + 1,
+    },
+  });
+}

@@ -13,7 +13,12 @@ async function fixture() {
   const dir = await Deno.makeTempDir();
   await writeTinyCheckpoint(`${dir}/model`, {
     seed: 21,
-    config: { hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1 },
+    // 32 positions, so a batch of 2 is 64 padded rows and packs into 32: resume runs packed.
+    config: {
+      hidden_dropout_prob: 0.1,
+      attention_probs_dropout_prob: 0.1,
+      max_position_embeddings: 32,
+    },
   });
   await Deno.writeTextFile(`${dir}/data.tsv`, fixtureTsv());
   return dir;
@@ -32,6 +37,8 @@ const args = (dir: string, mode: string, out: string) => [
   mode,
   "--batch-size",
   "2",
+  "--max-length",
+  "32",
   "--epochs",
   "3",
   "--lr",
