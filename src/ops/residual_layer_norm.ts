@@ -7,7 +7,7 @@ import { gpu, grid1d } from "../gpu/kernel.ts";
 import { rowGrid, rowReductionLayout, transposedALayout } from "./variants.ts";
 import { offerTransposedGrad } from "./linear.ts";
 import { accumulateGrad, record, temporary } from "../autograd/tape.ts";
-import type { RowPlaces } from "./dropout.ts";
+import { type RowPlaces, rowPlaces } from "./dropout.ts";
 
 /** The dropout on the branch: the mask dropout(branch, prob, seed, stream, rows) draws. */
 export interface FoldedDropout {
@@ -57,15 +57,10 @@ export function residualLayerNorm(
     throw new Error(`residualLayerNorm: dropout probability must be in [0, 1), got ${prob}`);
   }
   const places = prob > 0 ? dropout?.rows ?? 1 : 1;
-  const table = typeof places === "number" ? null : places;
-  const rowStride = typeof places === "number" ? places : 1;
-  if (!(Number.isInteger(rowStride) && rowStride >= 1)) {
-    throw new Error(`residualLayerNorm: row stride must be a positive integer, got ${rowStride}`);
-  }
-  if (table && (table.dtype !== "u32" || table.size !== rows || branchBias)) {
-    throw new Error(
-      `residualLayerNorm: a row table must be (${rows}) u32 [${table.shape}], with no branch bias`,
-    );
+  const { rowStride, table } = rowPlaces(places, rows, "residualLayerNorm");
+  if (table && branchBias) {
+    // The table takes the branch bias's binding (see FoldedDropout.rows).
+    throw new Error(`residualLayerNorm: a row table must be given with no branch bias`);
   }
   const rt = gpu();
   const perThread = cols % 4 === 0 && rowReductionLayout() === "thread";
